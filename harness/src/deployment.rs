@@ -1,0 +1,70 @@
+//! What a check is given: where the app and Postgres are reachable, and as whom.
+
+use std::path::PathBuf;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::secret::Secret;
+
+/// Name of the application database.
+pub const DATABASE: &str = "localizevideos";
+/// Role that owns the schema and applies migrations.
+pub const MIGRATOR_ROLE: &str = "lv_migrator";
+/// Login role the app connects as: DML grants only.
+pub const APP_ROLE: &str = "lv_app";
+/// Read-only role the checks use to read the database directly.
+pub const AUDITOR_ROLE: &str = "lv_auditor";
+
+/// A login role and its password.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// Role name.
+    pub role: String,
+    /// Role password, unique to the run.
+    pub password: Secret,
+}
+
+/// A running Postgres and app, as seen from the harness (through ports on 127.0.0.1).
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    /// Base URL of the app, such as `http://127.0.0.1:49153`, without a trailing slash.
+    pub app_url: String,
+    /// Host the harness reaches Postgres on (always `127.0.0.1`).
+    pub postgres_host: String,
+    /// Host port mapped to the Postgres container's 5432; re-queried after every start.
+    pub postgres_port: u16,
+    /// The bootstrap superuser (POSTGRES_USER of the image).
+    pub superuser: Credentials,
+    /// Owner of the schema.
+    pub migrator: Credentials,
+    /// The app's login role.
+    pub app: Credentials,
+    /// Read-only role for direct reads.
+    pub auditor: Credentials,
+    /// The migrations folder the database was built from.
+    pub migrations_dir: PathBuf,
+}
+
+impl Deployment {
+    /// Connect options for `credentials` on the application database.
+    ///
+    /// NOTE: `PgConnectOptions` prints its password when Debug-formatted
+    /// (sqlx 0.9); never format the returned value.
+    pub fn connect_options(&self, credentials: &Credentials) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .host(&self.postgres_host)
+            .port(self.postgres_port)
+            .database(DATABASE)
+            .username(&credentials.role)
+            .password(credentials.password.expose())
+    }
+
+    /// Opens a small pool as `credentials`.
+    pub async fn pool(&self, credentials: &Credentials) -> Result<PgPool, sqlx::Error> {
+        PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(self.connect_options(credentials))
+            .await
+    }
+}
