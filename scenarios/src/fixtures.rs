@@ -1,0 +1,96 @@
+//! Self-test fixtures: broken variants of the project's files that a check
+//! must reject.
+
+use std::path::PathBuf;
+
+/// Migrations folder of the project.
+pub fn migrations_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations"))
+}
+
+/// A copy of `migrations/` in which [`EXTRA_COLUMN_FILE`] ends with
+/// [`EXTRA_COLUMN_STATEMENT`]: `migrations.replay` must fail on the schema snapshot.
+pub fn extra_column_migrations_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/migrations-extra-column"
+    ))
+}
+
+/// The only file of the extra-column fixture that differs from `migrations/`.
+pub const EXTRA_COLUMN_FILE: &str = "0002_create_videos.sql";
+
+/// Text appended to [`EXTRA_COLUMN_FILE`] in the extra-column fixture.
+pub const EXTRA_COLUMN_STATEMENT: &str = "
+-- Self-test fixture: a column that the committed schema snapshot does not have,
+-- so migrations.replay must fail on the snapshot comparison.
+ALTER TABLE videos ADD COLUMN fixture_note text;
+";
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::fs;
+    use std::path::Path;
+
+    use super::*;
+
+    const RESYNC_HINT: &str = "migrations/ changed: copy it into \
+        scenarios/fixtures/migrations-extra-column/ and append EXTRA_COLUMN_STATEMENT \
+        to EXTRA_COLUMN_FILE again";
+
+    fn read_folder(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        fs::read_dir(dir)
+            .unwrap_or_else(|error| panic!("folder {} should be readable: {error}", dir.display()))
+            .map(|entry| {
+                let entry = entry.expect("folder entry should be readable");
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let bytes = fs::read(entry.path()).expect("fixture file should be readable");
+                (name, bytes)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn extra_column_fixture_has_same_files() {
+        let migrations = read_folder(&migrations_dir());
+        let fixture = read_folder(&extra_column_migrations_dir());
+
+        let migration_names: Vec<&String> = migrations.keys().collect();
+        let fixture_names: Vec<&String> = fixture.keys().collect();
+        assert_eq!(fixture_names, migration_names, "{RESYNC_HINT}");
+    }
+
+    #[test]
+    fn extra_column_fixture_differs_only_in_file() {
+        let migrations = read_folder(&migrations_dir());
+        let fixture = read_folder(&extra_column_migrations_dir());
+
+        for (name, original) in &migrations {
+            let Some(copy) = fixture.get(name) else {
+                continue;
+            };
+            if name == EXTRA_COLUMN_FILE {
+                let mut expected = original.clone();
+                expected.extend_from_slice(EXTRA_COLUMN_STATEMENT.as_bytes());
+                assert!(
+                    *copy == expected,
+                    "fixture {name} should be the migration plus EXTRA_COLUMN_STATEMENT; \
+                     {RESYNC_HINT}"
+                );
+            } else {
+                assert!(*copy == *original, "fixture {name} differs; {RESYNC_HINT}");
+            }
+        }
+    }
+
+    #[test]
+    fn extra_column_fixture_changes_file() {
+        let migrations = read_folder(&migrations_dir());
+
+        assert!(
+            migrations.contains_key(EXTRA_COLUMN_FILE),
+            "{EXTRA_COLUMN_FILE} should exist in migrations/; pick another file for the fixture"
+        );
+    }
+}

@@ -1,0 +1,511 @@
+//! A canonical text description of the `public` schema, read from pg_catalog,
+//! so that two databases built from the same migrations compare byte for byte.
+//!
+//! It lists the schema's owner and grants, extensions, enum and domain types,
+//! relations (tables, views, sequences) with their columns, constraints,
+//! indexes, triggers, owners and grants, and functions. It holds no OIDs, no
+//! times and no data: `_sqlx_migrations` appears with its structure and grants
+//! but without its rows. Every list is sorted in Rust by byte order, so the
+//! database's collation does not change the output.
+//!
+//! NOTE: the text of `pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`
+//! and `pg_get_functiondef` can change between PostgreSQL major versions; the
+//! committed snapshot is taken on PostgreSQL 15.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use sqlx::PgPool;
+
+/// Grants of one object: grantee (a role name, or `PUBLIC`) to privileges.
+/// A privilege held `WITH GRANT OPTION` carries the suffix ` (grant option)`.
+type Grants = BTreeMap<String, BTreeSet<String>>;
+
+/// Everything described about one relation.
+#[derive(Default)]
+struct Relation {
+    kind: &'static str,
+    owner: String,
+    row_security: Option<&'static str>,
+    /// Columns by attribute number, so that the declared order is kept.
+    columns: BTreeMap<i16, String>,
+    constraints: BTreeMap<String, String>,
+    indexes: BTreeMap<String, String>,
+    triggers: BTreeMap<String, String>,
+    /// View definition or sequence parameters.
+    definition: Option<String>,
+    grants: Grants,
+    column_grants: BTreeMap<String, Grants>,
+}
+
+/// Reads the description of schema `public` through `pool`.
+///
+/// Needs only the catalog access that every role has, so the read-only
+/// auditor role can run it.
+pub async fn describe_schema(pool: &PgPool) -> Result<String, sqlx::Error> {
+    let mut out = String::new();
+
+    describe_namespace(pool, &mut out).await?;
+    describe_extensions(pool, &mut out).await?;
+    describe_types(pool, &mut out).await?;
+
+    let mut relations = read_relations(pool).await?;
+    read_columns(pool, &mut relations).await?;
+    read_constraints(pool, &mut relations).await?;
+    read_indexes(pool, &mut relations).await?;
+    read_triggers(pool, &mut relations).await?;
+    read_relation_grants(pool, &mut relations).await?;
+    read_column_grants(pool, &mut relations).await?;
+    for (name, relation) in &relations {
+        render_relation(name, relation, &mut out);
+    }
+
+    describe_functions(pool, &mut out).await?;
+
+    Ok(out)
+}
+
+async fn describe_namespace(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+    let (owner,): (String,) = sqlx::query_as(
+        "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = 'public'",
+    )
+    .fetch_one(pool)
+    .await?;
+
+    let rows: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee)::text END,
+                g.privilege_type, g.is_grantable
+         FROM pg_namespace n,
+              LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) g
+         WHERE n.nspname = 'public'",
+    )
+    .fetch_all(pool)
+    .await?;
+
+    writeln!(out, "schema public").unwrap();
+    writeln!(out, "  owner {owner}").unwrap();
+    render_grants(&collect_grants(rows), "  ", out);
+    Ok(())
+}
+
+async fn describe_extensions(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+    let mut names: Vec<(String,)> = sqlx::query_as(
+        "SELECT e.extname::text
+         FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+         WHERE n.nspname = 'public'",
+    )
+    .fetch_all(pool)
+    .await?;
+    names.sort();
+
+    for (name,) in names {
+        writeln!(out, "extension {name}").unwrap();
+    }
+    Ok(())
+}
+
+/// Describes enum and domain types that no extension owns.
+async fn describe_types(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT t.typname::text, pg_get_userbyid(t.typowner)::text,
+                CASE t.typtype
+                    WHEN 'e' THEN 'enum (' || (
+                        SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
+                        FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
+                    ELSE 'domain ' || format_type(t.typbasetype, t.typtypmod)
+                         || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END
+                         || coalesce(' default ' || t.typdefault, '')
+                END,
+                CASE WHEN t.typtype = 'd' THEN (
+                    SELECT string_agg(c.conname || ': ' || pg_get_constraintdef(c.oid), '; '
+                                      ORDER BY c.conname COLLATE \"C\")
+                    FROM pg_constraint c WHERE c.contypid = t.oid) END
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+         WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd')
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                           WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
+                             AND d.deptype = 'e')",
+    )
+    .fetch_all(pool)
+    .await?;
+
+    let mut types: Vec<_> = rows.into_iter().collect();
+    types.sort();
+    for (name, owner, definition, constraints) in types {
+        writeln!(out, "type {name}").unwrap();
+        writeln!(out, "  owner {owner}").unwrap();
+        writeln!(out, "  {definition}").unwrap();
+        if let Some(constraints) = constraints {
+            writeln!(out, "  constraints {constraints}").unwrap();
+        }
+    }
+    Ok(())
+}
+
+async fn read_relations(pool: &PgPool) -> Result<BTreeMap<String, Relation>, sqlx::Error> {
+    let rows: Vec<(String, String, String, bool, bool, Option<String>)> = sqlx::query_as(
+        "SELECT c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text,
+                c.relrowsecurity, c.relforcerowsecurity,
+                CASE
+                    WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true)
+                    WHEN c.relkind = 'S' THEN (
+                        SELECT format_type(s.seqtypid, NULL) || ' start ' || s.seqstart
+                               || ' increment ' || s.seqincrement || ' min ' || s.seqmin
+                               || ' max ' || s.seqmax || ' cache ' || s.seqcache
+                               || CASE WHEN s.seqcycle THEN ' cycle' ELSE ' no cycle' END
+                        FROM pg_sequence s WHERE s.seqrelid = c.oid)
+                END
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
+    )
+    .fetch_all(pool)
+    .await?;
+
+    let mut relations = BTreeMap::new();
+    for (name, kind, owner, row_security, force_row_security, definition) in rows {
+        let relation = Relation {
+            kind: relation_kind(&kind),
+            owner,
+            row_security: match (row_security, force_row_security) {
+                (false, _) => None,
+                (true, false) => Some("enabled"),
+                (true, true) => Some("enabled, forced"),
+            },
+            definition,
+            ..Relation::default()
+        };
+        relations.insert(name, relation);
+    }
+    Ok(relations)
+}
+
+fn relation_kind(relkind: &str) -> &'static str {
+    match relkind {
+        "r" => "table",
+        "p" => "partitioned table",
+        "v" => "view",
+        "m" => "materialized view",
+        "S" => "sequence",
+        "f" => "foreign table",
+        _ => "relation",
+    }
+}
+
+async fn read_columns(
+    pool: &PgPool,
+    relations: &mut BTreeMap<String, Relation>,
+) -> Result<(), sqlx::Error> {
+    type ColumnRow = (
+        String,
+        i16,
+        String,
+        String,
+        bool,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+    );
+    let rows: Vec<ColumnRow> = sqlx::query_as(
+        "SELECT c.relname::text, a.attnum, a.attname::text,
+                format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text,
+                CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END
+         FROM pg_attribute a
+         JOIN pg_class c ON c.oid = a.attrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_type t ON t.oid = a.atttypid
+         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         LEFT JOIN pg_collation co ON co.oid = a.attcollation
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+           AND a.attnum > 0 AND NOT a.attisdropped",
+    )
+    .fetch_all(pool)
+    .await?;
+
+    for (table, attnum, name, data_type, not_null, default, identity, generated, collation) in rows
+    {
+        let mut line = format!("{name} {data_type}");
+        if let Some(collation) = collation {
+            write!(line, " collate {collation}").unwrap();
+        }
+        if not_null {
+            line.push_str(" not null");
+        }
+        if identity == "a" {
+            line.push_str(" generated always as identity");
+        } else if identity == "d" {
+            line.push_str(" generated by default as identity");
+        } else if let Some(expression) = default {
+            // For a generated column, pg_attrdef holds the generation expression.
+            if generated == "s" {
+                write!(line, " generated always as ({expression}) stored").unwrap();
+            } else {
+                write!(line, " default {expression}").unwrap();
+            }
+        }
+        if let Some(relation) = relations.get_mut(&table) {
+            relation.columns.insert(attnum, line);
+        }
+    }
+    Ok(())
+}
+
+async fn read_constraints(
+    pool: &PgPool,
+    relations: &mut BTreeMap<String, Relation>,
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, con.conname::text, con.contype::text,
+                coalesce((SELECT string_agg(a.attname::text, ', ' ORDER BY k.position)
+                          FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
+                          JOIN pg_attribute a
+                            ON a.attrelid = con.conrelid AND a.attnum = k.attnum), ''),
+                pg_get_constraintdef(con.oid)
+         FROM pg_constraint con
+         JOIN pg_class c ON c.oid = con.conrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public'",
+    )
+    .fetch_all(pool)
+    .await?;
+
+    for (table, name, contype, columns, definition) in rows {
+        let kind = match contype.as_str() {
+            "p" => "primary key",
+            "u" => "unique",
+            "f" => "foreign key",
+            "c" => "check",
+            "x" => "exclusion",
+            "n" => "not null",
+            "t" => "constraint trigger",
+            _ => "constraint",
+        };
+        if let Some(relation) = relations.get_mut(&table) {
+            let line = format!("{kind} ({columns}): {definition}");
+            relation.constraints.insert(name, line);
+        }
+    }
+    Ok(())
+}
+
+async fn read_indexes(
+    pool: &PgPool,
+    relations: &mut BTreeMap<String, Relation>,
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT t.relname::text, i.relname::text, pg_get_indexdef(i.oid)
+         FROM pg_index x
+         JOIN pg_class i ON i.oid = x.indexrelid
+         JOIN pg_class t ON t.oid = x.indrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+         WHERE n.nspname = 'public'",
+    )
+    .fetch_all(pool)
+    .await?;
+
+    for (table, name, definition) in rows {
+        if let Some(relation) = relations.get_mut(&table) {
+            relation.indexes.insert(name, definition);
+        }
+    }
+    Ok(())
+}
+
+async fn read_triggers(
+    pool: &PgPool,
+    relations: &mut BTreeMap<String, Relation>,
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, t.tgname::text, pg_get_triggerdef(t.oid)
+         FROM pg_trigger t
+         JOIN pg_class c ON c.oid = t.tgrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND NOT t.tgisinternal",
+    )
+    .fetch_all(pool)
+    .await?;
+
+    for (table, name, definition) in rows {
+        if let Some(relation) = relations.get_mut(&table) {
+            relation.triggers.insert(name, definition);
+        }
+    }
+    Ok(())
+}
+
+/// Reads table and sequence grants. A relation that was never granted on has
+/// a NULL ACL, which means the owner's default privileges, so
+/// `acldefault` fills it in.
+async fn read_relation_grants(
+    pool: &PgPool,
+    relations: &mut BTreeMap<String, Relation>,
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(String, String, String, bool)> = sqlx::query_as(
+        "SELECT c.relname::text,
+                CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee)::text END,
+                g.privilege_type, g.is_grantable
+         FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace,
+         LATERAL aclexplode(coalesce(c.relacl, acldefault(
+             CASE WHEN c.relkind = 'S' THEN 's'::\"char\" ELSE 'r'::\"char\" END,
+             c.relowner))) g
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
+    )
+    .fetch_all(pool)
+    .await?;
+
+    let mut by_relation: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
+    for (relation, grantee, privilege, grantable) in rows {
+        by_relation
+            .entry(relation)
+            .or_default()
+            .push((grantee, privilege, grantable));
+    }
+    for (name, rows) in by_relation {
+        if let Some(relation) = relations.get_mut(&name) {
+            relation.grants = collect_grants(rows);
+        }
+    }
+    Ok(())
+}
+
+async fn read_column_grants(
+    pool: &PgPool,
+    relations: &mut BTreeMap<String, Relation>,
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(String, String, String, String, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, a.attname::text,
+                CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee)::text END,
+                g.privilege_type, g.is_grantable
+         FROM pg_attribute a
+         JOIN pg_class c ON c.oid = a.attrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace,
+         LATERAL aclexplode(a.attacl) g
+         WHERE n.nspname = 'public' AND a.attacl IS NOT NULL
+           AND a.attnum > 0 AND NOT a.attisdropped",
+    )
+    .fetch_all(pool)
+    .await?;
+
+    for (table, column, grantee, privilege, grantable) in rows {
+        if let Some(relation) = relations.get_mut(&table) {
+            let grants = relation.column_grants.entry(column).or_default();
+            grants
+                .entry(grantee)
+                .or_default()
+                .insert(privilege_label(privilege, grantable));
+        }
+    }
+    Ok(())
+}
+
+/// Describes functions and procedures that no extension owns, with their
+/// owners, grants and full definitions.
+async fn describe_functions(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+                CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'
+                               WHEN 'w' THEN 'window function' ELSE 'function' END,
+                pg_get_userbyid(p.proowner)::text,
+                CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) END
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'public'
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                           WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                             AND d.deptype = 'e')",
+    )
+    .fetch_all(pool)
+    .await?;
+
+    let grant_rows: Vec<(String, String, String, bool)> = sqlx::query_as(
+        "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+                CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee)::text END,
+                g.privilege_type, g.is_grantable
+         FROM pg_proc p
+         JOIN pg_namespace n ON n.oid = p.pronamespace,
+         LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) g
+         WHERE n.nspname = 'public'",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut grants: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
+    for (signature, grantee, privilege, grantable) in grant_rows {
+        grants
+            .entry(signature)
+            .or_default()
+            .push((grantee, privilege, grantable));
+    }
+
+    let mut functions = rows;
+    functions.sort();
+    for (signature, kind, owner, definition) in functions {
+        writeln!(out, "{kind} {signature}").unwrap();
+        writeln!(out, "  owner {owner}").unwrap();
+        let function_grants = grants.remove(&signature).unwrap_or_default();
+        render_grants(&collect_grants(function_grants), "  ", out);
+        if let Some(definition) = definition {
+            writeln!(out, "  definition").unwrap();
+            for line in definition.trim_end().lines() {
+                writeln!(out, "    {}", line.trim_end()).unwrap();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn privilege_label(privilege: String, grantable: bool) -> String {
+    if grantable {
+        format!("{privilege} (grant option)")
+    } else {
+        privilege
+    }
+}
+
+fn collect_grants(rows: Vec<(String, String, bool)>) -> Grants {
+    let mut grants = Grants::new();
+    for (grantee, privilege, grantable) in rows {
+        grants
+            .entry(grantee)
+            .or_default()
+            .insert(privilege_label(privilege, grantable));
+    }
+    grants
+}
+
+fn render_grants(grants: &Grants, indent: &str, out: &mut String) {
+    for (grantee, privileges) in grants {
+        let privileges: Vec<&str> = privileges.iter().map(String::as_str).collect();
+        writeln!(out, "{indent}grant {grantee}: {}", privileges.join(", ")).unwrap();
+    }
+}
+
+fn render_relation(name: &str, relation: &Relation, out: &mut String) {
+    writeln!(out, "{} {name}", relation.kind).unwrap();
+    writeln!(out, "  owner {}", relation.owner).unwrap();
+    if let Some(row_security) = relation.row_security {
+        writeln!(out, "  row level security {row_security}").unwrap();
+    }
+    if let Some(definition) = &relation.definition {
+        for line in definition.trim_end().lines() {
+            writeln!(out, "  definition {}", line.trim_end()).unwrap();
+        }
+    }
+    for column in relation.columns.values() {
+        writeln!(out, "  column {column}").unwrap();
+    }
+    for (name, constraint) in &relation.constraints {
+        writeln!(out, "  constraint {name} {constraint}").unwrap();
+    }
+    for (name, index) in &relation.indexes {
+        writeln!(out, "  index {name}: {index}").unwrap();
+    }
+    for (name, trigger) in &relation.triggers {
+        writeln!(out, "  trigger {name}: {trigger}").unwrap();
+    }
+    render_grants(&relation.grants, "  ", out);
+    for (column, grants) in &relation.column_grants {
+        let indent = format!("  column {column} ");
+        render_grants(grants, &indent, out);
+    }
+}
