@@ -1,6 +1,30 @@
 //! The harness library: starts Postgres and the LocalizeVideos app in containers,
 //! and gives checks what they need to verify the data layer's rules.
+//!
+//! A [`run::Run`] owns one run's network and containers; every resource carries the labels of
+//! [`labels`], so [`cleanup`] and [`gc`] can remove what a crashed run left behind.
 
+pub mod app;
+pub mod app_image;
+pub mod bootstrap;
 pub mod check;
+pub mod cleanup;
+pub mod config;
 pub mod deployment;
+pub mod docker;
+pub mod error;
+pub mod gc;
+pub mod images;
+pub mod labels;
+pub mod lock;
+pub mod logging;
+pub mod logs;
+pub mod migrate;
+pub mod network;
+pub mod owner;
+pub mod postgres;
+pub mod redact;
+pub mod report;
+pub mod run;
 pub mod secret;
+pub mod signals;

@@ -1,0 +1,210 @@
+//! The app container: the app image on the run's network, configured through its environment,
+//! published on 127.0.0.1 only, ready when `GET /readyz` returns 200.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use testcontainers::bollard::Docker;
+use testcontainers::core::IntoContainerPort;
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, Image, ImageExt};
+
+use crate::config::{Config, ImageRef};
+use crate::deployment::{DATABASE, Deployment};
+use crate::docker::{publish_on_loopback, short_id, stopped_reason};
+use crate::error::{Error, Result};
+use crate::labels::RunId;
+use crate::logs;
+use crate::postgres;
+
+/// Port the app listens on inside the container (LV_LISTEN default).
+pub const PORT: u16 = 8080;
+/// Interval between readiness probes.
+const PROBE_INTERVAL: Duration = Duration::from_millis(200);
+/// Deadline of one readiness request.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A running app container of a run.
+pub struct AppContainer {
+    container: ContainerAsync<GenericImage>,
+    name: String,
+}
+
+/// Returns the app container name of a run.
+pub fn container_name(run_id: &RunId) -> String {
+    format!("lv-app-{run_id}")
+}
+
+/// Builds the app's environment: the database parts (the app reaches Postgres by container name
+/// on the run network), the low argon2 cost, RUST_LOG, then `extra` (such as FAILPOINTS), which
+/// overrides any of them.
+pub fn app_environment(
+    config: &Config,
+    run_id: &RunId,
+    deployment: &Deployment,
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut environment = vec![
+        ("DB_HOST".to_owned(), postgres::container_name(run_id)),
+        ("DB_PORT".to_owned(), postgres::PORT.to_string()),
+        ("DB_NAME".to_owned(), DATABASE.to_owned()),
+        ("DB_USER".to_owned(), deployment.app.role.clone()),
+        (
+            "DB_PASSWORD".to_owned(),
+            deployment.app.password.expose().to_owned(),
+        ),
+        (
+            "LV_ARGON2_MEMORY_KIB".to_owned(),
+            config.argon2.memory_kib.to_string(),
+        ),
+        (
+            "LV_ARGON2_ITERATIONS".to_owned(),
+            config.argon2.iterations.to_string(),
+        ),
+        (
+            "LV_ARGON2_PARALLELISM".to_owned(),
+            config.argon2.parallelism.to_string(),
+        ),
+        ("RUST_LOG".to_owned(), config.app_rust_log.clone()),
+    ];
+    for (key, value) in extra {
+        environment.retain(|(existing, _)| existing != key);
+        environment.push((key.clone(), value.clone()));
+    }
+    environment
+}
+
+/// Starts the app container from `image` with `environment`, on `network` with `labels`. It
+/// returns once the container runs; call [`AppContainer::wait_until_ready`] next.
+pub async fn start(
+    image: &ImageRef,
+    run_id: &RunId,
+    network: &str,
+    labels: &HashMap<String, String>,
+    environment: Vec<(String, String)>,
+) -> Result<AppContainer> {
+    let name = container_name(run_id);
+    let started = Instant::now();
+    let mut request = GenericImage::new(image.name.clone(), image.tag.clone())
+        .with_exposed_port(PORT.tcp())
+        .with_container_name(&name)
+        .with_network(network)
+        .with_labels(labels.clone())
+        .with_host_config_modifier(publish_on_loopback(PORT));
+    for (key, value) in environment {
+        request = request.with_env_var(key, value);
+    }
+    let container = request
+        .start()
+        .await
+        .map_err(|source| Error::ContainerStart {
+            container: name.clone(),
+            image: image.to_string(),
+            source: Box::new(source),
+        })?;
+
+    tracing::info!(
+        container = %name,
+        id = %short_id(container.id()),
+        %image,
+        elapsed = ?started.elapsed(),
+        "app container started"
+    );
+    Ok(AppContainer { container, name })
+}
+
+impl AppContainer {
+    /// Container name, `lv-app-<run id>`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Full container id.
+    pub fn id(&self) -> &str {
+        self.container.id()
+    }
+
+    /// The testcontainers handle, for stop, start and log access.
+    pub fn container(&self) -> &ContainerAsync<GenericImage> {
+        &self.container
+    }
+
+    /// Consumes the handle without removing the container; the caller removes it.
+    pub(crate) fn into_container(self) -> ContainerAsync<GenericImage> {
+        self.container
+    }
+
+    /// Queries the host port published for 8080 on 127.0.0.1 (it can change after a restart).
+    pub async fn host_port(&self) -> Result<u16> {
+        self.container
+            .get_host_port_ipv4(PORT)
+            .await
+            .map_err(|source| Error::ContainerStart {
+                container: self.name.clone(),
+                image: format!(
+                    "{}:{}",
+                    self.container.image().name(),
+                    self.container.image().tag()
+                ),
+                source: Box::new(source),
+            })
+    }
+
+    /// Waits until `GET {base_url}/readyz` returns 200, at most `timeout`. On a timeout, or if
+    /// the container stops, the error shows the last response and the container's last log
+    /// lines.
+    pub async fn wait_until_ready(
+        &self,
+        docker: &Docker,
+        base_url: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let url = format!("{base_url}/readyz");
+        let client = reqwest::Client::builder()
+            .timeout(PROBE_TIMEOUT)
+            .build()
+            .map_err(|error| Error::Usage(format!("building the HTTP client failed: {error}")))?;
+
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let last_error = match client.get(&url).send().await {
+                Ok(response) if response.status() == reqwest::StatusCode::OK => {
+                    tracing::info!(
+                        container = %self.name,
+                        elapsed = ?started.elapsed(),
+                        attempts,
+                        "app ready"
+                    );
+                    return Ok(());
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let body = response.text().await.unwrap_or_default();
+                    format!("GET /readyz returned {status}: {}", body.trim())
+                }
+                Err(error) => format!("GET /readyz failed: {error}"),
+            };
+
+            let stopped = stopped_reason(docker, self.id()).await;
+            if stopped.is_some() || Instant::now() >= deadline {
+                let last_error = match stopped {
+                    Some(reason) => format!("{reason}; last probe: {last_error}"),
+                    None => format!("{attempts} probes, last: {last_error}"),
+                };
+                return Err(Error::NotReady {
+                    container: self.name.clone(),
+                    id: short_id(self.id()).to_owned(),
+                    timeout,
+                    last_error,
+                    log_lines: logs::TAIL_LINES,
+                    logs: logs::tail(docker, self.id(), logs::TAIL_LINES).await,
+                });
+            }
+            tracing::debug!(container = %self.name, attempts, error = %last_error, "app not ready yet");
+            tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The app image: the app binary built from this workspace on the host, copied into an image
+//! FROM the runtime image and tagged with a hash of the binary.
+//!
+//! The binary is built on the host (Debian bookworm, glibc 2.36) and runs in the bookworm
+//! runtime image, so both must stay on the same Debian release: a binary linked against a newer
+//! glibc than the runtime image has fails to start with a "GLIBC_x.y not found" error.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use testcontainers::bollard::Docker;
+use testcontainers::bollard::query_parameters::{BuildImageOptions, BuilderVersion};
+
+use crate::config::{APP_IMAGE_REPOSITORY, Config, ImageRef};
+use crate::error::{Error, Result};
+use crate::images::{self, BaseImage};
+use crate::labels;
+use crate::lock::FileLock;
+
+/// Cargo package of the app.
+const APP_PACKAGE: &str = "localizevideos-app";
+/// Path of the binary inside the image.
+const BINARY_IN_IMAGE: &str = "/usr/local/bin/localizevideos-app";
+/// Deadline for `cargo build` of the app: a build from a clean target folder on a 2-core
+/// machine takes several minutes; an incremental one takes seconds.
+const CARGO_BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Deadline for waiting on another process that builds the app. It covers that process's
+/// cargo build and image build.
+const APP_LOCK_TIMEOUT: Duration = Duration::from_secs(40 * 60);
+/// Deadline for the Docker build, which only copies one file onto the runtime image.
+const IMAGE_BUILD_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Returns the app image to run: `HARNESS_APP_IMAGE` if set (it must exist), otherwise
+/// `localizevideos/app:<hash12>` built from the workspace with the given cargo features.
+///
+/// A build with other features produces another binary, so another hash and another tag.
+pub async fn ensure_app_image(
+    docker: &Docker,
+    config: &Config,
+    features: &[String],
+    labels: &HashMap<String, String>,
+) -> Result<ImageRef> {
+    if let Some(image) = &config.app_image {
+        if !images::image_exists(docker, image).await? {
+            return Err(Error::ImageMissing {
+                image: image.to_string(),
+                remedy: "HARNESS_APP_IMAGE names a prebuilt image; build or load it first, or \
+                         unset HARNESS_APP_IMAGE so that the harness builds one"
+                    .to_owned(),
+            });
+        }
+        if !features.is_empty() {
+            return Err(Error::Usage(format!(
+                "the run needs an app built with cargo features {features:?}, but \
+                 HARNESS_APP_IMAGE={image} names a prebuilt image; unset HARNESS_APP_IMAGE \
+                 so that the harness builds the app with those features"
+            )));
+        }
+        return Ok(image.clone());
+    }
+
+    images::ensure_base_image(docker, config, BaseImage::Runtime).await?;
+
+    // Builds with different features write the same target/debug/localizevideos-app, so the
+    // build, the read of the binary and the image build happen under one lock.
+    let lock_path = config.locks_dir().join("app-build.lock");
+    let _lock = FileLock::acquire(&lock_path, "building the app", APP_LOCK_TIMEOUT).await?;
+
+    let executable = cargo_build(&config.workspace, features).await?;
+    let binary = std::fs::read(&executable).map_err(|source| Error::Io {
+        action: "reading the app binary".to_owned(),
+        path: executable.clone(),
+        source,
+    })?;
+    let image = ImageRef {
+        name: APP_IMAGE_REPOSITORY.to_owned(),
+        tag: binary_hash12(&binary),
+    };
+
+    if images::image_exists(docker, &image).await? {
+        tracing::info!(%image, "app image exists");
+        return Ok(image);
+    }
+    build_image(docker, &image, &config.runtime_image, &binary, labels).await?;
+    Ok(image)
+}
+
+/// Returns the first 12 hex characters of the SHA-256 of `binary`.
+pub fn binary_hash12(binary: &[u8]) -> String {
+    let digest = Sha256::digest(binary);
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    hex[..12].to_owned()
+}
+
+/// Runs `cargo build -p localizevideos-app` with `features` and returns the executable path
+/// that cargo reports. Cargo's progress and diagnostics go to stderr and stay visible.
+async fn cargo_build(workspace: &Path, features: &[String]) -> Result<PathBuf> {
+    // CARGO is set when the harness itself runs under cargo; it names the same toolchain.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut args = vec!["build".to_owned(), "-p".to_owned(), APP_PACKAGE.to_owned()];
+    if !features.is_empty() {
+        args.push("--features".to_owned());
+        args.push(features.join(","));
+    }
+    args.push("--message-format=json-render-diagnostics".to_owned());
+
+    let command_line = format!("cargo {}", args.join(" "));
+    let failure = |cause: String| Error::AppBuild {
+        command: command_line.clone(),
+        cause,
+    };
+
+    tracing::info!(command = %command_line, "building the app binary");
+    let child = tokio::process::Command::new(&cargo)
+        .args(&args)
+        .current_dir(workspace)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| failure(format!("could not start {cargo}: {error}")))?;
+
+    let output = tokio::time::timeout(CARGO_BUILD_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| failure(format!("timed out after {CARGO_BUILD_TIMEOUT:?}")))?
+        .map_err(|error| failure(format!("waiting for cargo failed: {error}")))?;
+    if !output.status.success() {
+        return Err(failure(format!(
+            "cargo exited with {}; its diagnostics are printed above",
+            output.status
+        )));
+    }
+
+    let messages = String::from_utf8_lossy(&output.stdout);
+    find_executable(&messages, APP_PACKAGE).ok_or_else(|| {
+        failure(format!(
+            "cargo's JSON messages name no executable for the `{APP_PACKAGE}` binary"
+        ))
+    })
+}
+
+/// Finds the executable of binary target `target_name` in cargo's JSON messages (one JSON
+/// object per line, `reason: compiler-artifact`).
+fn find_executable(messages: &str, target_name: &str) -> Option<PathBuf> {
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| message["target"]["name"] == target_name)
+        .filter(|message| {
+            message["target"]["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bin"))
+        })
+        .filter_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .next_back()
+}
+
+/// Returns the Dockerfile of the app image.
+fn dockerfile(base: &ImageRef) -> String {
+    format!(
+        "FROM {base}\n\
+         COPY localizevideos-app {BINARY_IN_IMAGE}\n\
+         LABEL {kind}=app\n\
+         EXPOSE 8080\n\
+         USER 65534:65534\n\
+         ENTRYPOINT [\"{BINARY_IN_IMAGE}\"]\n",
+        kind = labels::IMAGE_KIND,
+    )
+}
+
+/// Builds the in-memory tar build context: the Dockerfile and the binary (mode 0755).
+fn build_context(base: &ImageRef, binary: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut archive = tar::Builder::new(Vec::new());
+
+    let dockerfile = dockerfile(base);
+    let mut header = tar::Header::new_gnu();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    archive.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())?;
+
+    let mut header = tar::Header::new_gnu();
+    header.set_size(binary.len() as u64);
+    header.set_mode(0o755);
+    header.set_cksum();
+    archive.append_data(&mut header, "localizevideos-app", binary)?;
+
+    archive.into_inner()
+}
+
+async fn build_image(
+    docker: &Docker,
+    image: &ImageRef,
+    base: &ImageRef,
+    binary: &[u8],
+    labels: &HashMap<String, String>,
+) -> Result<()> {
+    let failure = |cause: String| Error::AppImageBuild {
+        image: image.to_string(),
+        base: base.to_string(),
+        cause,
+    };
+    let context = build_context(base, binary)
+        .map_err(|error| failure(format!("writing the build context failed: {error}")))?;
+
+    let mut image_labels = labels.clone();
+    image_labels.insert(labels::IMAGE_KIND.to_owned(), "app".to_owned());
+    // Classic builder and no pull: the base image is local and no registry is reachable.
+    let options = BuildImageOptions {
+        dockerfile: "Dockerfile".to_owned(),
+        t: Some(image.to_string()),
+        pull: None,
+        rm: true,
+        forcerm: true,
+        labels: Some(image_labels),
+        version: BuilderVersion::BuilderV1,
+        ..Default::default()
+    };
+
+    tracing::info!(%image, %base, "building the app image");
+    let started = std::time::Instant::now();
+    let body = testcontainers::bollard::body_full(context.into());
+    let build = async {
+        let mut stream = docker.build_image(options, None, Some(body));
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|error| failure(error.to_string()))?;
+            if let Some(detail) = info.error_detail {
+                return Err(failure(detail.message.unwrap_or_default()));
+            }
+            if let Some(line) = info.stream.as_deref().map(str::trim_end)
+                && !line.is_empty()
+            {
+                tracing::debug!(%image, "docker build: {line}");
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(IMAGE_BUILD_TIMEOUT, build)
+        .await
+        .map_err(|_| failure(format!("timed out after {IMAGE_BUILD_TIMEOUT:?}")))??;
+
+    tracing::info!(%image, elapsed = ?started.elapsed(), "app image built");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executable_is_found_in_cargo_messages() {
+        let messages = [
+            r#"{"reason":"compiler-artifact","target":{"name":"fail","kind":["lib"]},"executable":null}"#,
+            r#"{"reason":"compiler-message","message":{}}"#,
+            r#"{"reason":"compiler-artifact","target":{"name":"localizevideos-app","kind":["bin"]},"executable":"/w/target/debug/localizevideos-app"}"#,
+            r#"{"reason":"build-finished","success":true}"#,
+        ]
+        .join("\n");
+        assert_eq!(
+            find_executable(&messages, "localizevideos-app"),
+            Some(PathBuf::from("/w/target/debug/localizevideos-app"))
+        );
+    }
+
+    #[test]
+    fn missing_executable_is_none() {
+        let messages = r#"{"reason":"build-finished","success":true}"#;
+        assert_eq!(find_executable(messages, "localizevideos-app"), None);
+    }
+
+    #[test]
+    fn hash_is_12_lowercase_hex() {
+        let hash = binary_hash12(b"binary");
+        assert_eq!(hash.len(), 12);
+        assert!(
+            hash.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_ne!(
+            hash,
+            binary_hash12(b"other binary"),
+            "different binaries, same hash"
+        );
+    }
+
+    #[test]
+    fn build_context_holds_dockerfile_and_executable_binary() {
+        let base = ImageRef::parse("localizevideos/runtime:bookworm").expect("valid reference");
+        let context = build_context(&base, b"\x7fELF...").expect("context should be written");
+
+        let mut archive = tar::Archive::new(context.as_slice());
+        let mut entries: Vec<(String, u32, Vec<u8>)> = Vec::new();
+        for entry in archive.entries().expect("context should be a tar archive") {
+            let mut entry = entry.expect("entry should be readable");
+            let path = entry
+                .path()
+                .expect("entry has a path")
+                .display()
+                .to_string();
+            let mode = entry.header().mode().expect("entry has a mode");
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut content).expect("entry is readable");
+            entries.push((path, mode, content));
+        }
+
+        assert_eq!(entries.len(), 2, "context should hold two files");
+        let (name, _, dockerfile) = &entries[0];
+        assert_eq!(name, "Dockerfile");
+        let dockerfile = String::from_utf8_lossy(dockerfile);
+        assert!(
+            dockerfile.starts_with("FROM localizevideos/runtime:bookworm\n"),
+            "{dockerfile}"
+        );
+        assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/localizevideos-app\"]"));
+        let (name, mode, binary) = &entries[1];
+        assert_eq!(name, "localizevideos-app");
+        assert_eq!(*mode, 0o755);
+        assert_eq!(binary.as_slice(), b"\x7fELF...");
+    }
+}

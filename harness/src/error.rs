@@ -1,0 +1,206 @@
+//! The harness library's error type. Each variant names what failed, on which value, and what
+//! to do next; [`Error::is_environment`] tells the CLI which failures are the machine's.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::ConfigError;
+
+/// Result type of the harness library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A failure of the harness itself, as opposed to a check's verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// The Docker engine did not answer.
+    #[error(
+        "Docker is not reachable at {host}: {cause}. Start the Docker daemon, or set DOCKER_HOST \
+         to its socket (such as unix:///var/run/docker.sock), and check with `docker version`"
+    )]
+    DockerUnreachable {
+        /// The address tried, with where it came from.
+        host: String,
+        /// What the client returned.
+        cause: String,
+    },
+
+    /// An image is missing locally and the harness does not build it.
+    #[error("image {image} is not present in the local Docker engine: {remedy}")]
+    ImageMissing {
+        /// Image reference.
+        image: String,
+        /// What to run to get it.
+        remedy: String,
+    },
+
+    /// `images/build.sh` failed or could not run.
+    #[error(
+        "`bash images/build.sh {which}` failed to build {image}: {cause}. Read its output above, \
+         fix the cause and run it again by hand"
+    )]
+    ImageBuildScript {
+        /// Argument passed to build.sh.
+        which: String,
+        /// Image the script was to build.
+        image: String,
+        /// Exit status or spawn error.
+        cause: String,
+    },
+
+    /// `cargo build` of the app failed.
+    #[error("building the app binary with `{command}` failed: {cause}")]
+    AppBuild {
+        /// The cargo command line.
+        command: String,
+        /// Exit status, spawn error or what was missing from cargo's output.
+        cause: String,
+    },
+
+    /// The Docker build of the app image failed.
+    #[error("building app image {image} from {base} failed: {cause}")]
+    AppImageBuild {
+        /// Tag being built.
+        image: String,
+        /// Base image.
+        base: String,
+        /// Error reported by the Docker build.
+        cause: String,
+    },
+
+    /// A Docker API request failed.
+    #[error("Docker request failed: {action}: {source}")]
+    Docker {
+        /// What the harness was doing, with the names and ids involved.
+        action: String,
+        /// The client error.
+        source: testcontainers::bollard::errors::Error,
+    },
+
+    /// testcontainers could not create or start a container.
+    #[error("starting container {container} from image {image} failed: {source}")]
+    ContainerStart {
+        /// Container name.
+        container: String,
+        /// Image reference.
+        image: String,
+        /// The library error (boxed: it is large and this path is rare).
+        source: Box<testcontainers::TestcontainersError>,
+    },
+
+    /// A container did not become ready before its deadline, or exited while starting.
+    #[error(
+        "container {container} ({id}) did not become ready within {timeout:?}: {last_error}\n\
+         last {log_lines} log lines of {container}:\n{logs}"
+    )]
+    NotReady {
+        /// Container name.
+        container: String,
+        /// Short container id.
+        id: String,
+        /// The deadline that passed.
+        timeout: Duration,
+        /// The last probe failure, or the container's exit.
+        last_error: String,
+        /// How many log lines are shown.
+        log_lines: usize,
+        /// The container's last log lines, redacted.
+        logs: String,
+    },
+
+    /// A bootstrap statement failed.
+    #[error("database bootstrap failed at step `{step}`: {source}")]
+    Bootstrap {
+        /// Which statement or connection (no secret in it).
+        step: String,
+        /// The driver error.
+        source: sqlx::Error,
+    },
+
+    /// Applying the migrations failed.
+    #[error("applying the migrations in {dir} as lv_migrator failed: {source}")]
+    Migrate {
+        /// Migrations folder.
+        dir: PathBuf,
+        /// The migrator's error, which names the version.
+        source: sqlx::migrate::MigrateError,
+    },
+
+    /// A file lock could not be taken in time.
+    #[error(
+        "timed out after {waited:?} waiting for lock {path} ({purpose}); another harness process \
+         holds it. Wait for it to finish, or remove the file if no harness process runs"
+    )]
+    LockTimeout {
+        /// Lock file.
+        path: PathBuf,
+        /// What the lock protects.
+        purpose: String,
+        /// How long the harness waited.
+        waited: Duration,
+    },
+
+    /// A file operation failed.
+    #[error("{action} {path} failed: {source}")]
+    Io {
+        /// The operation, such as `writing report`.
+        action: String,
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+
+    /// A step was called out of order, such as starting the app before Postgres.
+    #[error("{0}")]
+    Usage(String),
+
+    /// Cleanup left resources behind.
+    #[error(
+        "cleanup of run {run_id} left {leftovers} behind: {cause}. Remove them with `harness gc`"
+    )]
+    Cleanup {
+        /// Run id.
+        run_id: String,
+        /// The containers and networks still present.
+        leftovers: String,
+        /// The last error.
+        cause: String,
+    },
+
+    /// The run was interrupted by a signal.
+    #[error("interrupted by {signal}")]
+    Interrupted {
+        /// Signal name, such as SIGINT.
+        signal: &'static str,
+    },
+}
+
+impl Error {
+    /// Whether the failure comes from the machine (Docker unreachable, an image missing, an
+    /// invalid setting) rather than from the code under test; the CLI exits with 2 for these.
+    pub fn is_environment(&self) -> bool {
+        matches!(
+            self,
+            Error::Config(_)
+                | Error::DockerUnreachable { .. }
+                | Error::ImageMissing { .. }
+                | Error::ImageBuildScript { .. }
+                | Error::LockTimeout { .. }
+        )
+    }
+
+    /// Wraps a Docker client error with what the harness was doing.
+    pub fn docker(
+        action: impl Into<String>,
+        source: testcontainers::bollard::errors::Error,
+    ) -> Self {
+        Error::Docker {
+            action: action.into(),
+            source,
+        }
+    }
+}

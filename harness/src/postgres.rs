@@ -1,0 +1,234 @@
+//! The Postgres container: a testcontainers image for the configured Postgres image, published
+//! on 127.0.0.1 only, with readiness probed by SQL rather than by log lines.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection};
+use testcontainers::bollard::Docker;
+use testcontainers::core::{ContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, Image, ImageExt};
+
+use crate::config::ImageRef;
+use crate::docker::{publish_on_loopback, short_id, stopped_reason};
+use crate::error::{Error, Result};
+use crate::labels::RunId;
+use crate::logs;
+use crate::secret::Secret;
+
+/// The superuser the image creates (POSTGRES_USER); the harness uses it only to bootstrap.
+pub const SUPERUSER: &str = "postgres";
+/// Database the image creates (POSTGRES_DB); the superuser connects to it to bootstrap.
+pub const MAINTENANCE_DATABASE: &str = "postgres";
+/// Port Postgres listens on inside the container.
+pub const PORT: u16 = 5432;
+/// Interval between readiness probes.
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+/// Deadline of one readiness probe (connect and `SELECT 1`).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A testcontainers image for a Postgres image that honours the official image's contract.
+///
+/// It has no log-based ready condition: the official image logs "ready to accept connections"
+/// twice on a first start (once for the temporary init server), and never again for an
+/// existing data folder, so readiness is probed with `SELECT 1` over the published port.
+/// fsync stays on (the image's default), so durability results are real.
+#[derive(Debug, Clone)]
+pub struct PostgresImage {
+    image: ImageRef,
+    superuser_password: Secret,
+}
+
+impl PostgresImage {
+    /// Creates the image description for `image` with the superuser's password.
+    pub fn new(image: ImageRef, superuser_password: Secret) -> Self {
+        Self {
+            image,
+            superuser_password,
+        }
+    }
+}
+
+impl Image for PostgresImage {
+    fn name(&self) -> &str {
+        &self.image.name
+    }
+
+    fn tag(&self) -> &str {
+        &self.image.tag
+    }
+
+    fn ready_conditions(&self) -> Vec<WaitFor> {
+        Vec::new()
+    }
+
+    fn env_vars(
+        &self,
+    ) -> impl IntoIterator<Item = (impl Into<Cow<'_, str>>, impl Into<Cow<'_, str>>)> {
+        [
+            ("POSTGRES_USER", SUPERUSER),
+            ("POSTGRES_PASSWORD", self.superuser_password.expose()),
+            ("POSTGRES_DB", MAINTENANCE_DATABASE),
+        ]
+    }
+
+    fn expose_ports(&self) -> &[ContainerPort] {
+        &[ContainerPort::Tcp(PORT)]
+    }
+}
+
+/// A running Postgres container of a run.
+pub struct PostgresContainer {
+    container: ContainerAsync<PostgresImage>,
+    name: String,
+}
+
+/// Returns the Postgres container name of a run; the app reaches Postgres by this name.
+pub fn container_name(run_id: &RunId) -> String {
+    format!("lv-pg-{run_id}")
+}
+
+/// Starts the Postgres container of `run_id` on `network` with `labels`. It returns once the
+/// container runs; call [`PostgresContainer::wait_until_ready`] next.
+pub async fn start(
+    image: &ImageRef,
+    run_id: &RunId,
+    network: &str,
+    labels: &HashMap<String, String>,
+    superuser_password: &Secret,
+) -> Result<PostgresContainer> {
+    let name = container_name(run_id);
+    let started = Instant::now();
+    let container = PostgresImage::new(image.clone(), superuser_password.clone())
+        .with_container_name(&name)
+        .with_network(network)
+        .with_labels(labels.clone())
+        .with_host_config_modifier(publish_on_loopback(PORT))
+        .start()
+        .await
+        .map_err(|source| Error::ContainerStart {
+            container: name.clone(),
+            image: image.to_string(),
+            source: Box::new(source),
+        })?;
+
+    tracing::info!(
+        container = %name,
+        id = %short_id(container.id()),
+        %image,
+        elapsed = ?started.elapsed(),
+        "Postgres container started"
+    );
+    Ok(PostgresContainer { container, name })
+}
+
+impl PostgresContainer {
+    /// Container name, `lv-pg-<run id>`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Full container id.
+    pub fn id(&self) -> &str {
+        self.container.id()
+    }
+
+    /// The testcontainers handle, for stop, start and log access.
+    pub fn container(&self) -> &ContainerAsync<PostgresImage> {
+        &self.container
+    }
+
+    /// Consumes the handle without removing the container; the caller removes it.
+    pub(crate) fn into_container(self) -> ContainerAsync<PostgresImage> {
+        self.container
+    }
+
+    /// Queries the host port published for 5432 on 127.0.0.1. The port can change when the
+    /// container is stopped and started, so callers ask again after every start.
+    pub async fn host_port(&self) -> Result<u16> {
+        self.container
+            .get_host_port_ipv4(PORT)
+            .await
+            .map_err(|source| Error::ContainerStart {
+                container: self.name.clone(),
+                image: self.container.image().image.to_string(),
+                source: Box::new(source),
+            })
+    }
+
+    /// Waits until the superuser can run `SELECT 1` through 127.0.0.1:`host_port`, at most
+    /// `timeout`. On a timeout, or if the container stops, the error shows the container's
+    /// last log lines.
+    pub async fn wait_until_ready(
+        &self,
+        docker: &Docker,
+        host_port: u16,
+        timeout: Duration,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let options = PgConnectOptions::new()
+            .host("127.0.0.1")
+            .port(host_port)
+            .username(SUPERUSER)
+            .password(self.container.image().superuser_password.expose())
+            .database(MAINTENANCE_DATABASE)
+            .disable_statement_logging();
+
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let last_error = match probe(&options).await {
+                Ok(()) => {
+                    tracing::info!(
+                        container = %self.name,
+                        elapsed = ?started.elapsed(),
+                        attempts,
+                        "Postgres ready"
+                    );
+                    return Ok(());
+                }
+                Err(error) => error,
+            };
+
+            let stopped = stopped_reason(docker, self.id()).await;
+            if stopped.is_some() || Instant::now() >= deadline {
+                let last_error = match stopped {
+                    Some(reason) => format!("{reason}; last probe error: {last_error}"),
+                    None => format!("{attempts} probes of `SELECT 1` failed, last: {last_error}"),
+                };
+                return Err(Error::NotReady {
+                    container: self.name.clone(),
+                    id: short_id(self.id()).to_owned(),
+                    timeout,
+                    last_error,
+                    log_lines: logs::TAIL_LINES,
+                    logs: logs::tail(docker, self.id(), logs::TAIL_LINES).await,
+                });
+            }
+            tracing::debug!(container = %self.name, attempts, error = %last_error, "Postgres not ready yet");
+            tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+    }
+}
+
+/// Connects and runs `SELECT 1`, within [`PROBE_TIMEOUT`].
+async fn probe(options: &PgConnectOptions) -> std::result::Result<(), String> {
+    let attempt = async {
+        let mut connection = PgConnection::connect_with(options)
+            .await
+            .map_err(|error| error.to_string())?;
+        sqlx::query("SELECT 1")
+            .execute(&mut connection)
+            .await
+            .map_err(|error| error.to_string())?;
+        connection.close().await.map_err(|error| error.to_string())
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no answer within {PROBE_TIMEOUT:?}")),
+    }
+}

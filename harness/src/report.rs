@@ -1,0 +1,183 @@
+//! The run report: `report.json` for machines and the results table for people. Both are
+//! redacted before they leave the harness.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::check::{CheckResult, Status};
+use crate::error::{Error, Result};
+use crate::redact::redact;
+
+/// File name of the report inside the report folder.
+pub const REPORT_FILE: &str = "report.json";
+
+/// The report of one `harness validate` run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Run id, as in the container labels.
+    pub run_id: String,
+    /// Start of the run, RFC 3339 UTC.
+    pub started_at: DateTime<Utc>,
+    /// Wall-clock time of the whole run, in milliseconds.
+    pub duration_ms: u64,
+    /// Results in the order the checks ran.
+    pub checks: Vec<CheckResult>,
+}
+
+impl Report {
+    /// Whether every check passed (and at least one ran).
+    pub fn all_passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|check| check.status == Status::Pass)
+    }
+
+    /// Writes the redacted report as `dir/report.json`, creating `dir`, and returns the path.
+    pub fn write(&self, dir: &Path) -> Result<PathBuf> {
+        let path = dir.join(REPORT_FILE);
+        let io_error = |action: &str, source| Error::Io {
+            action: action.to_owned(),
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io_error("creating the report folder for", e))?;
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|e| io_error("serialising", std::io::Error::other(e)))?;
+        std::fs::write(&path, redact(&json) + "\n").map_err(|e| io_error("writing", e))?;
+        Ok(path)
+    }
+}
+
+/// Renders the results table (check, result, duration, message), then the findings of each
+/// failed check, redacted.
+pub fn render_table(checks: &[CheckResult]) -> String {
+    let rows: Vec<[String; 4]> = checks
+        .iter()
+        .map(|check| {
+            [
+                check.name.clone(),
+                status_label(check.status).to_owned(),
+                format!("{:.2} s", check.duration_ms as f64 / 1000.0),
+                one_line(&check.message),
+            ]
+        })
+        .collect();
+    let header = ["CHECK", "RESULT", "DURATION", "MESSAGE"].map(str::to_owned);
+
+    let mut widths = header.clone().map(|cell| cell.len());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+
+    let mut table = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line = format!(
+            "{:<w0$}  {:<w1$}  {:>w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+        );
+        table.push_str(line.trim_end());
+        table.push('\n');
+    }
+
+    for check in checks.iter().filter(|check| check.findings.len() > 1) {
+        table.push_str(&format!("\nfindings of {}:\n", check.name));
+        for finding in &check.findings {
+            table.push_str(&format!("  - {}\n", one_line(finding)));
+        }
+    }
+    redact(&table)
+}
+
+fn status_label(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "pass",
+        Status::Fail => "FAIL",
+        Status::Error => "ERROR",
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn sample_checks() -> Vec<CheckResult> {
+        vec![
+            CheckResult::from_findings(
+                "migrations.replay",
+                Duration::from_millis(1234),
+                "4 applied",
+                vec![],
+            ),
+            CheckResult::from_findings(
+                "crud.smoke",
+                Duration::from_millis(50),
+                "unused",
+                vec![
+                    "PATCH ignored title".to_owned(),
+                    "password=hunter2x leaked".to_owned(),
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn table_lists_each_check_with_status_and_duration() {
+        let table = render_table(&sample_checks());
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("CHECK"), "{table}");
+        assert!(lines[1].starts_with("migrations.replay  pass"), "{table}");
+        assert!(lines[1].contains("1.23 s"), "{table}");
+        assert!(lines[2].starts_with("crud.smoke"), "{table}");
+        assert!(lines[2].contains("FAIL"), "{table}");
+        assert!(table.contains("findings of crud.smoke"), "{table}");
+    }
+
+    #[test]
+    fn table_is_redacted() {
+        let table = render_table(&sample_checks());
+        assert!(!table.contains("hunter2x"), "{table}");
+        assert!(table.contains("password=[redacted]"), "{table}");
+    }
+
+    #[test]
+    fn report_json_has_the_documented_fields() {
+        let report = Report {
+            run_id: "20250114-093015-k3x9qa".to_owned(),
+            started_at: DateTime::parse_from_rfc3339("2025-01-14T09:30:15Z")
+                .expect("valid time")
+                .with_timezone(&Utc),
+            duration_ms: 4321,
+            checks: sample_checks(),
+        };
+        let dir = std::env::temp_dir().join(format!("harness-report-test-{}", std::process::id()));
+        let path = report.write(&dir).expect("report should be written");
+        let text = std::fs::read_to_string(&path).expect("report should be readable");
+        std::fs::remove_dir_all(&dir).expect("test folder should be removable");
+
+        let json: serde_json::Value = serde_json::from_str(&text).expect("report should be JSON");
+        assert_eq!(json["run_id"], "20250114-093015-k3x9qa");
+        assert_eq!(json["started_at"], "2025-01-14T09:30:15Z");
+        assert_eq!(json["duration_ms"], 4321);
+        assert_eq!(json["checks"][0]["name"], "migrations.replay");
+        assert_eq!(json["checks"][1]["status"], "fail");
+        assert!(
+            !text.contains("hunter2x"),
+            "report should be redacted: {text}"
+        );
+        assert!(!report.all_passed());
+    }
+}

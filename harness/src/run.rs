@@ -1,0 +1,418 @@
+//! A harness run: its id, network, Postgres container, optional app container and the
+//! [`Deployment`] the checks receive, with orderly shutdown and a fallback cleanup in `Drop`.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use testcontainers::bollard::Docker;
+
+use crate::app::{self, AppContainer};
+use crate::app_image;
+use crate::bootstrap;
+use crate::cleanup::{self, CLEANUP_TIMEOUT};
+use crate::config::{Config, ImageRef};
+use crate::deployment::{APP_ROLE, AUDITOR_ROLE, Credentials, Deployment, MIGRATOR_ROLE};
+use crate::docker::{self, short_id};
+use crate::error::{Error, Result};
+use crate::images::{self, BaseImage};
+use crate::labels::{self, RunId};
+use crate::migrate;
+use crate::network::{self, RunNetwork};
+use crate::owner::Owner;
+use crate::postgres::{self, PostgresContainer};
+use crate::redact;
+use crate::secret::Secret;
+use crate::signals;
+
+/// How to start a run.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Cargo features the app is built with, such as `failpoints`.
+    pub app_features: Vec<String>,
+    /// Extra environment for the app container, such as `FAILPOINTS`; overrides the harness's.
+    pub app_env: Vec<(String, String)>,
+    /// Migrations folder; `None` means the workspace's migrations/.
+    pub migrations_dir: Option<PathBuf>,
+    /// Run id; `None` generates one. The CLI sets it so that it can clean up by label even when
+    /// a signal arrives before [`Run::start`] returns.
+    pub run_id: Option<RunId>,
+    /// App image to run; `None` means [`app_image::ensure_app_image`] picks or builds it.
+    pub app_image: Option<ImageRef>,
+}
+
+/// A running set of containers for one run. End it with [`Run::shutdown`]; if it is dropped
+/// instead (a panic, a cancelled future), `Drop` removes everything by the run-id label.
+pub struct Run {
+    id: RunId,
+    config: Config,
+    docker: Docker,
+    labels: HashMap<String, String>,
+    options: RunOptions,
+    started_at: DateTime<Utc>,
+    network: Option<RunNetwork>,
+    postgres: Option<PostgresContainer>,
+    app: Option<AppContainer>,
+    deployment: Deployment,
+    finished: bool,
+}
+
+impl Run {
+    /// Starts a run with the settings from the environment: the network, Postgres (ready), and
+    /// the bootstrapped database. Migrations and the app come with [`Run::apply_migrations`]
+    /// and [`Run::start_app`].
+    pub async fn start(options: RunOptions) -> Result<Self> {
+        Self::start_with_config(Config::from_env()?, options).await
+    }
+
+    /// Starts a run with the given settings (see [`Run::start`]).
+    pub async fn start_with_config(config: Config, options: RunOptions) -> Result<Self> {
+        let id = options.run_id.clone().unwrap_or_else(RunId::generate);
+        let docker = docker::connect().await?;
+        images::ensure_base_image(&docker, &config, BaseImage::Postgres).await?;
+
+        let credentials = |role: &str| {
+            let password = Secret::generate();
+            redact::register(&password);
+            Credentials {
+                role: role.to_owned(),
+                password,
+            }
+        };
+        let deployment = Deployment {
+            app_url: String::new(),
+            postgres_host: "127.0.0.1".to_owned(),
+            postgres_port: 0,
+            superuser: credentials(postgres::SUPERUSER),
+            migrator: credentials(MIGRATOR_ROLE),
+            app: credentials(APP_ROLE),
+            auditor: credentials(AUDITOR_ROLE),
+            migrations_dir: options
+                .migrations_dir
+                .clone()
+                .unwrap_or_else(|| config.migrations_dir()),
+        };
+
+        let mut run = Run {
+            labels: labels::run_labels(&id, &Owner::current()),
+            id,
+            config,
+            docker,
+            options,
+            started_at: Utc::now(),
+            network: None,
+            postgres: None,
+            app: None,
+            deployment,
+            finished: false,
+        };
+        tracing::info!(run_id = %run.id, "run started");
+
+        // From here on, whatever exists belongs to `run`: a failed step shuts it down, and a
+        // cancelled future drops it, which removes everything by label.
+        if let Err(error) = run.start_database().await {
+            if let Err(cleanup_error) = run.shutdown_in_place().await {
+                tracing::error!(error = %cleanup_error, "cleanup after a failed start failed");
+            }
+            return Err(error);
+        }
+        Ok(run)
+    }
+
+    async fn start_database(&mut self) -> Result<()> {
+        let network = network::create(&self.docker, &self.id, &self.labels).await?;
+        let network_name = network.name.clone();
+        self.network = Some(network);
+
+        let started = Instant::now();
+        let postgres = postgres::start(
+            &self.config.postgres_image,
+            &self.id,
+            &network_name,
+            &self.labels,
+            &self.deployment.superuser.password,
+        )
+        .await?;
+        let postgres = self.postgres.insert(postgres);
+
+        self.deployment.postgres_port = postgres.host_port().await?;
+        postgres
+            .wait_until_ready(
+                &self.docker,
+                self.deployment.postgres_port,
+                self.config.postgres_ready_timeout,
+            )
+            .await?;
+        tracing::info!(
+            container = %postgres.name(),
+            port = self.deployment.postgres_port,
+            elapsed = ?started.elapsed(),
+            "Postgres container start to ready"
+        );
+
+        bootstrap::bootstrap(&self.deployment).await
+    }
+
+    /// Applies the migrations folder as lv_migrator; returns the number of migrations.
+    pub async fn apply_migrations(&self) -> Result<usize> {
+        migrate::apply(&self.deployment).await
+    }
+
+    /// Starts the app container (replacing a running one) and waits until `/readyz` returns
+    /// 200. The database must already be migrated, or the app never becomes ready.
+    pub async fn start_app(&mut self) -> Result<()> {
+        let network_name = match (&self.network, &self.postgres) {
+            (Some(network), Some(_)) => network.name.clone(),
+            _ => {
+                return Err(Error::Usage(
+                    "start_app needs a started run with Postgres".to_owned(),
+                ));
+            }
+        };
+        if let Some(previous) = self.app.take() {
+            remove_container(previous.name().to_owned(), previous.into_container()).await?;
+        }
+
+        let image = match &self.options.app_image {
+            Some(image) => image.clone(),
+            None => {
+                app_image::ensure_app_image(
+                    &self.docker,
+                    &self.config,
+                    &self.options.app_features,
+                    &self.labels,
+                )
+                .await?
+            }
+        };
+        let environment = app::app_environment(
+            &self.config,
+            &self.id,
+            &self.deployment,
+            &self.options.app_env,
+        );
+
+        let started = Instant::now();
+        let app = app::start(&image, &self.id, &network_name, &self.labels, environment).await?;
+        let app = self.app.insert(app);
+        let port = app.host_port().await?;
+        self.deployment.app_url = format!("http://127.0.0.1:{port}");
+        app.wait_until_ready(
+            &self.docker,
+            &self.deployment.app_url,
+            self.config.app_ready_timeout,
+        )
+        .await?;
+        tracing::info!(
+            container = %app.name(),
+            url = %self.deployment.app_url,
+            elapsed = ?started.elapsed(),
+            "app container start to ready"
+        );
+        Ok(())
+    }
+
+    /// Stops and starts the Postgres container (its data folder stays), re-reads the published
+    /// port, which can change, and waits until it is ready again.
+    pub async fn restart_postgres(&mut self) -> Result<()> {
+        let Some(postgres) = &self.postgres else {
+            return Err(Error::Usage(
+                "restart_postgres needs a started run".to_owned(),
+            ));
+        };
+        let container_error = |source| Error::ContainerStart {
+            container: postgres.name().to_owned(),
+            image: self.config.postgres_image.to_string(),
+            source: Box::new(source),
+        };
+        postgres.container().stop().await.map_err(container_error)?;
+        postgres
+            .container()
+            .start()
+            .await
+            .map_err(container_error)?;
+        self.deployment.postgres_port = postgres.host_port().await?;
+        postgres
+            .wait_until_ready(
+                &self.docker,
+                self.deployment.postgres_port,
+                self.config.postgres_ready_timeout,
+            )
+            .await
+    }
+
+    /// The run id.
+    pub fn id(&self) -> &RunId {
+        &self.id
+    }
+
+    /// Start time of the run.
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+
+    /// The settings the run uses.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The Docker client the run uses.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// The labels on every resource of the run.
+    pub fn labels(&self) -> &HashMap<String, String> {
+        &self.labels
+    }
+
+    /// What checks receive. `app_url` is empty until [`Run::start_app`] succeeds.
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+
+    /// The Postgres container, once started.
+    pub fn postgres(&self) -> Option<&PostgresContainer> {
+        self.postgres.as_ref()
+    }
+
+    /// The app container, once started.
+    pub fn app(&self) -> Option<&AppContainer> {
+        self.app.as_ref()
+    }
+
+    /// Removes the app container, then Postgres, then the network, logging each removal with
+    /// its id, and finally sweeps by label for anything left. Returns an error if something
+    /// remains.
+    pub async fn shutdown(mut self) -> Result<()> {
+        self.shutdown_in_place().await
+    }
+
+    async fn shutdown_in_place(&mut self) -> Result<()> {
+        let mut first_error = None;
+        if let Some(app) = self.app.take() {
+            let name = app.name().to_owned();
+            if let Err(error) = remove_container(name, app.into_container()).await {
+                first_error.get_or_insert(error);
+            }
+        }
+        if let Some(postgres) = self.postgres.take() {
+            let name = postgres.name().to_owned();
+            if let Err(error) = remove_container(name, postgres.into_container()).await {
+                first_error.get_or_insert(error);
+            }
+        }
+        if let Some(network) = self.network.take()
+            && let Err(error) = network::remove(&self.docker, &network).await
+        {
+            first_error.get_or_insert(error);
+        }
+
+        // Anything the steps above missed (a container left by a failed start, a network that
+        // was still in use) is removed by label.
+        let swept = cleanup::remove_run(&self.docker, &self.id, CLEANUP_TIMEOUT).await;
+        self.finished = true;
+        match (swept, first_error) {
+            (Err(error), _) => Err(error),
+            (Ok(removed), Some(error)) => {
+                tracing::warn!(%error, removed = removed.len(), "a removal step failed; the label sweep removed what was left");
+                Ok(())
+            }
+            (Ok(_), None) => {
+                tracing::info!(run_id = %self.id, "run shut down");
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn remove_container<I: testcontainers::Image>(
+    name: String,
+    container: testcontainers::ContainerAsync<I>,
+) -> Result<()> {
+    let id = short_id(container.id()).to_owned();
+    container
+        .rm()
+        .await
+        .map_err(|source| Error::ContainerStart {
+            container: name.clone(),
+            image: "(removal)".to_owned(),
+            source: Box::new(source),
+        })?;
+    tracing::info!(container = %name, %id, "container removed");
+    Ok(())
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        tracing::warn!(
+            run_id = %self.id,
+            "run dropped without shutdown; removing its containers and network by label"
+        );
+        // `remove_run` logs each removal.
+        if let Err(error) = cleanup::remove_run_blocking(&self.id) {
+            tracing::error!(%error, "fallback cleanup failed; run `harness gc`");
+        }
+        // The handles' own `Drop` would remove their containers again through testcontainers'
+        // shared client, whose pooled connections can belong to the runtime that is blocked in
+        // this `Drop`. Their containers are gone, so the handles are forgotten instead.
+        if let Some(app) = self.app.take() {
+            std::mem::forget(app.into_container());
+        }
+        if let Some(postgres) = self.postgres.take() {
+            std::mem::forget(postgres.into_container());
+        }
+    }
+}
+
+/// Starts a run, runs `body` with it, and always shuts the run down: after `body` returns,
+/// after it panics (the panic is resumed after the shutdown), and on SIGINT or SIGTERM (then
+/// [`Error::Interrupted`] is returned).
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn example() -> harness::error::Result<()> {
+/// use harness::run::{RunOptions, with_run};
+///
+/// let url = with_run(RunOptions::default(), async |run| {
+///     run.apply_migrations().await?;
+///     run.start_app().await?;
+///     Ok::<_, harness::error::Error>(run.deployment().app_url.clone())
+/// })
+/// .await??;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn with_run<T>(options: RunOptions, body: impl AsyncFnOnce(&mut Run) -> T) -> Result<T> {
+    let mut run = tokio::select! {
+        run = Run::start(options) => run?,
+        signal = signals::interrupted() => return Err(Error::Interrupted { signal }),
+    };
+
+    let outcome = tokio::select! {
+        outcome = AssertUnwindSafe(body(&mut run)).catch_unwind() => Ok(outcome),
+        signal = signals::interrupted() => Err(signal),
+    };
+    let shutdown = run.shutdown().await;
+
+    match outcome {
+        Ok(Ok(value)) => shutdown.map(|()| value),
+        Ok(Err(panic)) => {
+            if let Err(error) = shutdown {
+                tracing::error!(%error, "shutdown after a panic failed");
+            }
+            std::panic::resume_unwind(panic)
+        }
+        Err(signal) => {
+            shutdown?;
+            Err(Error::Interrupted { signal })
+        }
+    }
+}
