@@ -1,6 +1,6 @@
 //! Check `crud.smoke`: creates, reads, updates, lists and deletes a user, a
-//! video of that user and a localization of that video over HTTP, and after
-//! each step reads the row directly as the auditor role to compare every field,
+//! video of that user and a localization of that video over HTTP. After each
+//! step it reads the row directly as the auditor role and compares every field,
 //! the password hash and the audit log with what the app returned.
 //!
 //! Every value is unique to the run (a random suffix), so the check can run
@@ -153,8 +153,8 @@ struct SmokeRun<'a> {
     api: Api,
     /// Pool of the read-only auditor role.
     pool: PgPool,
-    /// `X-Actor` of every request, unique to the run, so the audit rows of this
-    /// run are told apart from those of anything else.
+    /// `X-Actor` of every request, unique to the run, which distinguishes the
+    /// audit rows of this run from all others.
     actor: String,
     suffix: String,
     /// Highest audit_log id of this run seen so far.
@@ -168,7 +168,7 @@ struct SmokeRun<'a> {
 }
 
 impl SmokeRun<'_> {
-    /// The sequence: children are created after and deleted before their
+    /// Runs the sequence. Children are created after and deleted before their
     /// parents, as the foreign keys require.
     async fn steps(&mut self) -> Result<(), Stop> {
         let user = self.user_steps().await?;

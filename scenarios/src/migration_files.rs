@@ -146,7 +146,7 @@ pub fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    /// A fresh, empty folder under the system temp folder, unique to this process.
+    /// Creates an empty folder under the system temp folder, unique to this process.
     fn scratch_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "scenarios-migration-files-{name}-{}",
@@ -182,7 +182,7 @@ mod tests {
 
         let files = read_migration_files(&dir).expect("folder should be read");
 
-        // SHA-384("abc") from FIPS 180-2, appendix D.1.
+        // SHA-384 of "abc", as `printf abc | sha384sum` prints it.
         assert_eq!(
             hex(&files[0].checksum),
             "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed\

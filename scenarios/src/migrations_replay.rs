@@ -37,7 +37,7 @@ struct AppliedRow {
     execution_time: i64,
 }
 
-/// Why the check stopped before a verdict.
+/// Reason the check stopped before a verdict.
 struct Stop(String);
 
 /// Applies the migrations of `deployment.migrations_dir` to its fresh database
@@ -326,9 +326,142 @@ fn compare_with_snapshot(description: &str) -> Option<String> {
     ))
 }
 
-/// The first 16 hex digits of a checksum, enough to tell two apart in a message.
+/// Formats the first 16 hex digits of a checksum, enough to tell two apart in a message.
 fn short_hex(bytes: &[u8]) -> String {
     let mut text = hex(bytes);
     text.truncate(16);
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn file(version: i64, name: &str, checksum: u8) -> MigrationFile {
+        MigrationFile {
+            version,
+            description: name.to_owned(),
+            file_name: format!("{version:04}_{}.sql", name.replace(' ', "_")),
+            checksum: vec![checksum; 48],
+        }
+    }
+
+    fn row(version: i64, description: &str, checksum: u8, second: u32) -> AppliedRow {
+        AppliedRow {
+            version,
+            description: description.to_owned(),
+            installed_on: Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, second).unwrap(),
+            success: true,
+            checksum: vec![checksum; 48],
+            execution_time: 1_000,
+        }
+    }
+
+    #[test]
+    fn ledger_matching_files_no_finding() {
+        let files = [file(1, "create users", 1), file(2, "create videos", 2)];
+        let rows = [row(1, "create users", 1, 0), row(2, "create videos", 2, 0)];
+        let mut findings = Vec::new();
+
+        check_ledger(&files, &rows, &mut findings);
+
+        assert!(findings.is_empty(), "unexpected findings: {findings:?}");
+    }
+
+    #[test]
+    fn ledger_checksum_mismatch_names_file() {
+        let files = [file(1, "create users", 1)];
+        let rows = [row(1, "create users", 9, 0)];
+        let mut findings = Vec::new();
+
+        check_ledger(&files, &rows, &mut findings);
+
+        assert_eq!(findings.len(), 1, "findings: {findings:?}");
+        assert!(
+            findings[0]
+                .starts_with("migration 1 (0001_create_users.sql) is recorded with checksum"),
+            "finding: {}",
+            findings[0]
+        );
+    }
+
+    #[test]
+    fn ledger_missing_and_extra_rows() {
+        let files = [file(1, "create users", 1)];
+        let rows = [row(7, "stray", 7, 0)];
+        let mut findings = Vec::new();
+
+        check_ledger(&files, &rows, &mut findings);
+
+        assert_eq!(
+            findings,
+            [
+                "migration 1 (0001_create_users.sql) is not recorded in _sqlx_migrations",
+                "migration 7 (\"stray\") is recorded in _sqlx_migrations but has no file in the \
+                 migrations folder",
+            ]
+        );
+    }
+
+    #[test]
+    fn ledger_failed_migration_is_finding() {
+        let files = [file(1, "create users", 1)];
+        let mut failed = row(1, "create users", 1, 0);
+        failed.success = false;
+        let mut findings = Vec::new();
+
+        check_ledger(&files, &[failed], &mut findings);
+
+        assert_eq!(
+            findings,
+            ["migration 1 (0001_create_users.sql) is recorded with success = false"]
+        );
+    }
+
+    #[test]
+    fn second_run_unchanged_no_finding() {
+        let files = [file(1, "create users", 1)];
+        let rows = [row(1, "create users", 1, 0)];
+        let mut findings = Vec::new();
+
+        check_second_run(&files, &rows, &rows, &mut findings);
+
+        assert!(findings.is_empty(), "unexpected findings: {findings:?}");
+    }
+
+    #[test]
+    fn second_run_reapplied_is_finding() {
+        let files = [file(1, "create users", 1)];
+        let first = [row(1, "create users", 1, 0)];
+        let second = [row(1, "create users", 1, 5)];
+        let mut findings = Vec::new();
+
+        check_second_run(&files, &first, &second, &mut findings);
+
+        assert_eq!(findings.len(), 1, "findings: {findings:?}");
+        assert!(
+            findings[0].starts_with(
+                "migration 1 (0001_create_users.sql) was applied again by the second run"
+            ),
+            "finding: {}",
+            findings[0]
+        );
+    }
+
+    #[test]
+    fn second_run_new_row_is_finding() {
+        let files = [file(1, "create users", 1), file(2, "create videos", 2)];
+        let first = [row(1, "create users", 1, 0)];
+        let second = [row(1, "create users", 1, 0), row(2, "create videos", 2, 3)];
+        let mut findings = Vec::new();
+
+        check_second_run(&files, &first, &second, &mut findings);
+
+        assert_eq!(
+            findings,
+            ["migration 2 (0002_create_videos.sql) was applied only by the second run"]
+        );
+    }
 }

@@ -14,7 +14,7 @@ static CONNECTION_SECRET: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Removes the deployment's passwords and any connection string from `text`.
 ///
-/// NOTE: this knows only the four passwords of the deployment and the two
+/// NOTE: this replaces only the four passwords of the deployment and the two
 /// connection string formats above; a secret of another form passes through.
 pub fn redact(deployment: &Deployment, text: &str) -> String {
     let mut redacted = CONNECTION_SECRET

@@ -44,10 +44,12 @@ pub enum SnapshotError {
 /// Returns the folder of committed snapshots: `$HARNESS_SNAPSHOTS_DIR`, else
 /// `snapshots/` at the root of the workspace this crate was built from.
 pub fn snapshots_dir() -> PathBuf {
-    match std::env::var_os(SNAPSHOTS_DIR_ENV) {
+    let dir = match std::env::var_os(SNAPSHOTS_DIR_ENV) {
         Some(dir) => PathBuf::from(dir),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots"),
-    }
+    };
+    // Resolve `..` so that messages show a plain path. A missing folder stays as it is.
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// Returns the path of snapshot `name` in [`snapshots_dir`].

@@ -25,7 +25,7 @@ impl fmt::Display for Step {
     }
 }
 
-/// Why the smoke run could not go on.
+/// Reason the smoke run could not go on.
 #[derive(Debug)]
 pub enum Stop {
     /// A rule broke in a way that leaves nothing for later steps to use, such
@@ -59,7 +59,7 @@ impl Findings {
         self.0
     }
 
-    /// Compares one object as the response shows it and as the database holds it,
+    /// Compares one object as the response shows it and as the database stores it,
     /// and both with the values the request sent.
     ///
     /// Each field yields at most one finding: a sent value that did not arrive

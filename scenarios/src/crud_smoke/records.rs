@@ -1,4 +1,4 @@
-//! The three resources as the database holds them and as responses show them,
+//! The three resources as the database stores them and as responses show them,
 //! both turned into [`Fields`] in one canonical text form so they compare.
 //!
 //! Canonical forms: a UUID in lowercase hyphenated form, text as a JSON string
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::findings::Fields;
 
-/// How a field is parsed from JSON.
+/// Type of a field in JSON, which selects its parser.
 #[derive(Clone, Copy, Debug)]
 pub enum FieldKind {
     /// A UUID string.
@@ -136,7 +136,7 @@ pub struct UserRow {
     pub id: Uuid,
     pub email: String,
     pub display_name: String,
-    /// The argon2id PHC string. Never printed: findings say "hash present".
+    /// The argon2id PHC string. Never printed: findings write "hash present" instead.
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
