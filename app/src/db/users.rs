@@ -1,0 +1,186 @@
+//! The `users` table.
+
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, Row};
+use uuid::Uuid;
+
+use super::{Database, DbError, audit};
+use crate::audit::{Action, Actor, AuditEntry, EntityType};
+use crate::model::{NewUser, User, UserChanges};
+use crate::pagination::PageRequest;
+
+/// Columns of a [`User`], as a literal for `concat!` so that queries stay
+/// `&'static str`.
+macro_rules! user_columns {
+    () => {
+        "id, email, display_name, created_at, updated_at"
+    };
+}
+
+/// What login needs: the id and the stored hash. No `Debug`: it contains the
+/// password hash.
+pub struct LoginRecord {
+    pub user_id: Uuid,
+    pub password_hash: String,
+}
+
+impl FromRow<'_, PgRow> for User {
+    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            display_name: row.try_get("display_name")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+fn audit_entry(actor: &Actor, action: Action, user_id: Uuid) -> AuditEntry<'_> {
+    AuditEntry {
+        actor,
+        action,
+        entity_type: EntityType::User,
+        entity_id: user_id,
+    }
+}
+
+impl Database {
+    /// Inserts a user and its audit entry.
+    pub async fn create_user(&self, user: &NewUser, actor: &Actor) -> Result<User, DbError> {
+        let mut tx = self.pool.begin().await?;
+
+        let created: User = sqlx::query_as(concat!(
+            "INSERT INTO users (email, display_name, password_hash) VALUES ($1, $2, $3) \
+             RETURNING ",
+            user_columns!()
+        ))
+        .bind(&user.email)
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        audit::insert(&mut tx, &audit_entry(actor, Action::Create, created.id)).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Fetches one user.
+    pub async fn get_user(&self, id: Uuid) -> Result<Option<User>, DbError> {
+        let user = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(user)
+    }
+
+    /// Lists users in (created_at, id) order, with the total count read in
+    /// the same snapshot.
+    pub async fn list_users(&self, page: PageRequest) -> Result<(Vec<User>, i64), DbError> {
+        let mut tx = self.begin_read_snapshot().await?;
+
+        let users = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2"
+        ))
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&mut *tx)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await?;
+
+        tx.commit().await?;
+        Ok((users, total))
+    }
+
+    /// Applies the changes and writes the audit entry; `None` when the user
+    /// does not exist.
+    pub async fn update_user(
+        &self,
+        id: Uuid,
+        changes: &UserChanges,
+        actor: &Actor,
+    ) -> Result<Option<User>, DbError> {
+        let mut tx = self.pool.begin().await?;
+
+        // GREATEST keeps updated_at from going before created_at if the
+        // database clock steps back.
+        let updated: Option<User> = sqlx::query_as(concat!(
+            "UPDATE users SET \
+                 email = COALESCE($2, email), \
+                 display_name = COALESCE($3, display_name), \
+                 password_hash = COALESCE($4, password_hash), \
+                 updated_at = GREATEST(now(), created_at) \
+             WHERE id = $1 RETURNING ",
+            user_columns!()
+        ))
+        .bind(id)
+        .bind(&changes.email)
+        .bind(&changes.display_name)
+        .bind(&changes.password_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+
+        let Some(updated) = updated else {
+            return Ok(None);
+        };
+        audit::insert(&mut tx, &audit_entry(actor, Action::Update, id)).await?;
+        tx.commit().await?;
+        Ok(Some(updated))
+    }
+
+    /// Deletes a user and writes the audit entry; `false` when the user does
+    /// not exist. A user who still owns videos fails with
+    /// [`DbErrorKind::ForeignKeyViolation`](super::DbErrorKind).
+    pub async fn delete_user(&self, id: Uuid, actor: &Actor) -> Result<bool, DbError> {
+        let mut tx = self.pool.begin().await?;
+
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(false);
+        }
+
+        audit::insert(&mut tx, &audit_entry(actor, Action::Delete, id)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Finds the login record for an email, compared regardless of case.
+    pub async fn find_login(&self, email: &str) -> Result<Option<LoginRecord>, DbError> {
+        let row = sqlx::query("SELECT id, password_hash FROM users WHERE lower(email) = lower($1)")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(LoginRecord {
+            user_id: row.try_get("id")?,
+            password_hash: row.try_get("password_hash")?,
+        }))
+    }
+
+    /// Starts a read-only transaction whose reads all see one snapshot, so
+    /// that a page and its total agree.
+    pub(super) async fn begin_read_snapshot(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, DbError> {
+        let tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        Ok(tx)
+    }
+}
