@@ -1,40 +1,23 @@
 //! Redaction of error text before it becomes a finding.
 
-use std::sync::LazyLock;
-
 use harness::deployment::Deployment;
-use regex::Regex;
 
-/// Connection URLs (`postgres://user:password@host/db`) and libpq-style
-/// `password=...` pairs.
-static CONNECTION_SECRET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(postgres(?:ql)?://\S+|password\s*=\s*\S+)")
-        .expect("connection secret pattern should compile")
-});
-
-/// Removes the deployment's passwords and any connection string from `text`.
-///
-/// NOTE: this replaces only the four passwords of the deployment and the two
-/// connection string formats above; a secret of another form passes through.
+/// Removes the deployment's four passwords from `text`, and every secret that
+/// matches a pattern of [`harness::redact`] (URL userinfo, `password=` pairs,
+/// SCRAM verifiers).
 pub fn redact(deployment: &Deployment, text: &str) -> String {
-    let mut redacted = CONNECTION_SECRET
-        .replace_all(text, "[redacted connection string]")
-        .into_owned();
-
-    let credentials = [
+    let passwords: Vec<String> = [
         &deployment.superuser,
         &deployment.migrator,
         &deployment.app,
         &deployment.auditor,
-    ];
-    for credentials in credentials {
-        let password = credentials.password.expose();
-        if !password.is_empty() {
-            redacted = redacted.replace(password, "[redacted]");
-        }
-    }
+    ]
+    .iter()
+    .map(|credentials| credentials.password.expose().to_owned())
+    .filter(|password| !password.is_empty())
+    .collect();
 
-    redacted
+    harness::redact::redact_with(&passwords, text)
 }
 
 #[cfg(test)]
@@ -73,26 +56,14 @@ mod tests {
     }
 
     #[test]
-    fn redact_removes_connection_urls() {
+    fn redact_removes_url_password() {
         let text = "failed to connect to postgres://lv_app:hunter2@db:5432/x: refused";
 
         let redacted = redact(&deployment(), text);
 
         assert_eq!(
             redacted,
-            "failed to connect to [redacted connection string] refused"
-        );
-    }
-
-    #[test]
-    fn redact_removes_password_pairs() {
-        let text = "host=db user=lv_app password=hunter2 dbname=x";
-
-        let redacted = redact(&deployment(), text);
-
-        assert_eq!(
-            redacted,
-            "host=db user=lv_app [redacted connection string] dbname=x"
+            "failed to connect to postgres://lv_app:[redacted]@db:5432/x: refused"
         );
     }
 
