@@ -11,10 +11,11 @@ use crate::redact::redact;
 /// harness crates when `verbose`. Does nothing if a subscriber is already installed (as happens
 /// when several tests in one process call it).
 pub fn init(verbose: bool) {
+    // sqlx logs Postgres notices (such as "relation already exists, skipping") at info.
     let default_filter = if verbose {
-        "info,harness=debug,harness_cli=debug,scenarios=debug"
+        "info,sqlx::postgres::notice=warn,harness=debug,harness_cli=debug,scenarios=debug"
     } else {
-        "info"
+        "info,sqlx::postgres::notice=warn"
     };
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));

@@ -1,0 +1,45 @@
+//! Shared pieces of the nextest wrappers: run a check inside a harness run and describe a
+//! result in assertion messages.
+
+// Each test binary includes this module and uses a part of it.
+#![allow(dead_code)]
+
+use harness::check::CheckResult;
+use harness::run::{Run, RunOptions, with_run};
+
+/// Describes a result for an assertion message: status, message and every finding.
+pub fn describe(result: &CheckResult) -> String {
+    let mut text = format!(
+        "check {} returned {:?}: {}",
+        result.name, result.status, result.message
+    );
+    for finding in &result.findings {
+        text.push_str(&format!("\n  - {finding}"));
+    }
+    harness::redact::redact(&text)
+}
+
+/// Returns the value of a harness step, or panics with the redacted error (`expect` would print
+/// the error's `Debug` form, which is not redacted).
+pub fn step<T>(result: harness::error::Result<T>, step: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(error) => panic!(
+            "{}",
+            harness::redact::redact(&format!("{step} failed: {error}"))
+        ),
+    }
+}
+
+/// Starts a run with `options`, runs `body` and shuts the run down, panicking with the harness
+/// error if the run cannot start or stop.
+pub async fn in_run<T>(options: RunOptions, body: impl AsyncFnOnce(&mut Run) -> T) -> T {
+    harness::logging::init(false);
+    match with_run(options, body).await {
+        Ok(value) => value,
+        Err(error) => panic!(
+            "{}",
+            harness::redact::redact(&format!("harness run failed: {error}"))
+        ),
+    }
+}
