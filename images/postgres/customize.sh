@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# mmdebstrap customize hook for the Postgres image. $1 is the root filesystem being built.
+set -euo pipefail
+
+rootfs=$1
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+install -m 0755 "$here/docker-entrypoint.sh" "$rootfs/usr/local/bin/docker-entrypoint.sh"
+install -d -m 0755 "$rootfs/docker-entrypoint-initdb.d"
+
+# PGDATA and the socket directory belong to the postgres user, which postgresql-common
+# created as a system user. The entrypoint repeats this for volumes mounted over them.
+chroot "$rootfs" install -d -o postgres -g postgres -m 0700 /var/lib/postgresql/data
+chroot "$rootfs" install -d -o postgres -g postgres -m 2775 /var/run/postgresql
+
+# build.sh skips mmdebstrap's cleanup of /run to keep the socket directory, so the rest of
+# /run, left over from package installation, is removed here.
+find "$rootfs/run" -mindepth 1 -maxdepth 1 ! -name postgresql -exec rm -rf {} +
+
+# ssl-cert generates a snakeoil key pair at install time. The image must not ship a private
+# key, and initdb leaves ssl off, so the pair is removed.
+rm -f "$rootfs/etc/ssl/private/ssl-cert-snakeoil.key" \
+    "$rootfs/etc/ssl/certs/ssl-cert-snakeoil.pem"
+chroot "$rootfs" find /etc/ssl/certs -xtype l -delete
+
+# The createcluster.d setting prevents the Debian cluster "15/main". If a package update
+# ever brings it back, the build fails, because the image would carry an unused cluster.
+if [[ -e "$rootfs/var/lib/postgresql/15/main" ]]; then
+    echo "customize.sh: error: postgresql-common created the cluster 15/main;" \
+        "check /etc/postgresql-common/createcluster.d in the image" >&2
+    exit 1
+fi
