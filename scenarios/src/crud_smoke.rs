@@ -24,19 +24,19 @@ use crate::redact::redact;
 use api::{Api, Reply};
 use findings::{Findings, Step, Stop};
 use records::{
-    AuditRow, LocalizationRow, Record, UserRow, VideoRow, count_localizations_of, count_users,
-    count_videos_of, fields_from_json, text,
+    AuditRow, FieldKind, LocalizationRow, Record, UserRow, VideoRow, count_localizations_of,
+    count_users, count_videos_of, fields_from_json, text,
 };
 
 /// Stable check name.
 pub const NAME: &str = "crud.smoke";
 
-/// Page size of the list requests; the contract's maximum.
+/// Page size of the list requests, which is the contract's maximum.
 const PAGE_LIMIT: i64 = 100;
 
 /// Maximum number of user list pages read while looking for the created user.
 /// The users list has no filter, so on a large database the user can be on a
-/// late page; 50 pages cover 5,000 users.
+/// late page. 50 pages cover 5,000 users.
 const MAX_USER_PAGES: i64 = 50;
 
 /// Prefix of every argon2id PHC string.
@@ -531,7 +531,7 @@ impl SmokeRun<'_> {
             };
 
             let item = items.iter().find(|item| {
-                fields_from_json(item, &[("id", R::FIELDS[0].1)]).get("id") == Some(&id)
+                fields_from_json(item, &[("id", FieldKind::Uuid)]).get("id") == Some(&id)
             });
             if let Some(item) = item {
                 let response = fields_from_json(item, R::FIELDS);
@@ -610,12 +610,8 @@ impl SmokeRun<'_> {
                 format!("row {id} is still in {} after the delete", R::TABLE),
             );
         }
-        let entity_type = match R::TABLE {
-            "users" => "user",
-            "videos" => "video",
-            _ => "localization",
-        };
-        self.expect_audit(step, "delete", entity_type, id).await?;
+        self.expect_audit(step, "delete", R::ENTITY_TYPE, id)
+            .await?;
 
         let reply = self.send(get_step, Method::GET, path, None).await?;
         reply.check_error(

@@ -3,8 +3,8 @@
 //!
 //! Canonical forms: a UUID in lowercase hyphenated form, text as a JSON string
 //! literal, an integer in decimal, and a timestamp as RFC 3339 in UTC with as
-//! many fraction digits as it needs, so that two forms are equal exactly when
-//! the instants are equal.
+//! many fraction digits as it needs. Two timestamp forms are therefore equal
+//! exactly when the instants are equal.
 
 use std::future::Future;
 
@@ -74,6 +74,8 @@ pub fn timestamp(value: DateTime<Utc>) -> String {
 pub trait Record: Sized + Send {
     /// Table name, for findings.
     const TABLE: &'static str;
+    /// `entity_type` of the resource's audit_log rows.
+    const ENTITY_TYPE: &'static str;
     /// Fields of the resource's JSON object.
     const FIELDS: &'static [(&'static str, FieldKind)];
 
@@ -144,6 +146,7 @@ pub struct UserRow {
 
 impl Record for UserRow {
     const TABLE: &'static str = "users";
+    const ENTITY_TYPE: &'static str = "user";
     const FIELDS: &'static [(&'static str, FieldKind)] = USER_FIELDS;
 
     /// Reads the user `id`, or `None` when no row has it.
@@ -157,7 +160,7 @@ impl Record for UserRow {
         .await
     }
 
-    /// Canonical fields; the hash is left out because no response may show it.
+    /// Canonical fields. The hash is left out because no response may show it.
     fn fields(&self) -> Fields {
         Fields::from([
             ("id", Ok(self.id.to_string())),
@@ -184,6 +187,7 @@ pub struct VideoRow {
 
 impl Record for VideoRow {
     const TABLE: &'static str = "videos";
+    const ENTITY_TYPE: &'static str = "video";
     const FIELDS: &'static [(&'static str, FieldKind)] = VIDEO_FIELDS;
 
     /// Reads the video `id`, or `None` when no row has it.
@@ -230,6 +234,7 @@ pub struct LocalizationRow {
 
 impl Record for LocalizationRow {
     const TABLE: &'static str = "localizations";
+    const ENTITY_TYPE: &'static str = "localization";
     const FIELDS: &'static [(&'static str, FieldKind)] = LOCALIZATION_FIELDS;
 
     /// Reads the localization `id`, or `None` when no row has it.
