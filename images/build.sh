@@ -231,7 +231,7 @@ image_spec() {
         postgres)
             # shellcheck disable=SC2016 # mmdebstrap sets $1 to the root filesystem in hooks.
             IMAGE_ARGS=(
-                --include=postgresql-15
+                --include=postgresql-15,xz-utils
                 # postgresql-common creates the cluster "15/main" when postgresql-15 is
                 # installed, unless create_main_cluster is false. The entrypoint runs initdb.
                 --essential-hook='mkdir -p "$1/etc/postgresql-common/createcluster.d" &&
