@@ -162,11 +162,23 @@ fn find_executable(messages: &str, target_name: &str) -> Option<PathBuf> {
 }
 
 /// Returns the Dockerfile of the app image.
-fn dockerfile(base: &ImageRef) -> String {
+///
+/// The labels come right after FROM, so that the classic builder's intermediate containers
+/// carry the run labels too: a build interrupted mid-way leaves containers that the label
+/// sweep and `harness gc` can find. One LABEL instruction keeps the build to few steps, each of
+/// which starts a container.
+fn dockerfile(base: &ImageRef, labels: &HashMap<String, String>) -> String {
+    let mut label_pairs: Vec<(&String, &String)> = labels.iter().collect();
+    label_pairs.sort();
+    let label_line: String = label_pairs
+        .iter()
+        .map(|(key, value)| format!(" {key}=\"{}\"", dockerfile_escape(value)))
+        .collect();
+
     format!(
         "FROM {base}\n\
+         LABEL {kind}=\"app\"{label_line}\n\
          COPY localizevideos-app {BINARY_IN_IMAGE}\n\
-         LABEL {kind}=app\n\
          EXPOSE 8080\n\
          USER 65534:65534\n\
          ENTRYPOINT [\"{BINARY_IN_IMAGE}\"]\n",
@@ -174,11 +186,20 @@ fn dockerfile(base: &ImageRef) -> String {
     )
 }
 
+/// Escapes a value for a double-quoted Dockerfile string.
+fn dockerfile_escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 /// Builds the in-memory tar build context: the Dockerfile and the binary (mode 0755).
-fn build_context(base: &ImageRef, binary: &[u8]) -> std::io::Result<Vec<u8>> {
+fn build_context(
+    base: &ImageRef,
+    labels: &HashMap<String, String>,
+    binary: &[u8],
+) -> std::io::Result<Vec<u8>> {
     let mut archive = tar::Builder::new(Vec::new());
 
-    let dockerfile = dockerfile(base);
+    let dockerfile = dockerfile(base, labels);
     let mut header = tar::Header::new_gnu();
     header.set_size(dockerfile.len() as u64);
     header.set_mode(0o644);
@@ -206,19 +227,17 @@ async fn build_image(
         base: base.to_string(),
         cause,
     };
-    let context = build_context(base, binary)
+    let context = build_context(base, labels, binary)
         .map_err(|error| failure(format!("writing the build context failed: {error}")))?;
 
-    let mut image_labels = labels.clone();
-    image_labels.insert(labels::IMAGE_KIND.to_owned(), "app".to_owned());
-    // Classic builder and no pull: the base image is local and no registry is reachable.
+    // Classic builder and no pull: the base image is local and no registry is reachable. The
+    // labels are in the Dockerfile, not in the `labels` option (see `dockerfile`).
     let options = BuildImageOptions {
         dockerfile: "Dockerfile".to_owned(),
         t: Some(image.to_string()),
         pull: None,
         rm: true,
         forcerm: true,
-        labels: Some(image_labels),
         version: BuilderVersion::BuilderV1,
         ..Default::default()
     };
@@ -292,7 +311,9 @@ mod tests {
     #[test]
     fn build_context_holds_dockerfile_and_executable_binary() {
         let base = ImageRef::parse("localizevideos/runtime:bookworm").expect("valid reference");
-        let context = build_context(&base, b"\x7fELF...").expect("context should be written");
+        let labels = HashMap::from([(labels::RUN_ID.to_owned(), "run \"1\"".to_owned())]);
+        let context =
+            build_context(&base, &labels, b"\x7fELF...").expect("context should be written");
 
         let mut archive = tar::Archive::new(context.as_slice());
         let mut entries: Vec<(String, u32, Vec<u8>)> = Vec::new();
@@ -313,9 +334,14 @@ mod tests {
         let (name, _, dockerfile) = &entries[0];
         assert_eq!(name, "Dockerfile");
         let dockerfile = String::from_utf8_lossy(dockerfile);
-        assert!(
-            dockerfile.starts_with("FROM localizevideos/runtime:bookworm\n"),
-            "{dockerfile}"
+        let mut lines = dockerfile.lines();
+        assert_eq!(lines.next(), Some("FROM localizevideos/runtime:bookworm"));
+        assert_eq!(
+            lines.next(),
+            Some(
+                r#"LABEL org.localizevideos.image="app" org.localizevideos.harness.run-id="run \"1\"""#
+            ),
+            "labels should follow FROM, escaped: {dockerfile}"
         );
         assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/localizevideos-app\"]"));
         let (name, mode, binary) = &entries[1];

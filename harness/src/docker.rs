@@ -36,7 +36,7 @@ pub async fn connect() -> Result<Docker> {
 
     let docker = testcontainers::core::client::docker_client_instance()
         .await
-        .map_err(|error| unreachable(error.to_string()))?;
+        .map_err(|error| unreachable(error_chain(&error)))?;
 
     let negotiated = tokio::time::timeout(VERSION_TIMEOUT, docker.negotiate_version())
         .await
@@ -45,7 +45,7 @@ pub async fn connect() -> Result<Docker> {
                 "no answer to GET /version within {VERSION_TIMEOUT:?}"
             ))
         })?
-        .map_err(|error| unreachable(error.to_string()))?;
+        .map_err(|error| unreachable(error_chain(&error)))?;
 
     let version = negotiated.client_version();
     tracing::debug!(
@@ -55,6 +55,22 @@ pub async fn connect() -> Result<Docker> {
     Ok(negotiated)
 }
 
+/// Formats an error with its sources, such as `client error (Connect): Connection refused`,
+/// because the client's top-level message alone does not say what went wrong.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Creates a new Docker client that shares no connections with testcontainers' client.
 ///
 /// Used from a thread with its own runtime (the cleanup in `Drop`): a pooled connection of the
@@ -62,7 +78,7 @@ pub async fn connect() -> Result<Docker> {
 pub fn connect_unshared() -> Result<Docker> {
     let docker = Docker::connect_with_defaults().map_err(|error| Error::DockerUnreachable {
         host: docker_host_description(),
-        cause: error.to_string(),
+        cause: error_chain(&error),
     })?;
     Ok(docker)
 }

@@ -10,6 +10,9 @@ use crate::check::{CheckResult, Status};
 use crate::error::{Error, Result};
 use crate::redact::redact;
 
+/// Longest message shown in the table, in characters; report.json has the whole message.
+const MAX_TABLE_MESSAGE_CHARS: usize = 200;
+
 /// File name of the report inside the report folder.
 pub const REPORT_FILE: &str = "report.json";
 
@@ -58,7 +61,8 @@ pub fn render_table(checks: &[CheckResult]) -> String {
                 check.name.clone(),
                 status_label(check.status).to_owned(),
                 format!("{:.2} s", check.duration_ms as f64 / 1000.0),
-                one_line(&check.message),
+                // Redacted before truncation, so that a cut cannot split a secret.
+                truncate(&redact(&one_line(&check.message)), MAX_TABLE_MESSAGE_CHARS),
             ]
         })
         .collect();
@@ -104,6 +108,14 @@ fn status_label(status: Status) -> &'static str {
     }
 }
 
+fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max_chars - 1).collect();
+    format!("{kept}…")
+}
+
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -144,6 +156,20 @@ mod tests {
         assert!(lines[2].starts_with("crud.smoke"), "{table}");
         assert!(lines[2].contains("FAIL"), "{table}");
         assert!(table.contains("findings of crud.smoke"), "{table}");
+    }
+
+    #[test]
+    fn table_truncates_long_messages() {
+        let long = "x".repeat(500);
+        let checks = vec![CheckResult::error("crud.smoke", Duration::ZERO, long)];
+        let table = render_table(&checks);
+        let row = table.lines().nth(1).expect("table should have a row");
+        assert!(row.ends_with('…'), "{row}");
+        assert_eq!(
+            row.matches('x').count(),
+            MAX_TABLE_MESSAGE_CHARS - 1,
+            "{row}"
+        );
     }
 
     #[test]
