@@ -22,9 +22,13 @@ pub use crate::schema::describe_schema;
 pub const NAME: &str = "migrations.replay";
 
 /// How to review or accept a schema change, quoted in the snapshot finding.
-const SNAPSHOT_HINT: &str = "if the change is intended, run `cargo nextest run -p scenarios \
-     schema` and then `cargo insta review`, or accept it directly with \
-     `INSTA_UPDATE=always cargo nextest run -p scenarios schema`";
+///
+/// NOTE: `cargo insta review` (cargo-insta 1.49) looks for pending snapshots
+/// only inside package folders, so it does not find the top-level
+/// `snapshots/`. The test's failure output shows the diff instead.
+const SNAPSHOT_HINT: &str = "if the change is intended, see the full diff with `cargo nextest \
+     run -p scenarios --test schema_snapshot` and accept it with \
+     `INSTA_UPDATE=always cargo nextest run -p scenarios --test schema_snapshot`";
 
 /// One row of sqlx's `_sqlx_migrations` table.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]

@@ -22,7 +22,7 @@ pub enum SnapshotError {
     /// The file could not be read.
     #[error(
         "cannot read snapshot {path}: {source}; create it with \
-         `INSTA_UPDATE=always cargo nextest run -p scenarios schema`"
+         `INSTA_UPDATE=always cargo nextest run -p scenarios --test schema_snapshot`"
     )]
     Read {
         /// The snapshot file.

@@ -1,7 +1,7 @@
 //! Maintains `snapshots/schema.snap`, the schema that `migrations.replay`
 //! compares against. The test applies `migrations/` to the fresh database of a
-//! run and snapshots the description with insta, so `cargo insta review`
-//! updates the same file that the check reads.
+//! run and snapshots the description with insta, so accepting a change
+//! (`INSTA_UPDATE=always`) updates the same file that the check reads.
 //!
 //! Needs Docker and the Postgres image (images/build.sh builds it).
 
