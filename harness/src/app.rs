@@ -75,7 +75,7 @@ pub fn app_environment(
 }
 
 /// Starts the app container from `image` with `environment`, on `network` with `labels`. It
-/// returns once the container runs; call [`AppContainer::wait_until_ready`] next.
+/// returns once the container runs, so call [`AppContainer::wait_until_ready`] next.
 pub async fn start(
     image: &ImageRef,
     run_id: &RunId,
@@ -124,12 +124,12 @@ impl AppContainer {
         self.container.id()
     }
 
-    /// The testcontainers handle, for stop, start and log access.
+    /// Returns the testcontainers handle, for stop, start and log access.
     pub fn container(&self) -> &ContainerAsync<GenericImage> {
         &self.container
     }
 
-    /// Consumes the handle without removing the container; the caller removes it.
+    /// Consumes the handle without removing the container, which the caller then removes.
     pub(crate) fn into_container(self) -> ContainerAsync<GenericImage> {
         self.container
     }

@@ -2,8 +2,8 @@
 //! FROM the runtime image and tagged with a hash of the binary.
 //!
 //! The binary is built on the host (Debian bookworm, glibc 2.36) and runs in the bookworm
-//! runtime image, so both must stay on the same Debian release: a binary linked against a newer
-//! glibc than the runtime image has fails to start with a "GLIBC_x.y not found" error.
+//! runtime image, so both must stay on the same Debian release. A binary linked against a newer
+//! glibc than the runtime image contains fails to start with a "GLIBC_x.y not found" error.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ const APP_PACKAGE: &str = "localizevideos-app";
 /// Path of the binary inside the image.
 const BINARY_IN_IMAGE: &str = "/usr/local/bin/localizevideos-app";
 /// Deadline for `cargo build` of the app: a build from a clean target folder on a 2-core
-/// machine takes several minutes; an incremental one takes seconds.
+/// machine takes several minutes, and an incremental one takes seconds.
 const CARGO_BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Deadline for waiting on another process that builds the app. It covers that process's
 /// cargo build and image build.
@@ -99,7 +99,7 @@ pub fn binary_hash12(binary: &[u8]) -> String {
 /// Runs `cargo build -p localizevideos-app` with `features` and returns the executable path
 /// that cargo reports. Cargo's progress and diagnostics go to stderr and stay visible.
 async fn cargo_build(workspace: &Path, features: &[String]) -> Result<PathBuf> {
-    // CARGO is set when the harness itself runs under cargo; it names the same toolchain.
+    // Cargo sets CARGO when it runs the harness, and it names the same toolchain.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut args = vec!["build".to_owned(), "-p".to_owned(), APP_PACKAGE.to_owned()];
     if !features.is_empty() {

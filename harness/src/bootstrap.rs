@@ -12,9 +12,9 @@ use crate::postgres::MAINTENANCE_DATABASE;
 /// Creates the roles, the database and the grants on a fresh server.
 ///
 /// The roles get LOGIN and none of SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS.
-/// The migrator owns the database and schema `public`; PUBLIC loses every privilege on both
-/// (PostgreSQL 15 still grants CONNECT and TEMP on databases to PUBLIC by default); the app
-/// and auditor roles get CONNECT and USAGE only.
+/// The migrator owns the database and schema `public`, and PUBLIC loses every privilege on both,
+/// because PostgreSQL 15 still grants CONNECT and TEMP on new databases to PUBLIC. The app and
+/// auditor roles get CONNECT and USAGE only.
 pub async fn bootstrap(deployment: &Deployment) -> Result<()> {
     let server = superuser_options(deployment, MAINTENANCE_DATABASE);
     let mut connection = connect(&server, "connecting as the superuser").await?;
@@ -69,8 +69,8 @@ pub async fn bootstrap(deployment: &Deployment) -> Result<()> {
 fn create_role_statement(credentials: &Credentials) -> String {
     let verifier =
         postgres_protocol::password::scram_sha_256(credentials.password.expose().as_bytes());
-    // The verifier contains only base64 characters, digits, '$' and ':', so quoting it in single
-    // quotes is safe; role names are the fixed constants of `deployment`.
+    // The verifier contains only base64 characters, digits, '$' and ':', so single quotes are
+    // safe around it. Role names are the fixed constants of `deployment`.
     format!(
         "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS \
          PASSWORD '{verifier}'",

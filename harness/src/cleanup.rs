@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::labels::{self, RunId};
 
 /// Deadline for removing a run's resources. Removing a container with force kills it first,
-/// which takes well under a second; the rest covers network removals that wait for a
+/// which takes well under a second. The rest covers network removals that wait for a
 /// container to let go of the network.
 pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between removal passes while something is left.
@@ -71,7 +71,7 @@ pub struct Labelled {
 }
 
 impl Labelled {
-    /// The run id label, or an empty string.
+    /// Returns the run id label, or an empty string.
     pub fn run_id(&self) -> String {
         self.labels.get(labels::RUN_ID).cloned().unwrap_or_default()
     }
@@ -118,7 +118,7 @@ pub async fn list_labelled(
     Ok(containers.chain(networks).collect())
 }
 
-/// Removes one listed resource; one that is already gone counts as removed.
+/// Removes one listed resource. One that is already gone counts as removed.
 async fn remove_one(docker: &Docker, resource: &Labelled) -> std::result::Result<(), String> {
     let result = match resource.kind {
         ResourceKind::Container => {
@@ -142,7 +142,7 @@ async fn remove_one(docker: &Docker, resource: &Labelled) -> std::result::Result
 /// `timeout` passes, and returns what was removed.
 ///
 /// NOTE: a container whose create request was still in flight when the last pass listed
-/// nothing is not seen here; `harness gc` removes it once its owner has exited.
+/// nothing is not seen here. `harness gc` removes it once its owner has exited.
 pub async fn remove_run(
     docker: &Docker,
     run_id: &RunId,

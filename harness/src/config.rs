@@ -11,7 +11,7 @@ use crate::labels::RunId;
 pub const POSTGRES_IMAGE_VAR: &str = "HARNESS_POSTGRES_IMAGE";
 /// Variable that overrides the runtime image the app image is built from.
 pub const RUNTIME_IMAGE_VAR: &str = "HARNESS_RUNTIME_IMAGE";
-/// Variable that names a prebuilt app image; when set, the harness builds nothing.
+/// Variable that names a prebuilt app image. When it is set, the harness builds nothing.
 pub const APP_IMAGE_VAR: &str = "HARNESS_APP_IMAGE";
 /// Variable that overrides the workspace root.
 pub const WORKSPACE_VAR: &str = "HARNESS_WORKSPACE";
@@ -30,19 +30,19 @@ pub const APP_RUST_LOG_VAR: &str = "HARNESS_APP_RUST_LOG";
 pub const DEFAULT_POSTGRES_IMAGE: &str = "localizevideos/postgres:15-bookworm";
 /// Default runtime image, built by `images/build.sh runtime`.
 pub const DEFAULT_RUNTIME_IMAGE: &str = "localizevideos/runtime:bookworm";
-/// Repository of the app images the harness builds; the tag is a hash of the binary.
+/// Repository of the app images the harness builds, tagged with a hash of the binary.
 pub const APP_IMAGE_REPOSITORY: &str = "localizevideos/app";
-/// Namespace of the images this project builds itself; any other name comes from a registry.
+/// Namespace of the images this project builds itself. Any other image comes from a registry.
 pub const OWN_IMAGE_NAMESPACE: &str = "localizevideos/";
 
-/// Time from container start until Postgres answers `SELECT 1` over TCP. The first start runs
-/// initdb with fsync on, a temporary server for the init scripts, and then the real server;
-/// that takes seconds on an idle machine, and two runs in parallel on a loaded 2-core CI
-/// machine with fuse-overlayfs storage can take several times as long.
+/// Time from container start until Postgres returns a row for `SELECT 1` over TCP. The first
+/// start runs initdb with fsync on, a temporary server for the init scripts, and then the real
+/// server. That takes seconds on an idle machine, and several times as long when parallel runs share
+/// a small, loaded machine with slow storage such as fuse-overlayfs.
 const DEFAULT_POSTGRES_READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Time from app container start until `GET /readyz` returns 200. The binary starts in well
 /// under a second and its database is already migrated, so this only has to cover the first
-/// pool connection on a loaded machine; a longer wait would only delay the report of a broken
+/// pool connection on a loaded machine. A longer wait would only delay the report of a broken
 /// start.
 const DEFAULT_APP_READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Upper bound for both readiness timeouts.
@@ -66,7 +66,7 @@ pub enum ConfigError {
         variable: &'static str,
         /// Value as set.
         value: String,
-        /// What the variable accepts.
+        /// Description of the accepted values.
         expected: String,
     },
 }
@@ -81,7 +81,7 @@ pub struct ImageRef {
 }
 
 impl ImageRef {
-    /// Parses `NAME[:TAG]`; a missing tag means `latest`, as in the Docker CLI. Digest
+    /// Parses `NAME[:TAG]`. A missing tag means `latest`, as in the Docker CLI. Digest
     /// references (`NAME@sha256:...`) are not accepted.
     pub fn parse(reference: &str) -> Option<Self> {
         // The tag follows the last ':' only when no '/' comes after it; otherwise the ':'
@@ -99,7 +99,7 @@ impl ImageRef {
         })
     }
 
-    /// Whether this project builds the image itself (`localizevideos/...`), as opposed to an
+    /// Returns whether this project builds the image itself (`localizevideos/...`), as opposed to an
     /// image that has to come from a registry.
     pub fn is_ours(&self) -> bool {
         self.name.starts_with(OWN_IMAGE_NAMESPACE)
@@ -148,11 +148,11 @@ pub struct Config {
     pub postgres_image: ImageRef,
     /// Base image of the app image.
     pub runtime_image: ImageRef,
-    /// Prebuilt app image; `None` means the harness builds one from the workspace.
+    /// Prebuilt app image, or `None` when the harness builds one from the workspace.
     pub app_image: Option<ImageRef>,
-    /// Deadline for Postgres to answer `SELECT 1` after its container starts.
+    /// Deadline for Postgres to return a row for `SELECT 1` after its container starts.
     pub postgres_ready_timeout: Duration,
-    /// Deadline for the app to answer `GET /readyz` with 200 after its container starts.
+    /// Deadline for the app to return 200 for `GET /readyz` after its container starts.
     pub app_ready_timeout: Duration,
     /// Argon2 cost given to the app.
     pub argon2: Argon2Cost,
@@ -230,32 +230,32 @@ impl Config {
         })
     }
 
-    /// The committed migrations folder.
+    /// Returns the committed migrations folder.
     pub fn migrations_dir(&self) -> PathBuf {
         self.workspace.join("migrations")
     }
 
-    /// The committed snapshots folder.
+    /// Returns the committed snapshots folder.
     pub fn snapshots_dir(&self) -> PathBuf {
         self.workspace.join("snapshots")
     }
 
-    /// The image build scripts folder.
+    /// Returns the folder of the image build scripts.
     pub fn images_dir(&self) -> PathBuf {
         self.workspace.join("images")
     }
 
-    /// Folder for the harness's own files under the workspace's target/.
+    /// Returns the folder for the harness's own files under the workspace's target/.
     pub fn harness_target_dir(&self) -> PathBuf {
         self.workspace.join("target").join("harness")
     }
 
-    /// Folder of the lock files that serialise image builds across processes.
+    /// Returns the folder of the lock files that serialise image builds across processes.
     pub fn locks_dir(&self) -> PathBuf {
         self.harness_target_dir().join("locks")
     }
 
-    /// Default report folder of a run.
+    /// Returns the default report folder of a run.
     pub fn default_report_dir(&self, run_id: &RunId) -> PathBuf {
         self.harness_target_dir()
             .join("reports")
@@ -263,7 +263,7 @@ impl Config {
     }
 }
 
-/// The workspace root: the parent of the harness crate's manifest folder, as compiled in.
+/// Returns the workspace root: the parent of the harness crate's manifest folder, as compiled in.
 fn default_workspace() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()

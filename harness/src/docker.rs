@@ -7,19 +7,19 @@ use testcontainers::bollard::Docker;
 
 use crate::error::{Error, Result};
 
-/// Deadline for the engine to answer `GET /version`. A local engine answers in milliseconds;
-/// a longer wait would only delay the environment error.
+/// Deadline for the engine to respond to `GET /version`. A local engine responds in
+/// milliseconds, so a longer wait would only delay the environment error.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Describes the Docker address the client uses and where it came from, for error messages.
 pub fn docker_host_description() -> String {
     match std::env::var("DOCKER_HOST") {
         Ok(host) if !host.is_empty() => format!("{host} (from DOCKER_HOST)"),
-        _ => "unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)".to_owned(),
+        _ => "unix:///var/run/docker.sock (the default, because DOCKER_HOST is not set)".to_owned(),
     }
 }
 
-/// Returns testcontainers' Docker client after checking that the engine answers.
+/// Returns testcontainers' Docker client after checking that the engine responds.
 ///
 /// The client shares its host settings with the containers testcontainers starts (DOCKER_HOST,
 /// then the default socket). The API version is negotiated down to the engine's: bollard 0.21
@@ -83,7 +83,7 @@ pub fn connect_unshared() -> Result<Docker> {
     Ok(docker)
 }
 
-/// Whether a Docker error is a 404 (no such container, network or image).
+/// Returns whether a Docker error is a 404 (no such container, network or image).
 pub fn is_not_found(error: &testcontainers::bollard::errors::Error) -> bool {
     matches!(
         error,

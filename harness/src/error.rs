@@ -1,5 +1,5 @@
 //! The harness library's error type. Each variant names what failed, on which value, and what
-//! to do next; [`Error::is_environment`] tells the CLI which failures are the machine's.
+//! to do next. [`Error::is_environment`] marks the failures that come from the machine.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,7 +16,7 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
 
-    /// The Docker engine did not answer.
+    /// The Docker engine did not respond.
     #[error(
         "Docker is not reachable at {host}: {cause}. Start the Docker daemon, or set DOCKER_HOST \
          to its socket (such as unix:///var/run/docker.sock), and check with `docker version`"
@@ -24,7 +24,7 @@ pub enum Error {
     DockerUnreachable {
         /// The address tried, with where it came from.
         host: String,
-        /// What the client returned.
+        /// Error returned by the client.
         cause: String,
     },
 
@@ -33,7 +33,7 @@ pub enum Error {
     ImageMissing {
         /// Image reference.
         image: String,
-        /// What to run to get it.
+        /// Command that gets it.
         remedy: String,
     },
 
@@ -74,7 +74,7 @@ pub enum Error {
     /// A Docker API request failed.
     #[error("Docker request failed: {action}: {source}")]
     Docker {
-        /// What the harness was doing, with the names and ids involved.
+        /// Operation that failed, with the names and ids involved.
         action: String,
         /// The client error.
         source: testcontainers::bollard::errors::Error,
@@ -114,7 +114,7 @@ pub enum Error {
     /// A bootstrap statement failed.
     #[error("database bootstrap failed at step `{step}`: {source}")]
     Bootstrap {
-        /// Which statement or connection (no secret in it).
+        /// Statement or connection step, which contains no secret.
         step: String,
         /// The driver error.
         source: sqlx::Error,
@@ -137,7 +137,7 @@ pub enum Error {
     LockTimeout {
         /// Lock file.
         path: PathBuf,
-        /// What the lock protects.
+        /// Operation the lock serialises.
         purpose: String,
         /// How long the harness waited.
         waited: Duration,
@@ -180,8 +180,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the failure comes from the machine (Docker unreachable, an image missing, an
-    /// invalid setting) rather than from the code under test; the CLI exits with 2 for these.
+    /// Returns whether the failure comes from the machine (Docker unreachable, an image missing, an
+    /// invalid setting) rather than from the code under test. The CLI exits with 2 for these.
     pub fn is_environment(&self) -> bool {
         matches!(
             self,

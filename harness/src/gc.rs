@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::labels::{self, RunId};
 use crate::owner::{self, Liveness, Owner};
 
-/// Which runs the reaper removes.
+/// Set of runs the reaper removes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GcMode {
     /// Runs whose owning process on this host has exited.
@@ -24,11 +24,11 @@ pub enum GcMode {
 pub struct KeptRun {
     /// Run id.
     pub run_id: String,
-    /// Why it was kept, such as `owner pid 4242 is alive`.
+    /// Reason it was kept, such as `owner pid 4242 is alive`.
     pub reason: String,
 }
 
-/// What the reaper did.
+/// Outcome of a reaper pass: what it removed and kept.
 #[derive(Clone, Debug, Default)]
 pub struct GcReport {
     /// Containers and networks removed.

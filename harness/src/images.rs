@@ -1,5 +1,5 @@
-//! Presence of the Postgres and runtime images before anything starts: an image of ours that
-//! is missing is built with `images/build.sh`; any other missing image is an environment error.
+//! Presence of the Postgres and runtime images before anything starts. A missing image of ours
+//! is built with `images/build.sh`, and any other missing image is an environment error.
 //! The harness never lets testcontainers pull, because no registry is reachable.
 
 use std::path::Path;
@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::lock::FileLock;
 
 /// Deadline for `images/build.sh`. It downloads about 60 MB of Debian packages and builds a
-/// root filesystem, which takes minutes; the script enforces its own per-step deadlines too.
+/// root filesystem, which takes minutes. The script also has its own per-step deadlines.
 const BUILD_SCRIPT_TIMEOUT: Duration = Duration::from_secs(45 * 60);
 /// Deadline for waiting on another process that builds the same image.
 const BUILD_LOCK_TIMEOUT: Duration = Duration::from_secs(50 * 60);
@@ -29,7 +29,7 @@ pub enum BaseImage {
 }
 
 impl BaseImage {
-    /// The argument `images/build.sh` takes for this image.
+    /// Returns the argument `images/build.sh` takes for this image.
     pub fn script_argument(self) -> &'static str {
         match self {
             BaseImage::Postgres => "postgres",
@@ -37,7 +37,7 @@ impl BaseImage {
         }
     }
 
-    /// The configured reference of this image.
+    /// Returns the configured reference of this image.
     pub fn reference(self, config: &Config) -> &ImageRef {
         match self {
             BaseImage::Postgres => &config.postgres_image,

@@ -40,7 +40,7 @@ impl RunId {
         Self(value.to_owned())
     }
 
-    /// The run id as text.
+    /// Returns the run id as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

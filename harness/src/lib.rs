@@ -1,7 +1,7 @@
 //! The harness library: starts Postgres and the LocalizeVideos app in containers,
 //! and gives checks what they need to verify the data layer's rules.
 //!
-//! A [`run::Run`] owns one run's network and containers; every resource carries the labels of
+//! A [`run::Run`] owns one run's network and containers. Every resource carries the labels of
 //! [`labels`], so [`cleanup`] and [`gc`] can remove what a crashed run left behind.
 
 pub mod app;

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// Interval between attempts to take a busy lock.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
-/// An exclusive lock on a file; released when dropped (or when the process exits).
+/// Exclusive lock on a file, released on drop or when the process exits.
 #[derive(Debug)]
 pub struct FileLock {
     file: File,

@@ -40,7 +40,7 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
     }
 }
 
-/// The buffer of one log event; redacted and written to stderr on drop.
+/// Buffer of one log event, redacted and written to stderr on drop.
 #[derive(Debug)]
 pub struct RedactingLine {
     buffer: Vec<u8>,

@@ -48,7 +48,7 @@ pub async fn create(
     })
 }
 
-/// Removes the network; a network that is already gone counts as removed.
+/// Removes the network. A network that is already gone counts as removed.
 pub async fn remove(docker: &Docker, network: &RunNetwork) -> Result<()> {
     match docker.remove_network(&network.id).await {
         Ok(()) => {

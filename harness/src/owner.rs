@@ -9,7 +9,7 @@ use crate::labels;
 pub struct Owner {
     /// Process id on `host`.
     pub pid: u32,
-    /// Process start time in clock ticks after boot; `None` where `/proc` is not readable.
+    /// Process start time in clock ticks after boot, or `None` where `/proc` is not readable.
     pub start_ticks: Option<u64>,
     /// Hostname of the machine the process runs on.
     pub host: String,
@@ -38,8 +38,8 @@ impl Owner {
         }
     }
 
-    /// Reads the owner back from a resource's labels; `None` if the pid or host label is
-    /// missing or malformed.
+    /// Reads the owner back from a resource's labels. Returns `None` if the pid or host label
+    /// is missing or malformed.
     pub fn from_labels(labels: &HashMap<String, String>) -> Option<Self> {
         let pid = labels.get(labels::PID)?.parse().ok()?;
         let host = labels.get(labels::HOST)?.clone();
@@ -75,7 +75,7 @@ fn pid_exists(pid: u32) -> bool {
     if pid <= 0 {
         return false;
     }
-    // SAFETY: signal 0 performs only the existence and permission check; nothing is sent.
+    // SAFETY: signal 0 performs only the existence and permission check and sends nothing.
     let result = unsafe { libc::kill(pid, 0) };
     if result == 0 {
         return true;
@@ -99,7 +99,7 @@ fn parse_start_ticks(stat: &str) -> Option<u64> {
 /// Returns this machine's hostname, or `unknown-host` if it cannot be read.
 pub fn hostname() -> String {
     let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is valid for its full length; gethostname writes at most that many
+    // SAFETY: the buffer is valid for its full length, gethostname writes at most that many
     // bytes, and the result is read only up to the first NUL inside the buffer.
     let result = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
     if result != 0 {

@@ -19,9 +19,9 @@ use crate::labels::RunId;
 use crate::logs;
 use crate::secret::Secret;
 
-/// The superuser the image creates (POSTGRES_USER); the harness uses it only to bootstrap.
+/// Superuser the image creates (POSTGRES_USER). The harness uses it only to bootstrap.
 pub const SUPERUSER: &str = "postgres";
-/// Database the image creates (POSTGRES_DB); the superuser connects to it to bootstrap.
+/// Database the image creates (POSTGRES_DB), where the superuser connects to bootstrap.
 pub const MAINTENANCE_DATABASE: &str = "postgres";
 /// Port Postgres listens on inside the container.
 pub const PORT: u16 = 5432;
@@ -86,13 +86,13 @@ pub struct PostgresContainer {
     name: String,
 }
 
-/// Returns the Postgres container name of a run; the app reaches Postgres by this name.
+/// Returns the Postgres container name of a run. The app reaches Postgres by this name.
 pub fn container_name(run_id: &RunId) -> String {
     format!("lv-pg-{run_id}")
 }
 
 /// Starts the Postgres container of `run_id` on `network` with `labels`. It returns once the
-/// container runs; call [`PostgresContainer::wait_until_ready`] next.
+/// container runs, so call [`PostgresContainer::wait_until_ready`] next.
 pub async fn start(
     image: &ImageRef,
     run_id: &RunId,
@@ -136,12 +136,12 @@ impl PostgresContainer {
         self.container.id()
     }
 
-    /// The testcontainers handle, for stop, start and log access.
+    /// Returns the testcontainers handle, for stop, start and log access.
     pub fn container(&self) -> &ContainerAsync<PostgresImage> {
         &self.container
     }
 
-    /// Consumes the handle without removing the container; the caller removes it.
+    /// Consumes the handle without removing the container, which the caller then removes.
     pub(crate) fn into_container(self) -> ContainerAsync<PostgresImage> {
         self.container
     }

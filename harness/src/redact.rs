@@ -15,7 +15,7 @@ use crate::secret::Secret;
 /// The text that replaces a secret.
 pub const REDACTED: &str = "[redacted]";
 
-/// Shortest value registered as a secret; shorter values would redact ordinary words.
+/// Minimum length of a registered secret, because shorter values would redact ordinary words.
 const MIN_SECRET_LEN: usize = 8;
 
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
@@ -64,7 +64,7 @@ pub fn redact(text: &str) -> String {
 
 /// Redacts `text` with the given secrets and the pattern rules.
 pub fn redact_with(secrets: &[String], text: &str) -> String {
-    // Longest first, so that a secret containing another is replaced whole.
+    // Sorted by length, descending, so that a secret containing another is replaced whole.
     let mut by_length: Vec<&String> = secrets.iter().collect();
     by_length.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
 

@@ -10,7 +10,7 @@ use crate::check::{CheckResult, Status};
 use crate::error::{Error, Result};
 use crate::redact::redact;
 
-/// Longest message shown in the table, in characters; report.json has the whole message.
+/// Maximum message length in the table, in characters. report.json has the whole message.
 const MAX_TABLE_MESSAGE_CHARS: usize = 200;
 
 /// File name of the report inside the report folder.
@@ -30,7 +30,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every check passed (and at least one ran).
+    /// Returns whether every check passed (and at least one ran).
     pub fn all_passed(&self) -> bool {
         !self.checks.is_empty() && self.checks.iter().all(|check| check.status == Status::Pass)
     }

@@ -33,18 +33,19 @@ use crate::signals;
 pub struct RunOptions {
     /// Cargo features the app is built with, such as `failpoints`.
     pub app_features: Vec<String>,
-    /// Extra environment for the app container, such as `FAILPOINTS`; overrides the harness's.
+    /// Extra environment for the app container, such as `FAILPOINTS`, which overrides the
+    /// harness's values.
     pub app_env: Vec<(String, String)>,
-    /// Migrations folder; `None` means the workspace's migrations/.
+    /// Migrations folder, or `None` for the workspace's migrations/.
     pub migrations_dir: Option<PathBuf>,
-    /// Run id; `None` generates one. The CLI sets it so that it can clean up by label even when
+    /// Run id, or `None` to generate one. The CLI sets it so that it can clean up by label even when
     /// a signal arrives before [`Run::start`] returns.
     pub run_id: Option<RunId>,
-    /// App image to run; `None` means [`app_image::ensure_app_image`] picks or builds it.
+    /// App image to run, or `None` so that [`app_image::ensure_app_image`] picks or builds it.
     pub app_image: Option<ImageRef>,
 }
 
-/// A running set of containers for one run. End it with [`Run::shutdown`]; if it is dropped
+/// A running set of containers for one run. End it with [`Run::shutdown`]. If it is dropped
 /// instead (a panic, a cancelled future), `Drop` removes everything by the run-id label.
 pub struct Run {
     id: RunId,
@@ -156,7 +157,7 @@ impl Run {
         bootstrap::bootstrap(&self.deployment).await
     }
 
-    /// Applies the migrations folder as lv_migrator; returns the number of migrations.
+    /// Applies the migrations folder as lv_migrator and returns the number of migrations.
     pub async fn apply_migrations(&self) -> Result<usize> {
         migrate::apply(&self.deployment).await
     }
@@ -244,42 +245,42 @@ impl Run {
             .await
     }
 
-    /// The run id.
+    /// Returns the run id.
     pub fn id(&self) -> &RunId {
         &self.id
     }
 
-    /// Start time of the run.
+    /// Returns the start time of the run.
     pub fn started_at(&self) -> DateTime<Utc> {
         self.started_at
     }
 
-    /// The settings the run uses.
+    /// Returns the settings the run uses.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// The Docker client the run uses.
+    /// Returns the Docker client the run uses.
     pub fn docker(&self) -> &Docker {
         &self.docker
     }
 
-    /// The labels on every resource of the run.
+    /// Returns the labels on every resource of the run.
     pub fn labels(&self) -> &HashMap<String, String> {
         &self.labels
     }
 
-    /// What checks receive. `app_url` is empty until [`Run::start_app`] succeeds.
+    /// Returns the deployment that checks receive. `app_url` is empty until [`Run::start_app`] succeeds.
     pub fn deployment(&self) -> &Deployment {
         &self.deployment
     }
 
-    /// The Postgres container, once started.
+    /// Returns the Postgres container, once started.
     pub fn postgres(&self) -> Option<&PostgresContainer> {
         self.postgres.as_ref()
     }
 
-    /// The app container, once started.
+    /// Returns the app container, once started.
     pub fn app(&self) -> Option<&AppContainer> {
         self.app.as_ref()
     }

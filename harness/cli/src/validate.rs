@@ -56,7 +56,7 @@ pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
             return EXIT_ENVIRONMENT;
         }
         Err(error) => {
-            // The harness failed before a check could run: each selected check gets the error.
+            // The harness failed before a check could run, so each selected check gets the error.
             print_error(&error.to_string());
             let message = format!("the run could not start: {error}");
             selection
@@ -95,7 +95,7 @@ pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
 /// removed its resources in `Drop`. This sweep catches what a run still starting had created.
 /// A second SIGINT or SIGTERM stops waiting for the sweep.
 async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
-    eprintln!("interrupted by {signal}; removing the containers and network of run {run_id}");
+    eprintln!("interrupted by {signal}: removing the containers and network of run {run_id}");
     let sweep = async {
         let docker = harness::docker::connect().await?;
         cleanup::remove_run(&docker, run_id, CLEANUP_TIMEOUT).await
@@ -103,7 +103,7 @@ async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
     let result = tokio::select! {
         result = sweep => result,
         second = signals::interrupted() => {
-            eprintln!("{second} again: stopped cleaning up; run `harness gc` to remove what is left");
+            eprintln!("{second} again: stopped cleaning up. Run `harness gc` to remove what is left");
             return EXIT_INTERRUPTED;
         }
     };
@@ -116,14 +116,14 @@ async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
     EXIT_INTERRUPTED
 }
 
-/// Which checks run.
+/// Selection of the checks to run.
 struct Selection {
     replay: bool,
     crud: bool,
 }
 
 impl Selection {
-    /// Parses `--only`; no names selects every check. Unknown names are rejected with the list
+    /// Parses `--only`, where no names selects every check. Unknown names are rejected with the list
     /// of valid ones.
     fn parse(only: &[String]) -> Result<Self, String> {
         let names: Vec<&str> = only
@@ -155,7 +155,7 @@ impl Selection {
         })
     }
 
-    /// The selected check names, in run order.
+    /// Returns the selected check names, in run order.
     fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         [
             (self.replay, migrations_replay::NAME),
@@ -200,7 +200,7 @@ async fn run_checks(
 
     let checks = run_selected(&mut run, selection).await;
     if let Err(error) = run.shutdown().await {
-        // The verdicts stand; the leftovers are reported and make the exit status non-zero.
+        // The verdicts stand, and the leftovers are reported and make the exit status 1.
         print_error(&error.to_string());
         let mut checks = checks;
         checks.push(CheckResult::error(
@@ -214,7 +214,7 @@ async fn run_checks(
 }
 
 /// Runs the selected checks on a started run. `migrations.replay` migrates the fresh database
-/// itself; without it the harness applies the migrations before the app starts.
+/// itself. Without it, the harness applies the migrations before the app starts.
 async fn run_selected(run: &mut Run, selection: &Selection) -> Vec<CheckResult> {
     let mut checks = Vec::new();
 
@@ -224,7 +224,7 @@ async fn run_selected(run: &mut Run, selection: &Selection) -> Vec<CheckResult> 
         replay_passed = result.status == Status::Pass;
         checks.push(result);
     }
-    // After a failed replay the database may be partly migrated; the migrator applies what is
+    // After a failed replay the database may be partly migrated. The migrator applies what is
     // missing or reports why it cannot.
     let migrated = if replay_passed {
         Ok(())
