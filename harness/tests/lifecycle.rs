@@ -198,3 +198,36 @@ async fn gc_reaps_dead_owner_and_keeps_live_one() {
         report.kept
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_in_helper_leaves_nothing() {
+    harness::logging::init(true);
+    let docker = docker().await;
+    let run_id = RunId::generate();
+
+    let outcome = with_run(options_with_id(&run_id), async |run| {
+        assert_started_resources(&resources_of(run.docker(), run.id()).await, run.id());
+        // with_run polls its signal listener together with this body, so after a pause the
+        // SIGTERM handler is installed and the signal cancels the body instead of ending the
+        // process.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // SAFETY: raise only sends SIGTERM to this process.
+        unsafe { libc::raise(libc::SIGTERM) };
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    })
+    .await;
+
+    assert!(
+        matches!(
+            outcome,
+            Err(harness::error::Error::Interrupted { signal: "SIGTERM" })
+        ),
+        "with_run should return Interrupted by SIGTERM, got {outcome:?}"
+    );
+    let left = resources_of(&docker, &run_id).await;
+    assert!(
+        left.is_empty(),
+        "resources left after SIGTERM: {:?}",
+        names(&left)
+    );
+}

@@ -9,7 +9,7 @@ use harness::labels;
 use testcontainers::bollard::Docker;
 use testcontainers::bollard::query_parameters::{ListContainersOptions, ListNetworksOptions};
 
-/// Deadline for the run's Postgres container to appear; covers a first build of the images
+/// Deadline for the run's Postgres container to appear. It covers a first build of the images
 /// and the app.
 const START_TIMEOUT: Duration = Duration::from_secs(600);
 /// Deadline for the command to exit after SIGINT.
@@ -71,7 +71,7 @@ async fn sigint_exits_130_and_cleans_up() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // SAFETY: sends SIGINT to the child this test started; no memory is involved.
+    // SAFETY: kill only sends SIGINT to the child this test started and touches no memory.
     let sent = unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
     assert_eq!(sent, 0, "sending SIGINT to pid {pid} should work");
 
