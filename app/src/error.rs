@@ -313,7 +313,7 @@ mod tests {
         for (kind, expected) in cases {
             let error = DbError {
                 kind,
-                source: sqlx::Error::RowNotFound,
+                error: sqlx::Error::RowNotFound,
             };
 
             assert_eq!(ApiError::from(error).code(), expected, "{kind:?}");
@@ -324,7 +324,7 @@ mod tests {
     fn db_error_message_is_generic() {
         let error = DbError {
             kind: DbErrorKind::Unavailable,
-            source: sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
+            error: sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
         };
 
         let api_error = ApiError::from(error);

@@ -49,10 +49,14 @@ where
     }
 }
 
-/// Accepts `application/json` and `application/*+json`, with parameters
-/// such as `charset=utf-8`.
+/// Accepts one `Content-Type` of `application/json` or `application/*+json`,
+/// with parameters such as `charset=utf-8`.
 fn has_json_content_type(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let mut values = headers.get_all(CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
         return false;
     };
     let essence = value.split(';').next().unwrap_or_default().trim();
@@ -109,10 +113,14 @@ fn describe_shape_error(err: &serde_path_to_error::Error<serde_json::Error>) -> 
         return format!("request body is missing the field {field}");
     }
 
-    let expected = message
-        .split_once(", expected ")
-        .map(|(_, expected)| expected)
-        .unwrap_or("another type");
+    let expected = match message.split_once(", expected ") {
+        // serde names Rust integer types ("i64", "u32").
+        Some((_, rust_type)) if rust_type.starts_with(['i', 'u']) && rust_type.len() <= 5 => {
+            "an integer"
+        }
+        Some((_, expected)) => expected,
+        None => "another type",
+    };
     format!("field `{path}` has the wrong JSON type or is null: expected {expected}")
 }
 
@@ -249,6 +257,15 @@ mod tests {
             assert_eq!(has_json_content_type(&headers), expected, "{value}");
         }
         assert!(!has_json_content_type(&HeaderMap::new()), "missing header");
+    }
+
+    #[test]
+    fn two_content_types_rejected() {
+        let mut headers = HeaderMap::new();
+        headers.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.append(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+
+        assert!(!has_json_content_type(&headers));
     }
 
     #[test]

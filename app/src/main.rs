@@ -40,7 +40,7 @@ use crate::shutdown::ShutdownSignals;
 /// Exit code for an invalid configuration or env file.
 const EXIT_CONFIG: u8 = 2;
 
-/// Longest wait for the pool to close after the server stopped.
+/// Longest wait for the pool to close after every request finished.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Time left to tasks still running when the runtime shuts down.
@@ -187,35 +187,49 @@ async fn run(config: Config) -> ExitCode {
     );
     let _ = stop_sender.send(());
 
-    tokio::select! {
+    let drained = tokio::select! {
         result = tokio::time::timeout(grace, &mut server_task) => match result {
-            Ok(Ok(Ok(()))) => tracing::info!("in-flight requests finished"),
-            Ok(Ok(Err(err))) => tracing::error!("HTTP server failed while draining: {err}"),
-            Ok(Err(err)) => tracing::error!("HTTP server task failed while draining: {err}"),
+            Ok(Ok(Ok(()))) => true,
+            Ok(Ok(Err(err))) => {
+                tracing::error!("HTTP server failed while draining: {err}");
+                true
+            }
+            Ok(Err(err)) => {
+                tracing::error!("HTTP server task failed while draining: {err}");
+                true
+            }
             Err(_elapsed) => {
                 tracing::warn!(
                     grace_ms = grace.as_millis() as u64,
                     "shutdown grace period elapsed; abandoning the requests still running"
                 );
-                server_task.abort();
+                false
             }
         },
         name = signals.recv() => {
             tracing::warn!(signal = name, "second signal; abandoning the requests still running");
-            server_task.abort();
+            false
         }
-    }
+    };
 
-    if tokio::time::timeout(POOL_CLOSE_TIMEOUT, db.close())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            timeout_ms = POOL_CLOSE_TIMEOUT.as_millis() as u64,
-            "database pool did not close in time; connections are dropped at exit"
-        );
+    if drained {
+        tracing::info!("in-flight requests finished");
+        if tokio::time::timeout(POOL_CLOSE_TIMEOUT, db.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                timeout_ms = POOL_CLOSE_TIMEOUT.as_millis() as u64,
+                "database pool did not close in time; its connections are dropped at exit"
+            );
+        } else {
+            tracing::info!("database pool closed");
+        }
     } else {
-        tracing::info!("database pool closed");
+        // Waiting for the pool would wait for the abandoned requests. Their
+        // tasks end with the runtime, which drops their connections, and
+        // Postgres rolls back their open transactions.
+        server_task.abort();
     }
     tracing::info!("stopped");
     ExitCode::SUCCESS

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use crate::db::{AppliedMigration, Database, MigrationTable, embedded_migrations};
 
-/// Time the `_sqlx_migrations` query gets once a connection is acquired.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest time a readiness check takes, so that probes get an answer
+/// quickly even while the database does not respond. The pool's acquire
+/// timeout (`LV_DB_ACQUIRE_TIMEOUT_MS`) ends it earlier when it is shorter.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why the app is not ready. Sent as `reason` by `/readyz`; the log carries
 /// the detail.
@@ -73,13 +75,12 @@ impl ReadinessProbe {
     }
 
     /// Reads `_sqlx_migrations` and compares it with the embedded migrations.
-    /// Takes at most the pool's acquire timeout plus two seconds.
     pub async fn check(&self) -> Readiness {
-        let deadline = self.db.acquire_timeout() + QUERY_TIMEOUT;
-        let readiness = match tokio::time::timeout(deadline, self.db.applied_migrations()).await {
+        let result = tokio::time::timeout(CHECK_TIMEOUT, self.db.applied_migrations()).await;
+        let readiness = match result {
             Err(_elapsed) => Readiness::NotReady {
                 reason: NotReadyReason::DatabaseUnreachable,
-                detail: format!("no answer from the database within {deadline:?}"),
+                detail: format!("no answer from the database within {CHECK_TIMEOUT:?}"),
             },
             Ok(Err(err)) => Readiness::NotReady {
                 reason: NotReadyReason::DatabaseUnreachable,

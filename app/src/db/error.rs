@@ -22,19 +22,20 @@ pub enum DbErrorKind {
 
 /// A failed database call. `Display` contains the driver's message, the
 /// SQLSTATE and the constraint, for the log only; it never reaches a client.
+/// The sqlx error is part of the message rather than a `source()`, so that
+/// a printed error chain does not repeat it.
 #[derive(Debug, thiserror::Error)]
-#[error("{kind:?} database error: {source}{}", describe_database_error(source))]
+#[error("{kind:?} database error: {error}{}", describe_database_error(error))]
 pub struct DbError {
     pub kind: DbErrorKind,
-    #[source]
-    pub source: sqlx::Error,
+    pub error: sqlx::Error,
 }
 
 impl From<sqlx::Error> for DbError {
-    fn from(source: sqlx::Error) -> Self {
+    fn from(error: sqlx::Error) -> Self {
         Self {
-            kind: classify(&source),
-            source,
+            kind: classify(&error),
+            error,
         }
     }
 }

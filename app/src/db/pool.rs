@@ -1,7 +1,5 @@
 //! The connection pool.
 
-use std::time::Duration;
-
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::config::{ConfigError, DatabaseConfig, PoolConfig};
@@ -10,7 +8,6 @@ use crate::config::{ConfigError, DatabaseConfig, PoolConfig};
 #[derive(Clone)]
 pub struct Database {
     pub(super) pool: PgPool,
-    acquire_timeout: Duration,
 }
 
 impl Database {
@@ -24,15 +21,7 @@ impl Database {
             .max_connections(pool.max_connections)
             .acquire_timeout(pool.acquire_timeout)
             .connect_lazy_with(options);
-        Ok(Self {
-            pool: pool_handle,
-            acquire_timeout: pool.acquire_timeout,
-        })
-    }
-
-    /// Maximum wait for a connection, as configured.
-    pub fn acquire_timeout(&self) -> Duration {
-        self.acquire_timeout
+        Ok(Self { pool: pool_handle })
     }
 
     /// Closes every connection, waiting for checked-out ones to come back.

@@ -158,7 +158,7 @@ async fn remove(
         if err.kind == DbErrorKind::ForeignKeyViolation {
             ApiError::new(
                 ErrorCode::Conflict,
-                "user still owns videos; delete or reassign them first",
+                "user still owns videos; delete those videos first",
             )
             .with_cause(err)
         } else {
