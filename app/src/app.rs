@@ -16,7 +16,8 @@ use crate::routes;
 /// Largest request body accepted, in bytes; larger ones get 413.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
-/// What every handler can reach.
+/// Shared state of the handlers: the database, the password hasher and the
+/// readiness probe.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Database,
@@ -44,7 +45,7 @@ async fn unknown_route() -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    //! Requests that the router answers before any database call: routing,
+    //! Requests that the router handles before any database call: routing,
     //! body parsing and field rules. The pool points at a closed port and is
     //! never used by these cases.
 

@@ -13,10 +13,10 @@ use crate::error::ApiError;
 pub const ACTOR_HEADER: &str = "x-actor";
 /// Actor recorded when the request has no `X-Actor` header.
 pub const ANONYMOUS: &str = "anonymous";
-/// Longest actor accepted, in characters.
+/// Maximum actor length in characters.
 pub const ACTOR_MAX_CHARS: usize = 100;
 
-/// Who made a change: the `X-Actor` header, or `anonymous` without one.
+/// Author of a change: the `X-Actor` header, or `anonymous` without one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor(String);
 
@@ -41,7 +41,7 @@ impl Actor {
         Ok(Self(text.to_owned()))
     }
 
-    /// The actor's name as stored.
+    /// Returns the actor's name as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }

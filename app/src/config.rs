@@ -18,7 +18,7 @@ const APPLICATION_NAME: &str = "localizevideos-app";
 pub struct Config {
     /// Socket address the HTTP server binds (`LV_LISTEN`).
     pub listen: SocketAddr,
-    /// Where and as whom the app connects to Postgres.
+    /// Connection target and login role of the database.
     pub database: DatabaseConfig,
     /// Pool and statement limits.
     pub pool: PoolConfig,

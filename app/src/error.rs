@@ -29,7 +29,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// The `code` text of the error body.
+    /// Returns the `code` text of the error body.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MalformedJson => "malformed_json",
@@ -109,7 +109,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An error with a message written for the client.
+    /// Creates an error with a message written for the client.
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             code,
@@ -118,7 +118,7 @@ impl ApiError {
         }
     }
 
-    /// An error with the code's generic message.
+    /// Creates an error with the code's generic message.
     pub fn generic(code: ErrorCode) -> Self {
         Self::new(code, code.generic_message())
     }

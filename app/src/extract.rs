@@ -1,10 +1,12 @@
 //! Request extractors that reject with the API's error body: JSON bodies,
 //! query strings and ids in the path.
 //!
-//! Rule for bad input: a body that is not JSON is 400 `malformed_json`; JSON
-//! of the wrong shape (unknown field, missing field, null or wrong JSON type)
-//! is 400 `invalid_request`; a value of the right type that breaks a field
-//! rule is 422 `validation_failed`, checked by the handlers.
+//! Rule for bad input:
+//! - a body that is not JSON is 400 `malformed_json`;
+//! - JSON of the wrong shape (unknown field, missing field, null or wrong
+//!   JSON type) is 400 `invalid_request`;
+//! - a value of the right type that breaks a field rule is 422
+//!   `validation_failed`, which the handlers check.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};

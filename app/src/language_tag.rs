@@ -1,7 +1,8 @@
 //! BCP-47 language tags (RFC 5646): syntax check and case normalisation.
 
-/// Longest tag accepted. RFC 5646 section 4.4.1 asks implementations to
-/// support at least 35 characters; the database column has the same limit.
+/// Maximum tag length in characters. RFC 5646 section 4.4.1 asks
+/// implementations to support at least 35 characters, and the database
+/// column has the same limit.
 pub const MAX_LEN: usize = 35;
 
 /// Grandfathered tags (RFC 5646 section 2.2.8, irregular and regular), in
@@ -59,8 +60,8 @@ pub fn normalize(tag: &str) -> Option<String> {
     well_formed.then(|| recommended_case(&subtags))
 }
 
-/// The `langtag` and `privateuse` productions of RFC 5646 section 2.1, on
-/// lowercase subtags of 1 to 8 letters or digits.
+/// Checks the `langtag` and `privateuse` productions of RFC 5646 section 2.1
+/// on lowercase subtags of 1 to 8 letters or digits.
 fn follows_grammar(subtags: &[&str]) -> bool {
     let mut rest = subtags;
 

@@ -40,7 +40,7 @@ use crate::shutdown::ShutdownSignals;
 /// Exit code for an invalid configuration or env file.
 const EXIT_CONFIG: u8 = 2;
 
-/// Longest wait for the pool to close after every request finished.
+/// Maximum wait for the pool to close after every request finished.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Time left to tasks still running when the runtime shuts down.
@@ -59,8 +59,8 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
 
-    // Read and apply the env file while this is the only thread: set_var
-    // is unsound once other threads may read the environment.
+    // Read and apply the env file while this is the only thread, because
+    // set_var is unsound once other threads may read the environment.
     let env_file_error = match cli.env_file.as_deref().map(env_file::read).transpose() {
         Ok(pairs) => {
             // SAFETY: no runtime or other thread exists yet.
@@ -133,8 +133,8 @@ async fn run(config: Config) -> ExitCode {
         }
     };
 
-    // Start-up never waits for the database; this first check only logs
-    // the state it finds.
+    // The first readiness check runs in the background, so start-up does
+    // not wait for the database. It only logs the state it finds.
     let readiness = Arc::new(ReadinessProbe::new(db.clone()));
     tokio::spawn({
         let readiness = Arc::clone(&readiness);

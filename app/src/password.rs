@@ -1,5 +1,5 @@
 //! Password hashing with argon2id, off the async threads and with bounded
-//! concurrency, because each hash holds `LV_ARGON2_MEMORY_KIB` of memory.
+//! concurrency, because each hash uses `LV_ARGON2_MEMORY_KIB` of memory.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use crate::config::Argon2Config;
 use crate::error::{ApiError, ErrorCode};
 
-/// Longest wait for a hashing slot before the request fails with 503.
+/// Maximum wait for a hashing slot before the request fails with 503.
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Password shape used to build the hash for unknown emails at login.

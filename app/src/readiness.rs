@@ -1,4 +1,4 @@
-//! Readiness: the database answers and has applied every migration the app
+//! Readiness: the database responds and has applied every migration the app
 //! was built with, all successfully and from the same files.
 
 use std::sync::Mutex;
@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use crate::db::{AppliedMigration, Database, MigrationTable, embedded_migrations};
 
-/// Longest time a readiness check takes, so that probes get an answer
-/// quickly even while the database does not respond. The pool's acquire
+/// Maximum duration of a readiness check, so that probes get a response
+/// quickly even while the database hangs. The pool's acquire
 /// timeout (`LV_DB_ACQUIRE_TIMEOUT_MS`) ends it earlier when it is shorter.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Why the app is not ready. Sent as `reason` by `/readyz`; the log carries
-/// the detail.
+/// Reason the app is not ready, sent as `reason` by `/readyz`. The log
+/// contains the detail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotReadyReason {
-    /// No connection, login rejected, or no answer in time.
+    /// No connection, login rejected, or no response in time.
     DatabaseUnreachable,
     /// No migration is recorded, or `_sqlx_migrations` cannot be read.
     SchemaMissing,
@@ -27,7 +27,7 @@ pub enum NotReadyReason {
 }
 
 impl NotReadyReason {
-    /// The `reason` text sent by `/readyz`.
+    /// Returns the `reason` text that `/readyz` sends.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::DatabaseUnreachable => "database_unreachable",
@@ -65,7 +65,7 @@ enum LoggedOutcome {
 }
 
 impl ReadinessProbe {
-    /// A probe for the migrations embedded in this build.
+    /// Creates a probe that compares with the migrations embedded in this build.
     pub fn new(db: Database) -> Self {
         Self {
             db,

@@ -14,15 +14,15 @@ use crate::error;
 /// Request and response header that carries the id.
 pub const HEADER: &str = "x-request-id";
 
-/// Longest client-sent id that the app adopts.
+/// Maximum length of a client-sent id that the app adopts.
 const MAX_LEN: usize = 128;
 
 /// Assigns the request id, runs the request inside a span that carries it,
 /// renders error bodies and logs the outcome.
 ///
 /// A client-sent `X-Request-Id` of 1 to 128 characters from `[A-Za-z0-9._:-]`
-/// is adopted so that callers can correlate; any other value is replaced by
-/// a new UUID.
+/// is adopted, so that callers can correlate it with their own logs. Any
+/// other value is replaced by a new UUID.
 pub async fn middleware(request: Request, next: Next) -> Response {
     let request_id = request
         .headers()

@@ -3,8 +3,8 @@
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber with `filter` (RUST_LOG syntax). An invalid
-/// filter falls back to `info`; the returned message says why, for the
-/// caller to log once the subscriber is up.
+/// filter falls back to `info`, and the function returns a message that
+/// explains why, for the caller to log once the subscriber is up.
 pub fn init(filter: &str) -> Option<String> {
     let (filter, problem) = match EnvFilter::try_new(filter) {
         Ok(filter) => (filter, None),

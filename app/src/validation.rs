@@ -16,7 +16,7 @@ pub const DISPLAY_NAME_CHARS: (usize, usize) = (1, 100);
 pub const PASSWORD_CHARS: (usize, usize) = (8, 128);
 /// Video title length in characters.
 pub const TITLE_CHARS: (usize, usize) = (1, 200);
-/// Longest video, in seconds (24 hours).
+/// Maximum video duration in seconds (24 hours).
 pub const MAX_DURATION_SECONDS: i64 = 86_400;
 
 /// Checks a text field's length in Unicode characters. NUL is rejected

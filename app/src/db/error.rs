@@ -1,7 +1,7 @@
-//! Classification of sqlx errors by SQLSTATE, so that callers can answer
-//! without seeing database detail.
+//! Classification of sqlx errors by SQLSTATE, so that handlers can respond
+//! without exposing database detail.
 
-/// What a failed database call means for the request.
+/// Category of a failed database call, which decides the HTTP response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbErrorKind {
     /// 23505: a unique constraint or index rejected the row.

@@ -17,7 +17,7 @@ pub struct AppliedMigration {
     pub checksum: Vec<u8>,
 }
 
-/// What the app could read of `_sqlx_migrations`.
+/// Contents of `_sqlx_migrations`, as far as the app's role can read them.
 #[derive(Debug)]
 pub enum MigrationTable {
     /// The table does not exist: no migration was ever applied (42P01).

@@ -17,8 +17,8 @@ macro_rules! user_columns {
     };
 }
 
-/// What login needs: the id and the stored hash. No `Debug`: it contains the
-/// password hash.
+/// Login data of a user: the id and the stored hash. No `Debug`, because it
+/// contains the password hash.
 pub struct LoginRecord {
     pub user_id: Uuid,
     pub password_hash: String,

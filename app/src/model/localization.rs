@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::text_enum;
 
 text_enum! {
-    /// What the localization produces.
+    /// Kind of track that the localization produces.
     pub enum LocalizationKind {
         Subtitles => "subtitles",
         Dubbing => "dubbing",

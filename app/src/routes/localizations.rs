@@ -78,7 +78,8 @@ fn parse_status(value: &str) -> Result<LocalizationStatus, ApiError> {
     )
 }
 
-/// A second localization for the same video, language and kind.
+/// Maps a unique violation to 409: the video already has a localization with
+/// this target language and kind.
 fn duplicate_conflict(err: DbError) -> ApiError {
     if err.kind == DbErrorKind::UniqueViolation {
         ApiError::new(

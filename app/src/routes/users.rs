@@ -172,7 +172,8 @@ async fn remove(
     }
 }
 
-/// The only unique constraint on users is the email index.
+/// Maps a unique violation to 409 with an email message, because the email
+/// index is the only unique constraint on users.
 fn email_conflict(err: crate::db::DbError) -> ApiError {
     if err.kind == DbErrorKind::UniqueViolation {
         ApiError::new(ErrorCode::Conflict, "a user with this email already exists").with_cause(err)

@@ -176,7 +176,7 @@ async fn remove(
     }
 }
 
-/// Fail point `video.update.ignore_title`: PATCH still answers 200 but leaves
+/// Fail point `video.update.ignore_title`: PATCH still returns 200 but leaves
 /// the title unchanged. Compiled only with the `failpoints` feature.
 fn ignore_title_fault_active() -> bool {
     #[cfg(feature = "failpoints")]
