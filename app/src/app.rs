@@ -1,10 +1,13 @@
 //! The router: every route, the fallbacks and the layers around them.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::db::Database;
 use crate::error::{ApiError, ErrorCode};
@@ -27,16 +30,34 @@ pub struct AppState {
 
 /// Builds the router with all routes and layers.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(routes::health::routes())
         .merge(routes::users::routes())
         .merge(routes::login::routes())
         .merge(routes::videos::routes())
-        .merge(routes::localizations::routes())
+        .merge(routes::localizations::routes());
+    with_layers(routes).with_state(state)
+}
+
+/// Adds the fallback for unknown paths and the layers that every request
+/// passes: request id and error bodies (outermost), panic capture, body limit.
+fn with_layers(routes: Router<AppState>) -> Router<AppState> {
+    routes
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(request_id::middleware))
-        .with_state(state)
+}
+
+/// Turns a panic in a handler into `500 internal`; the request id middleware
+/// around it adds the body, and this log line carries the request's span.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("panic payload is not a string");
+    ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
 async fn unknown_route() -> ApiError {
@@ -59,7 +80,7 @@ mod tests {
     use super::*;
     use crate::config::{Argon2Config, DatabaseConfig, PoolConfig};
 
-    fn test_router() -> Router {
+    fn test_state() -> AppState {
         let database = DatabaseConfig::Parts {
             host: "127.0.0.1".to_owned(),
             port: 9,
@@ -79,18 +100,22 @@ mod tests {
             parallelism: 1,
         })
         .expect("argon2 config is valid");
-        router(AppState {
+        AppState {
             readiness: Arc::new(ReadinessProbe::new(db.clone())),
             db,
             passwords: Arc::new(passwords),
-        })
+        }
     }
 
     async fn send(request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
-        let response = test_router()
-            .oneshot(request)
-            .await
-            .expect("router is infallible");
+        send_to(router(test_state()), request).await
+    }
+
+    async fn send_to(
+        router: Router,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let response = router.oneshot(request).await.expect("router is infallible");
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = to_bytes(response.into_body(), BODY_LIMIT_BYTES)
@@ -145,6 +170,24 @@ mod tests {
         let (_, headers, _) = send(request).await;
 
         assert_eq!(headers["x-request-id"], "client-id-1");
+    }
+
+    #[tokio::test]
+    async fn panic_is_500_in_error_shape() {
+        async fn boom() -> &'static str {
+            panic!("test panic");
+        }
+        let routes = Router::new().route("/boom", axum::routing::get(boom));
+        let router = with_layers(routes).with_state(test_state());
+
+        let (status, headers, body) = send_to(router, empty_request("GET", "/boom")).await;
+
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "internal");
+        assert_eq!(
+            body["error"]["request_id"],
+            headers["x-request-id"].to_str().unwrap()
+        );
     }
 
     #[tokio::test]
