@@ -90,6 +90,20 @@ mod tests {
     }
 
     #[test]
+    fn single_quotes_keep_dollar() {
+        let path = write_temp("dollar", "A='pa$LVUNSETNAME'\nB=pa$LVUNSETNAME\n");
+
+        let pairs = read(&path).expect("valid file should parse");
+        std::fs::remove_file(&path).ok();
+
+        assert_eq!(
+            pairs[0].1, "pa$LVUNSETNAME",
+            "single quotes keep the text as written"
+        );
+        assert_eq!(pairs[1].1, "pa", "an unquoted $NAME is expanded");
+    }
+
+    #[test]
     fn syntax_error_hides_line() {
         let path = write_temp("bad", "DB_PASSWORD=canary-pw-4 'unterminated\n");
 
