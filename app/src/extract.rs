@@ -115,6 +115,10 @@ fn describe_shape_error(err: &serde_path_to_error::Error<serde_json::Error>) -> 
         return format!("request body is missing the field {field}");
     }
 
+    if !message.starts_with("invalid type") {
+        // Such as "invalid value: integer `-1`, expected u32".
+        return format!("field `{path}` has an invalid value for its JSON type");
+    }
     let expected = match message.split_once(", expected ") {
         // serde names Rust integer types ("i64", "u32").
         Some((_, rust_type)) if rust_type.starts_with(['i', 'u']) && rust_type.len() <= 5 => {
@@ -213,6 +217,11 @@ mod tests {
             (
                 r#"{"name":"a","count":null}"#,
                 "field `count` has the wrong JSON type",
+            ),
+            (r#"{"name":"a","count":1.5}"#, "expected an integer"),
+            (
+                r#"{"name":"a","count":-1}"#,
+                "field `count` has an invalid value",
             ),
             (r#"["a"]"#, "request body must be a JSON object"),
             (r#""text""#, "request body must be a JSON object"),
