@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 /// An env file that could not be read or parsed. Messages never contain the
-/// file's lines, because they may hold a password.
+/// file's lines, because they may contain a password.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvFileError {
     #[error(

@@ -187,44 +187,11 @@ async fn run(config: Config) -> ExitCode {
     );
     let _ = stop_sender.send(());
 
-    let drained = tokio::select! {
-        result = tokio::time::timeout(grace, &mut server_task) => match result {
-            Ok(Ok(Ok(()))) => true,
-            Ok(Ok(Err(err))) => {
-                tracing::error!("HTTP server failed while draining: {err}");
-                true
-            }
-            Ok(Err(err)) => {
-                tracing::error!("HTTP server task failed while draining: {err}");
-                true
-            }
-            Err(_elapsed) => {
-                tracing::warn!(
-                    grace_ms = grace.as_millis() as u64,
-                    "shutdown grace period elapsed; abandoning the requests still running"
-                );
-                false
-            }
-        },
-        name = signals.recv() => {
-            tracing::warn!(signal = name, "second signal; abandoning the requests still running");
-            false
-        }
-    };
+    let drained = shutdown::drain(&mut server_task, &mut signals, grace).await;
 
     if drained {
         tracing::info!("in-flight requests finished");
-        if tokio::time::timeout(POOL_CLOSE_TIMEOUT, db.close())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                timeout_ms = POOL_CLOSE_TIMEOUT.as_millis() as u64,
-                "database pool did not close in time; its connections are dropped at exit"
-            );
-        } else {
-            tracing::info!("database pool closed");
-        }
+        close_pool(&db).await;
     } else {
         // Waiting for the pool would wait for the abandoned requests. Their
         // tasks end with the runtime, which drops their connections, and
@@ -233,4 +200,19 @@ async fn run(config: Config) -> ExitCode {
     }
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// Closes the pool, waiting at most [`POOL_CLOSE_TIMEOUT`].
+async fn close_pool(db: &Database) {
+    if tokio::time::timeout(POOL_CLOSE_TIMEOUT, db.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            timeout_ms = POOL_CLOSE_TIMEOUT.as_millis() as u64,
+            "database pool did not close in time; its connections are dropped at exit"
+        );
+    } else {
+        tracing::info!("database pool closed");
+    }
 }
