@@ -26,5 +26,6 @@ pub mod postgres;
 pub mod redact;
 pub mod report;
 pub mod run;
+pub mod scan;
 pub mod secret;
 pub mod signals;
