@@ -14,6 +14,7 @@ pub mod deployment;
 pub mod docker;
 pub mod error;
 pub mod gc;
+pub mod http;
 pub mod images;
 pub mod labels;
 pub mod lock;
