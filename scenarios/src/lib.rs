@@ -4,12 +4,23 @@
 //! `tests/` call the same functions.
 
 pub mod crud_smoke;
+pub mod errors_sanitized;
 pub mod fixtures;
+pub mod leak_scan;
+pub mod leaks_credentials;
+pub mod leaks_password_hash;
 pub mod migration_files;
 pub mod migrations_replay;
 pub mod redact;
 pub mod schema;
 pub mod snapshot;
+pub mod tour;
 
 /// Names of the checks, in the order `harness validate` runs them.
-pub const CHECKS: &[&str] = &[migrations_replay::NAME, crud_smoke::NAME];
+pub const CHECKS: &[&str] = &[
+    migrations_replay::NAME,
+    crud_smoke::NAME,
+    errors_sanitized::NAME,
+    leaks_password_hash::NAME,
+    leaks_credentials::NAME,
+];
