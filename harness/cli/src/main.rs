@@ -1,6 +1,7 @@
 //! The `harness` command: `validate` runs the checks against Postgres and the app in containers,
 //! `gc` removes what crashed runs left behind.
 
+mod bench;
 mod gc;
 mod validate;
 
@@ -46,12 +47,30 @@ enum Command {
         report: Option<PathBuf>,
     },
 
+    /// Measure the speed of a harness component. Build with `--release` for real numbers.
+    #[command(subcommand)]
+    Bench(Bench),
+
     /// Remove the containers and networks of harness runs whose process has exited.
     Gc {
         /// Remove every harness run's containers and networks, including live runs and runs
         /// from other hosts.
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// Throughput of the secret scanner (canaries and formats) on generated log text.
+    Scan {
+        /// Size of the generated log, in MiB.
+        #[arg(long, default_value_t = 256, value_name = "MIB")]
+        size_mib: usize,
+
+        /// Number of timed scans per scanner setup; the median is reported.
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
     },
 }
 
@@ -62,6 +81,7 @@ async fn main() -> ExitCode {
 
     let status = match cli.command {
         Command::Validate { only, report } => validate::validate(only, report).await,
+        Command::Bench(Bench::Scan { size_mib, runs }) => bench::scan(size_mib, runs),
         Command::Gc { all } => gc::gc(all).await,
     };
     ExitCode::from(status)

@@ -15,8 +15,11 @@ use harness::labels::{self, RunId};
 use harness::owner::Owner;
 use harness::report::{Report, render_table};
 use harness::run::{Run, RunOptions};
+use harness::scan::Scanner;
 use harness::signals;
-use scenarios::{crud_smoke, migrations_replay};
+use scenarios::{
+    crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash, migrations_replay,
+};
 
 use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, print_error};
 
@@ -49,8 +52,8 @@ pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
         }
     };
 
-    let checks = match outcome {
-        Ok(checks) => checks,
+    let (checks, output_scanner) = match outcome {
+        Ok(outcome) => outcome,
         Err(error) if error.is_environment() => {
             print_error(&error.to_string());
             return EXIT_ENVIRONMENT;
@@ -59,19 +62,23 @@ pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
             // The harness failed before a check could run, so each selected check gets the error.
             print_error(&error.to_string());
             let message = format!("the run could not start: {error}");
-            selection
+            let checks = selection
                 .names()
                 .map(|name| CheckResult::error(name, Duration::ZERO, message.clone()))
-                .collect()
+                .collect();
+            (checks, None)
         }
     };
 
-    let report = Report {
+    let mut report = Report {
         run_id: run_id.to_string(),
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
         checks,
     };
+    if let Some(scanner) = &output_scanner {
+        scan_final_output(scanner, &mut report);
+    }
     println!("\nrun {run_id}\n{}", render_table(&report.checks));
     match report.write(&report_dir) {
         Ok(path) => println!("report written to {}", path.display()),
@@ -86,6 +93,40 @@ pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
         EXIT_PASS
     } else {
         EXIT_FAIL
+    }
+}
+
+/// Scans the table and report.json as they will be printed and written for the run's role
+/// passwords and connection strings. A finding fails `leaks.credentials`.
+fn scan_final_output(scanner: &Scanner, report: &mut Report) {
+    let table = render_table(&report.checks);
+    let json = match report.to_json() {
+        Ok(json) => json,
+        Err(error) => {
+            print_error(&error.to_string());
+            return;
+        }
+    };
+    let findings = leaks_credentials::scan_final_output(
+        scanner,
+        &[("the results table", &table), ("report.json", &json)],
+    );
+    if findings.is_empty() {
+        return;
+    }
+    if let Some(check) = report
+        .checks
+        .iter_mut()
+        .find(|check| check.name == leaks_credentials::NAME)
+    {
+        let mut all = check.findings.clone();
+        all.extend(findings);
+        *check = CheckResult::from_findings(
+            leaks_credentials::NAME,
+            Duration::from_millis(check.duration_ms),
+            check.message.clone(),
+            all,
+        );
     }
 }
 
@@ -120,6 +161,9 @@ async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
 struct Selection {
     replay: bool,
     crud: bool,
+    errors: bool,
+    password_hash: bool,
+    credentials: bool,
 }
 
 impl Selection {
@@ -135,6 +179,9 @@ impl Selection {
             return Ok(Self {
                 replay: true,
                 crud: true,
+                errors: true,
+                password_hash: true,
+                credentials: true,
             });
         }
         let unknown: Vec<&str> = names
@@ -152,6 +199,9 @@ impl Selection {
         Ok(Self {
             replay: names.contains(&migrations_replay::NAME),
             crud: names.contains(&crud_smoke::NAME),
+            errors: names.contains(&errors_sanitized::NAME),
+            password_hash: names.contains(&leaks_password_hash::NAME),
+            credentials: names.contains(&leaks_credentials::NAME),
         })
     }
 
@@ -160,23 +210,33 @@ impl Selection {
         [
             (self.replay, migrations_replay::NAME),
             (self.crud, crud_smoke::NAME),
+            (self.errors, errors_sanitized::NAME),
+            (self.password_hash, leaks_password_hash::NAME),
+            (self.credentials, leaks_credentials::NAME),
         ]
         .into_iter()
         .filter_map(|(selected, name)| selected.then_some(name))
     }
+
+    /// Returns whether a selected check needs the app container.
+    fn needs_app(&self) -> bool {
+        self.crud || self.errors || self.password_hash || self.credentials
+    }
 }
 
-/// Prepares the images, reaps dead runs, starts the run and runs the selected checks.
+/// Prepares the images, reaps dead runs, starts the run and runs the selected checks. With
+/// `leaks.credentials` selected, it also returns the scanner for the run's canaries, which the
+/// final output is scanned with after the run's containers are gone.
 async fn run_checks(
     config: Config,
     run_id: RunId,
     selection: &Selection,
-) -> Result<Vec<CheckResult>, Error> {
+) -> Result<(Vec<CheckResult>, Option<Scanner>), Error> {
     let docker = harness::docker::connect().await?;
 
     // Every image first, so that a missing one stops the run before any container starts.
     images::ensure_base_image(&docker, &config, BaseImage::Postgres).await?;
-    let app_image = if selection.crud {
+    let app_image = if selection.needs_app() {
         let labels = labels::run_labels(&run_id, &Owner::current());
         Some(app_image::ensure_app_image(&docker, &config, &[], &labels).await?)
     } else {
@@ -199,6 +259,17 @@ async fn run_checks(
     .await?;
 
     let checks = run_selected(&mut run, selection).await;
+    let output_scanner = if selection.credentials {
+        match leaks_credentials::scanner(run.deployment()) {
+            Ok(scanner) => Some(scanner),
+            Err(message) => {
+                print_error(&message);
+                None
+            }
+        }
+    } else {
+        None
+    };
     if let Err(error) = run.shutdown().await {
         // The verdicts stand, and the leftovers are reported and make the exit status 1.
         print_error(&error.to_string());
@@ -208,9 +279,9 @@ async fn run_checks(
             Duration::ZERO,
             format!("removing the run's containers and network failed: {error}"),
         ));
-        return Ok(checks);
+        return Ok((checks, output_scanner));
     }
-    Ok(checks)
+    Ok((checks, output_scanner))
 }
 
 /// Runs the selected checks on a started run. `migrations.replay` migrates the fresh database
@@ -235,24 +306,42 @@ async fn run_selected(run: &mut Run, selection: &Selection) -> Vec<CheckResult> 
             .map_err(|error| error.to_string())
     };
 
+    if !selection.needs_app() {
+        return checks;
+    }
+    let started = Instant::now();
+    let app_started = match migrated {
+        Err(reason) => Err(format!(
+            "the database is not migrated, so the app cannot start: {reason}"
+        )),
+        Ok(()) => run
+            .start_app()
+            .await
+            .map_err(|error| format!("the app did not start: {error}")),
+    };
+    if let Err(message) = app_started {
+        checks.extend(
+            selection
+                .names()
+                .filter(|name| *name != migrations_replay::NAME)
+                .map(|name| CheckResult::error(name, started.elapsed(), message.clone())),
+        );
+        return checks;
+    }
+
     if selection.crud {
-        let started = Instant::now();
-        let result = match migrated {
-            Err(reason) => CheckResult::error(
-                crud_smoke::NAME,
-                started.elapsed(),
-                format!("the database is not migrated, so the app cannot start: {reason}"),
-            ),
-            Ok(()) => match run.start_app().await {
-                Ok(()) => crud_smoke::run(run.deployment()).await,
-                Err(error) => CheckResult::error(
-                    crud_smoke::NAME,
-                    started.elapsed(),
-                    format!("the app did not start: {error}"),
-                ),
-            },
-        };
-        checks.push(result);
+        checks.push(crud_smoke::run(run.deployment()).await);
+    }
+    // After crud.smoke, so that its error responses are judged too; before the leak checks,
+    // so that they scan the catalogue's responses and the logs of its app containers.
+    if selection.errors {
+        checks.push(errors_sanitized::run(run).await);
+    }
+    if selection.password_hash {
+        checks.push(leaks_password_hash::run(run).await);
+    }
+    if selection.credentials {
+        checks.push(leaks_credentials::run(run).await);
     }
     checks
 }
