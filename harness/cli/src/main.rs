@@ -3,6 +3,7 @@
 
 mod bench;
 mod gc;
+mod scan;
 mod validate;
 
 use std::path::PathBuf;
@@ -51,6 +52,17 @@ enum Command {
     #[command(subcommand)]
     Bench(Bench),
 
+    /// Scan files for connection strings with a password and password hashes.
+    ///
+    /// Exits with 0 when nothing is found, 1 when something is (each finding is printed with
+    /// its file, line and a redacted excerpt), 2 when a file cannot be read.
+    Scan {
+        /// Files or folders to scan [default: target/nextest, target/harness/reports and
+        /// snapshots/ of the workspace].
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+
     /// Remove the containers and networks of harness runs whose process has exited.
     Gc {
         /// Remove every harness run's containers and networks, including live runs and runs
@@ -82,6 +94,7 @@ async fn main() -> ExitCode {
     let status = match cli.command {
         Command::Validate { only, report } => validate::validate(only, report).await,
         Command::Bench(Bench::Scan { size_mib, runs }) => bench::scan(size_mib, runs),
+        Command::Scan { paths } => scan::scan(paths),
         Command::Gc { all } => gc::gc(all).await,
     };
     ExitCode::from(status)
