@@ -235,11 +235,6 @@ impl Config {
         self.workspace.join("migrations")
     }
 
-    /// Returns the committed snapshots folder.
-    pub fn snapshots_dir(&self) -> PathBuf {
-        self.workspace.join("snapshots")
-    }
-
     /// Returns the folder of the image build scripts.
     pub fn images_dir(&self) -> PathBuf {
         self.workspace.join("images")

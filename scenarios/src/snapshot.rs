@@ -42,11 +42,17 @@ pub enum SnapshotError {
 }
 
 /// Returns the folder of committed snapshots: `$HARNESS_SNAPSHOTS_DIR`, else
-/// `snapshots/` at the root of the workspace this crate was built from.
+/// `$HARNESS_WORKSPACE/snapshots`, else `snapshots/` at the root of the workspace this crate
+/// was built from. An empty variable counts as unset.
 pub fn snapshots_dir() -> PathBuf {
-    let dir = match std::env::var_os(SNAPSHOTS_DIR_ENV) {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots"),
+    let variable = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    let dir = match (
+        variable(SNAPSHOTS_DIR_ENV),
+        variable(harness::config::WORKSPACE_VAR),
+    ) {
+        (Some(dir), _) => PathBuf::from(dir),
+        (None, Some(workspace)) => PathBuf::from(workspace).join("snapshots"),
+        (None, None) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots"),
     };
     // Resolve `..` so that messages show a plain path. A missing folder stays as it is.
     dir.canonicalize().unwrap_or(dir)
