@@ -11,7 +11,7 @@ use testcontainers::{ContainerAsync, GenericImage, Image, ImageExt};
 
 use crate::config::{Config, ImageRef};
 use crate::deployment::{DATABASE, Deployment};
-use crate::docker::{publish_on_loopback, short_id, stopped_reason};
+use crate::docker::{publish_on_loopback, short_id, stopped_before_ready};
 use crate::error::{Error, Result};
 use crate::labels::RunId;
 use crate::logs;
@@ -188,17 +188,21 @@ impl AppContainer {
                 Err(error) => format!("GET /readyz failed: {error}"),
             };
 
-            let stopped = stopped_reason(docker, self.id()).await;
-            if stopped.is_some() || Instant::now() >= deadline {
-                let last_error = match stopped {
-                    Some(reason) => format!("{reason}; last probe: {last_error}"),
-                    None => format!("{attempts} probes, last: {last_error}"),
-                };
+            let stopped = stopped_before_ready(
+                docker,
+                &self.name,
+                self.id(),
+                format!("last probe: {last_error}"),
+            );
+            if let Some(error) = stopped.await {
+                return Err(error);
+            }
+            if Instant::now() >= deadline {
                 return Err(Error::NotReady {
                     container: self.name.clone(),
                     id: short_id(self.id()).to_owned(),
                     timeout,
-                    last_error,
+                    last_error: format!("{attempts} probes, last: {last_error}"),
                     log_lines: logs::TAIL_LINES,
                     logs: logs::tail(docker, self.id(), logs::TAIL_LINES).await,
                 });

@@ -91,7 +91,7 @@ pub enum Error {
         source: Box<testcontainers::TestcontainersError>,
     },
 
-    /// A container did not become ready before its deadline, or exited while starting.
+    /// A container did not become ready before its deadline.
     #[error(
         "container {container} ({id}) did not become ready within {timeout:?}: {last_error}\n\
          last {log_lines} log lines of {container}:\n{logs}"
@@ -108,6 +108,25 @@ pub enum Error {
         /// How many log lines are shown.
         log_lines: usize,
         /// The container's last log lines, redacted.
+        logs: String,
+    },
+
+    /// A container stopped before it became ready.
+    #[error(
+        "container {container} ({id}) {reason} before it became ready; {last_error}\n\
+         last {} log lines of {container}:\n{logs}",
+        crate::logs::TAIL_LINES
+    )]
+    StoppedBeforeReady {
+        /// Container name.
+        container: String,
+        /// Short container id.
+        id: String,
+        /// The container's end, such as `exited with code 1 after running 0.74 s`.
+        reason: String,
+        /// The failure that made the harness look, such as the last readiness probe.
+        last_error: String,
+        /// The container's last log lines ([`crate::logs::TAIL_LINES`]), redacted.
         logs: String,
     },
 

@@ -139,7 +139,14 @@ impl Run {
         .await?;
         let postgres = self.postgres.insert(postgres);
 
-        self.deployment.postgres_port = postgres.host_port().await?;
+        self.deployment.postgres_port = match postgres.host_port().await {
+            Ok(port) => port,
+            Err(error) => {
+                return Err(
+                    explain_stop(&self.docker, postgres.name(), postgres.id(), error).await,
+                );
+            }
+        };
         postgres
             .wait_until_ready(
                 &self.docker,
@@ -199,7 +206,10 @@ impl Run {
         let started = Instant::now();
         let app = app::start(&image, &self.id, &network_name, &self.labels, environment).await?;
         let app = self.app.insert(app);
-        let port = app.host_port().await?;
+        let port = match app.host_port().await {
+            Ok(port) => port,
+            Err(error) => return Err(explain_stop(&self.docker, app.name(), app.id(), error).await),
+        };
         self.deployment.app_url = format!("http://127.0.0.1:{port}");
         app.wait_until_ready(
             &self.docker,
@@ -235,7 +245,14 @@ impl Run {
             .start()
             .await
             .map_err(container_error)?;
-        self.deployment.postgres_port = postgres.host_port().await?;
+        self.deployment.postgres_port = match postgres.host_port().await {
+            Ok(port) => port,
+            Err(error) => {
+                return Err(
+                    explain_stop(&self.docker, postgres.name(), postgres.id(), error).await,
+                );
+            }
+        };
         postgres
             .wait_until_ready(
                 &self.docker,
@@ -328,6 +345,15 @@ impl Run {
             }
         }
     }
+}
+
+/// Returns the container's exit as the error when the container has stopped, because a
+/// container that exits at once has no published port, and `error` alone hides why.
+async fn explain_stop(docker: &Docker, name: &str, id: &str, error: Error) -> Error {
+    let last_error = format!("reading its published port failed: {error}");
+    docker::stopped_before_ready(docker, name, id, last_error)
+        .await
+        .unwrap_or(error)
 }
 
 async fn remove_container<I: testcontainers::Image>(
