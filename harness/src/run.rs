@@ -378,13 +378,24 @@ impl Drop for Run {
         if self.finished {
             return;
         }
-        tracing::warn!(
-            run_id = %self.id,
-            "run dropped without shutdown; removing its containers and network by label"
-        );
-        // `remove_run` logs each removal.
-        if let Err(error) = cleanup::remove_run_blocking(&self.id) {
-            tracing::error!(%error, "fallback cleanup failed; run `harness gc`");
+        // After SIGINT or SIGTERM, a cancelled run is expected and the caller says so.
+        match signals::received() {
+            Some(signal) => tracing::debug!(
+                run_id = %self.id,
+                "run cancelled by {signal}; removing its containers and network by label"
+            ),
+            None => tracing::warn!(
+                run_id = %self.id,
+                "run dropped without shutdown; removing its containers and network by label"
+            ),
+        }
+        match cleanup::remove_run_blocking(&self.id) {
+            Ok(removed) => {
+                for entry in removed {
+                    tracing::info!(run_id = %self.id, "removed {entry}");
+                }
+            }
+            Err(error) => tracing::error!(%error, "fallback cleanup failed; run `harness gc`"),
         }
         // The handles' own `Drop` would remove their containers again through testcontainers'
         // shared client, whose pooled connections can belong to the runtime that is blocked in
