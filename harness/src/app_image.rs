@@ -96,18 +96,13 @@ pub fn binary_hash12(binary: &[u8]) -> String {
     hex[..12].to_owned()
 }
 
-/// Runs `cargo build -p localizevideos-app` with `features` and returns the executable path
-/// that cargo reports. Cargo's progress and diagnostics go to stderr and stay visible.
+/// Runs `cargo build --workspace --bin localizevideos-app` with `features` of the app and
+/// returns the executable path that cargo reports. Cargo's progress and diagnostics go to
+/// stderr and stay visible.
 async fn cargo_build(workspace: &Path, features: &[String]) -> Result<PathBuf> {
     // Cargo sets CARGO when it runs the harness, and it names the same toolchain.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut args = vec!["build".to_owned(), "-p".to_owned(), APP_PACKAGE.to_owned()];
-    if !features.is_empty() {
-        args.push("--features".to_owned());
-        args.push(features.join(","));
-    }
-    args.push("--message-format=json-render-diagnostics".to_owned());
-
+    let args = cargo_build_args(features);
     let command_line = format!("cargo {}", args.join(" "));
     let failure = |cause: String| Error::AppBuild {
         command: command_line.clone(),
@@ -142,6 +137,36 @@ async fn cargo_build(workspace: &Path, features: &[String]) -> Result<PathBuf> {
             "cargo's JSON messages name no executable for the `{APP_PACKAGE}` binary"
         ))
     })
+}
+
+/// Returns the arguments of the app build.
+///
+/// Cargo unifies dependency features across the packages a command selects. With
+/// `-p localizevideos-app` it would resolve them for the app alone, differently from
+/// `cargo build --workspace` and `cargo nextest run --workspace`, and compile the shared
+/// dependencies again (minutes on 2 cores). Selecting the workspace and filtering the target
+/// with `--bin` reuses their artifacts.
+fn cargo_build_args(features: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "build".to_owned(),
+        "--workspace".to_owned(),
+        "--bin".to_owned(),
+        APP_PACKAGE.to_owned(),
+    ];
+    if !features.is_empty() {
+        // With several packages selected, a feature needs its package's name.
+        let qualified: Vec<String> = features
+            .iter()
+            .map(|feature| match feature.contains('/') {
+                true => feature.clone(),
+                false => format!("{APP_PACKAGE}/{feature}"),
+            })
+            .collect();
+        args.push("--features".to_owned());
+        args.push(qualified.join(","));
+    }
+    args.push("--message-format=json-render-diagnostics".to_owned());
+    args
 }
 
 /// Finds the executable of binary target `target_name` in cargo's JSON messages (one JSON
@@ -291,6 +316,31 @@ mod tests {
     fn missing_executable_is_none() {
         let messages = r#"{"reason":"build-finished","success":true}"#;
         assert_eq!(find_executable(messages, "localizevideos-app"), None);
+    }
+
+    #[test]
+    fn build_selects_workspace_and_app_binary() {
+        let args = cargo_build_args(&[]);
+        assert_eq!(
+            args,
+            [
+                "build",
+                "--workspace",
+                "--bin",
+                "localizevideos-app",
+                "--message-format=json-render-diagnostics"
+            ]
+        );
+    }
+
+    #[test]
+    fn build_features_name_the_app_package() {
+        let args = cargo_build_args(&["failpoints".to_owned(), "other/x".to_owned()]);
+        let features = args
+            .iter()
+            .position(|arg| arg == "--features")
+            .map(|index| args[index + 1].as_str());
+        assert_eq!(features, Some("localizevideos-app/failpoints,other/x"));
     }
 
     #[test]
