@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
@@ -27,6 +27,10 @@ use crate::postgres::{self, PostgresContainer};
 use crate::redact;
 use crate::secret::Secret;
 use crate::signals;
+
+/// Deadline for an app image build that outlived its cancelled caller to end before the
+/// shutdown sweep. The build copies one file onto the runtime image and takes seconds.
+pub const BUILD_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How to start a run.
 #[derive(Clone, Default)]
@@ -329,9 +333,25 @@ impl Run {
             first_error.get_or_insert(error);
         }
 
+        // An app image build whose caller was cancelled is still running. Once it ends, it has
+        // tagged its image, so the sweep cannot miss an unfinished one.
+        if !app_image::wait_for_builds(BUILD_WAIT_TIMEOUT).await {
+            tracing::warn!(
+                run_id = %self.id,
+                "an app image build did not end within {BUILD_WAIT_TIMEOUT:?}; `harness gc` \
+                 removes what it leaves once this process has exited"
+            );
+        }
+
         // Anything the steps above missed (a container left by a failed start, a network that
-        // was still in use) is removed by label.
+        // was still in use, the container that pins the app image, an unfinished image) is
+        // removed by label.
         let swept = cleanup::remove_run(&self.docker, &self.id, CLEANUP_TIMEOUT).await;
+        if let Ok(removed) = &swept {
+            for entry in removed {
+                tracing::info!(run_id = %self.id, "removed {entry}");
+            }
+        }
         self.finished = true;
         match (swept, first_error) {
             (Err(error), _) => Err(error),
