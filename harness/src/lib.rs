@@ -2,7 +2,8 @@
 //! and gives checks what they need to verify the data layer's rules.
 //!
 //! A [`run::Run`] owns one run's network and containers. Every resource carries the labels of
-//! [`labels`], so [`cleanup`] and [`gc`] can remove what a crashed run left behind.
+//! [`labels`], so [`cleanup`] and [`gc`] can remove what a crashed run left behind, and
+//! [`image_prune`] removes old app images.
 
 pub mod app;
 pub mod app_image;
@@ -14,6 +15,7 @@ pub mod deployment;
 pub mod docker;
 pub mod error;
 pub mod gc;
+pub mod image_prune;
 pub mod images;
 pub mod labels;
 pub mod lock;
