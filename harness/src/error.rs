@@ -1,5 +1,5 @@
 //! The harness library's error type. Each variant names what failed, on which value, and what
-//! to do next. [`Error::is_environment`] marks the failures that come from the machine.
+//! to do next.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -199,19 +199,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// Returns whether the failure comes from the machine (Docker unreachable, an image missing, an
-    /// invalid setting) rather than from the code under test. The CLI exits with 2 for these.
-    pub fn is_environment(&self) -> bool {
-        matches!(
-            self,
-            Error::Config(_)
-                | Error::DockerUnreachable { .. }
-                | Error::ImageMissing { .. }
-                | Error::ImageBuildScript { .. }
-                | Error::LockTimeout { .. }
-        )
-    }
-
     /// Wraps a Docker client error with what the harness was doing.
     pub fn docker(
         action: impl Into<String>,

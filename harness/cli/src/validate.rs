@@ -10,18 +10,23 @@ use harness::cleanup::{self, CLEANUP_TIMEOUT};
 use harness::config::Config;
 use harness::error::Error;
 use harness::gc::{GcMode, collect_garbage};
+use harness::image_prune::prune_app_images;
 use harness::images::{self, BaseImage};
 use harness::labels::{self, RunId};
 use harness::owner::Owner;
-use harness::report::{Report, render_table};
-use harness::run::{Run, RunOptions};
+use harness::report::{self, Report, render_table};
+use harness::run::{BUILD_WAIT_TIMEOUT, Run, RunOptions};
 use harness::signals;
+use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
 use scenarios::{crud_smoke, migrations_replay};
 
-use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, print_error};
+use crate::preflight::check_inputs;
+use crate::selection::Selection;
+use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_PASS, print_error};
 
-/// Runs `harness validate` and returns the exit status.
+/// Runs `harness validate` and returns the exit status (see `VALIDATE_EXIT_STATUS`).
 pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
+    // Usage and configuration first: nothing starts when one of them is wrong.
     let selection = match Selection::parse(&only) {
         Ok(selection) => selection,
         Err(message) => {
@@ -36,33 +41,44 @@ pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
             return EXIT_ENVIRONMENT;
         }
     };
-
     let run_id = RunId::generate();
+    let report_dir = report_dir.unwrap_or_else(|| config.default_report_dir(&run_id));
+    if let Err(error) = report::prepare_dir(&report_dir) {
+        print_error(&error.to_string());
+        return EXIT_ENVIRONMENT;
+    }
+    let schema_snapshot = selection.replay.then(|| snapshot_path(SCHEMA_SNAPSHOT));
+    if let Err(message) = check_inputs(&config.migrations_dir(), schema_snapshot.as_deref()) {
+        print_error(&message);
+        return EXIT_ENVIRONMENT;
+    }
+
     let started_at = Utc::now();
     let started = Instant::now();
-    let report_dir = report_dir.unwrap_or_else(|| config.default_report_dir(&run_id));
-
+    let mut run = Box::pin(run_checks(config, run_id.clone(), &selection));
     let outcome = tokio::select! {
-        outcome = run_checks(config, run_id.clone(), &selection) => outcome,
-        signal = signals::interrupted() => {
+        outcome = &mut run => Ok(outcome),
+        signal = signals::interrupted() => Err(signal),
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(signal) => {
+            // Announce the cleanup before dropping the run, whose `Drop` removes what it holds.
+            eprintln!(
+                "interrupted by {signal}: removing the containers, network and unfinished \
+                 images of run {run_id}"
+            );
+            drop(run);
             return interrupted(signal, &run_id).await;
         }
     };
 
+    // Any error before the checks ran means that the environment did not come up.
     let checks = match outcome {
         Ok(checks) => checks,
-        Err(error) if error.is_environment() => {
+        Err(error) => {
             print_error(&error.to_string());
             return EXIT_ENVIRONMENT;
-        }
-        Err(error) => {
-            // The harness failed before a check could run, so each selected check gets the error.
-            print_error(&error.to_string());
-            let message = format!("the run could not start: {error}");
-            selection
-                .names()
-                .map(|name| CheckResult::error(name, Duration::ZERO, message.clone()))
-                .collect()
         }
     };
 
@@ -77,7 +93,7 @@ pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
         Ok(path) => println!("report written to {}", path.display()),
         Err(error) => {
             print_error(&error.to_string());
-            return EXIT_FAIL;
+            return EXIT_ENVIRONMENT;
         }
     }
     tracing::info!(run_id = %run_id, duration_ms = report.duration_ms, "validate finished");
@@ -89,84 +105,48 @@ pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
     }
 }
 
-/// Removes everything of the interrupted run and returns the exit status for it.
+/// Removes everything of the interrupted run and returns the exit status for `signal`.
 ///
 /// By the time this runs, the cancelled run future has been dropped, and a started [`Run`]
-/// removed its resources in `Drop`. This sweep catches what a run still starting had created.
-/// A second SIGINT or SIGTERM stops waiting for the sweep.
+/// removed its resources in `Drop`. An app image build keeps running until it ends, so that it
+/// leaves a tagged image instead of an unfinished one. Then a sweep catches what a run still
+/// starting had created. A second SIGINT or SIGTERM stops waiting.
 async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
-    eprintln!("interrupted by {signal}: removing the containers and network of run {run_id}");
-    let sweep = async {
+    let status = signals::exit_status(signal);
+    let cleanup = async {
+        if app_image::builds_in_flight() > 0 {
+            eprintln!(
+                "waiting for the app image build to finish (at most {BUILD_WAIT_TIMEOUT:?}), so \
+                 that it leaves no unfinished image"
+            );
+            app_image::wait_for_builds(BUILD_WAIT_TIMEOUT).await;
+        }
         let docker = harness::docker::connect().await?;
         cleanup::remove_run(&docker, run_id, CLEANUP_TIMEOUT).await
     };
     let result = tokio::select! {
-        result = sweep => result,
+        result = cleanup => result,
         second = signals::interrupted() => {
             eprintln!("{second} again: stopped cleaning up. Run `harness gc` to remove what is left");
-            return EXIT_INTERRUPTED;
+            return status;
         }
     };
     match result {
-        Ok(_) => eprintln!("run {run_id} was interrupted and cleaned up"),
+        Ok(removed) => {
+            for entry in removed {
+                tracing::info!(run_id = %run_id, "removed {entry}");
+            }
+            eprintln!("run {run_id} was interrupted and cleaned up");
+        }
         Err(error) => print_error(&format!(
             "run {run_id} was interrupted, and cleanup failed: {error}"
         )),
     }
-    EXIT_INTERRUPTED
+    status
 }
 
-/// Selection of the checks to run.
-struct Selection {
-    replay: bool,
-    crud: bool,
-}
-
-impl Selection {
-    /// Parses `--only`, where no names selects every check. Unknown names are rejected with the list
-    /// of valid ones.
-    fn parse(only: &[String]) -> Result<Self, String> {
-        let names: Vec<&str> = only
-            .iter()
-            .map(|name| name.trim())
-            .filter(|name| !name.is_empty())
-            .collect();
-        if names.is_empty() {
-            return Ok(Self {
-                replay: true,
-                crud: true,
-            });
-        }
-        let unknown: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|name| !scenarios::CHECKS.contains(name))
-            .collect();
-        if !unknown.is_empty() {
-            return Err(format!(
-                "unknown check name(s) in --only: {}; valid names: {}",
-                unknown.join(", "),
-                scenarios::CHECKS.join(", ")
-            ));
-        }
-        Ok(Self {
-            replay: names.contains(&migrations_replay::NAME),
-            crud: names.contains(&crud_smoke::NAME),
-        })
-    }
-
-    /// Returns the selected check names, in run order.
-    fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        [
-            (self.replay, migrations_replay::NAME),
-            (self.crud, crud_smoke::NAME),
-        ]
-        .into_iter()
-        .filter_map(|(selected, name)| selected.then_some(name))
-    }
-}
-
-/// Prepares the images, reaps dead runs, starts the run and runs the selected checks.
+/// Prepares the images, reaps dead runs and old app images, starts the run and runs the
+/// selected checks. An error means that the environment did not come up, and no check ran.
 async fn run_checks(
     config: Config,
     run_id: RunId,
@@ -186,6 +166,13 @@ async fn run_checks(
     let reaped = collect_garbage(&docker, GcMode::DeadRuns).await?;
     for removed in &reaped.removed {
         tracing::info!("reaped {removed} (its process has exited)");
+    }
+    let pruned = prune_app_images(&docker, config.keep_app_images).await?;
+    for removed in &pruned.removed {
+        tracing::info!(
+            "removed {removed} (older than the newest {} app images)",
+            config.keep_app_images
+        );
     }
 
     let mut run = Run::start_with_config(
