@@ -5,8 +5,8 @@
 //! is shrunk to a short sequence and reported with its seeds and a replay command.
 //!
 //! Each run gets a database cloned from the template database and an app container of its own;
-//! between cases the driver empties the tables with one TRUNCATE as lv_migrator while the app
-//! keeps running.
+//! between cases the driver empties the tables and restarts their identities as lv_migrator
+//! while the app keeps running.
 
 mod calls;
 mod concurrency;
@@ -53,6 +53,12 @@ pub const DEFAULT_MAX_CALLS: usize = 40;
 const MAX_SHRINK_ITERS: u32 = 2_000;
 /// Limit of the time spent shrinking, in milliseconds.
 const MAX_SHRINK_TIME_MS: u32 = 180_000;
+
+/// How the tables are emptied between cases. DELETE in one transaction and one round trip was
+/// the fastest correct strategy in the `reset_strategies` benchmark (docs/benchmarks.md):
+/// TRUNCATE creates new files for every table and index and syncs them at commit, which took
+/// tens of times longer on fuse-overlayfs.
+const RESET_STRATEGY: ResetStrategy = ResetStrategy::DeleteAll;
 
 /// How to replay a failing case, shown in the report.
 #[derive(Clone, Debug)]
@@ -334,7 +340,7 @@ async fn run_sequences(target: &Target<'_>, options: &Options) -> Result<Sequenc
                 target.database
             )
         })?;
-    let reset = TableReset::connect(deployment, target.database, ResetStrategy::TruncateAll)
+    let reset = TableReset::connect(deployment, target.database, RESET_STRATEGY)
         .await
         .map_err(|error| error.to_string())?;
     let handle = tokio::runtime::Handle::current();

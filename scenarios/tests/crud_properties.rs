@@ -1,6 +1,6 @@
 //! `crud.properties` against the app, and its self-tests: apps built with a fail point that
 //! ignores a video's new title, and with one that commits a user delete's audit row before the
-//! delete, so a refused delete leaves the row behind. Each self-test asserts that the check
+//! delete, so a rejected delete leaves the row behind. Each self-test asserts that the check
 //! fails and shrinks the failure to a short sequence.
 //!
 //! `PROPTEST_CASES`, `PROPTEST_RNG_SEED` and `CRUD_PROPERTIES_REPLAY` are honoured.
@@ -94,9 +94,9 @@ async fn crud_properties_flags_ignored_title() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crud_properties_flags_audit_row_of_refused_delete() {
+async fn crud_properties_flags_audit_row_of_rejected_delete() {
     let report = run_with_fault(
-        "crud_properties_flags_audit_row_of_refused_delete",
+        "crud_properties_flags_audit_row_of_rejected_delete",
         "user.delete.audit_outside_transaction",
     )
     .await;

@@ -198,7 +198,7 @@ impl Database {
 }
 
 /// Fail point `user.delete.audit_outside_transaction`: DELETE /v1/users/{id} commits its audit
-/// row on its own before the delete runs, so a delete that is then refused (the user still
+/// row on its own before the delete runs, so a delete that is then rejected (the user still
 /// owns videos) or finds no user leaves that row behind. Compiled only with the `failpoints`
 /// feature.
 fn audit_outside_transaction_fault_active() -> bool {

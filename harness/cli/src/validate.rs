@@ -16,14 +16,57 @@ use harness::owner::Owner;
 use harness::report::{Report, render_table};
 use harness::run::{Run, RunOptions};
 use harness::signals;
+use scenarios::crud_properties::{self, Regressions, ReplayCommand};
 use scenarios::{crud_smoke, migrations_replay};
 
 use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, print_error};
 
+/// Cases of crud.properties when neither `--cases` nor PROPTEST_CASES is given.
+const DEFAULT_PROPERTY_CASES: u32 = 64;
+
+/// The crud.properties flags of `harness validate`.
+pub struct PropertiesArgs {
+    /// `--cases`.
+    pub cases: Option<u32>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--replay`.
+    pub replay: Option<String>,
+}
+
+impl PropertiesArgs {
+    /// Builds the check's options: the flags over the environment.
+    fn options(self) -> Result<crud_properties::Options, String> {
+        let mut options =
+            crud_properties::Options::from_env(DEFAULT_PROPERTY_CASES, ReplayCommand::Validate)?;
+        if let Some(cases) = self.cases {
+            options.cases = cases;
+        }
+        if let Some(seed) = self.seed {
+            options.seed = seed;
+        }
+        if let Some(replay) = self.replay {
+            options.regressions = Regressions::Replay(replay);
+        }
+        Ok(options)
+    }
+}
+
 /// Runs `harness validate` and returns the exit status.
-pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
-    let selection = match Selection::parse(&only) {
+pub async fn validate(
+    only: Vec<String>,
+    report_dir: Option<PathBuf>,
+    properties: PropertiesArgs,
+) -> u8 {
+    let mut selection = match Selection::parse(&only) {
         Ok(selection) => selection,
+        Err(message) => {
+            print_error(&message);
+            return EXIT_ENVIRONMENT;
+        }
+    };
+    selection.properties_options = match properties.options() {
+        Ok(options) => Some(options),
         Err(message) => {
             print_error(&message);
             return EXIT_ENVIRONMENT;
@@ -120,6 +163,8 @@ async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
 struct Selection {
     replay: bool,
     crud: bool,
+    properties: bool,
+    properties_options: Option<crud_properties::Options>,
 }
 
 impl Selection {
@@ -135,6 +180,8 @@ impl Selection {
             return Ok(Self {
                 replay: true,
                 crud: true,
+                properties: true,
+                properties_options: None,
             });
         }
         let unknown: Vec<&str> = names
@@ -152,6 +199,8 @@ impl Selection {
         Ok(Self {
             replay: names.contains(&migrations_replay::NAME),
             crud: names.contains(&crud_smoke::NAME),
+            properties: names.contains(&crud_properties::NAME),
+            properties_options: None,
         })
     }
 
@@ -160,6 +209,7 @@ impl Selection {
         [
             (self.replay, migrations_replay::NAME),
             (self.crud, crud_smoke::NAME),
+            (self.properties, crud_properties::NAME),
         ]
         .into_iter()
         .filter_map(|(selected, name)| selected.then_some(name))
@@ -176,7 +226,7 @@ async fn run_checks(
 
     // Every image first, so that a missing one stops the run before any container starts.
     images::ensure_base_image(&docker, &config, BaseImage::Postgres).await?;
-    let app_image = if selection.crud {
+    let app_image = if selection.crud || selection.properties {
         let labels = labels::run_labels(&run_id, &Owner::current());
         Some(app_image::ensure_app_image(&docker, &config, &[], &labels).await?)
     } else {
@@ -253,6 +303,14 @@ async fn run_selected(run: &mut Run, selection: &Selection) -> Vec<CheckResult> 
             },
         };
         checks.push(result);
+    }
+
+    // crud.properties builds its own template database from the migrations and runs against
+    // a clone of it, with an app container of its own.
+    if selection.properties
+        && let Some(options) = &selection.properties_options
+    {
+        checks.push(crud_properties::run_on_clone(run, options).await.result);
     }
     checks
 }

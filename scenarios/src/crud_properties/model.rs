@@ -155,17 +155,22 @@ fn valid_text(value: &str, max: usize) -> bool {
     (1..=max).contains(&value.chars().count()) && !value.contains('\0')
 }
 
-/// The email rule: at most 254 characters, no whitespace or control characters, a non-empty
-/// part before and after the last `@`. The table's CHECK constraint also requires the first
-/// `@` after the first character, which the app reports as 422 too.
+/// The app's email rule: at most 254 characters, no whitespace or control characters, a
+/// non-empty part before and after the last `@`.
 fn valid_email(value: &str) -> bool {
     if value.chars().count() > EMAIL_MAX
         || value.chars().any(|c| c.is_whitespace() || c.is_control())
-        || value.starts_with('@')
     {
         return false;
     }
     matches!(value.rsplit_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty())
+}
+
+/// The table's CHECK constraint on emails, stricter than the app's rule: the first `@` must
+/// come after the first character. A row that breaks it is 422 `validation_failed`, but only
+/// when a row is written: an update of a missing user is 404 first.
+fn database_accepts_email(value: &str) -> bool {
+    !value.starts_with('@')
 }
 
 fn valid_password(value: &str) -> bool {
@@ -317,6 +322,9 @@ impl State {
                 {
                     return validation_failed();
                 }
+                if !database_accepts_email(email) {
+                    return validation_failed();
+                }
                 if self.email_taken(email, None) {
                     return conflict();
                 }
@@ -357,6 +365,9 @@ impl State {
                 let Some(slot) = self.alive_slot(Kind::User, *user) else {
                     return not_found();
                 };
+                if email.as_deref().is_some_and(|e| !database_accepts_email(e)) {
+                    return validation_failed();
+                }
                 if let Some(email) = email
                     && self.email_taken(email, Some(slot))
                 {
@@ -736,6 +747,19 @@ mod tests {
         let state = State::default().apply(&create_user("@a@b"));
 
         assert_eq!(state.outcome, validation_failed());
+    }
+
+    #[test]
+    fn email_check_applies_only_to_written_rows() {
+        let state = State::default().apply(&Call::UpdateUser {
+            user: Ref::Missing(1),
+            email: Some("@a@b".to_owned()),
+            display_name: None,
+            password: None,
+            envelope: Envelope::Valid,
+        });
+
+        assert_eq!(state.outcome, not_found());
     }
 
     #[test]
