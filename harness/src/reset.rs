@@ -16,11 +16,11 @@ use crate::deployment::Deployment;
 use crate::error::{Error, Result};
 
 /// Deadline for a reset statement to get its locks. Between cases no request is in flight, so
-/// the locks are free at once; a reset that waits this long is blocked by a stray session.
+/// the locks are free at once. A reset that waits this long is blocked by a stray session.
 const LOCK_TIMEOUT: &str = "5s";
 
-/// How a reset empties the tables. Every strategy leaves the same state: no rows and every
-/// identity back at its start; they differ in statements, round trips and commits.
+/// Method a reset uses to empty the tables. Every strategy leaves the same state: no rows and
+/// every identity back at its start. They differ in statements, round trips and commits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResetStrategy {
     /// One `TRUNCATE t1, t2, ... RESTART IDENTITY CASCADE`: one statement and one commit.
@@ -82,7 +82,7 @@ pub struct TableReset {
     connection: PgConnection,
     database: String,
     strategy: ResetStrategy,
-    /// What one reset sends: each element is one round trip.
+    /// SQL that one reset sends, one element per round trip.
     round_trips: Vec<String>,
 }
 

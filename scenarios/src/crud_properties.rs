@@ -1,7 +1,7 @@
-//! Check `crud.properties`: proptest generates sequences of API calls from a reference model
-//! of users, videos and localizations (proptest-state-machine), the driver sends them to the
-//! app, and after every call the response must match the model (status and every field) and
-//! the database, read directly as the auditor role, must hold the invariants. A failing case
+//! Check `crud.properties`. Proptest generates sequences of API calls from a reference model
+//! of users, videos and localizations (proptest-state-machine), and the driver sends them to
+//! the app. After every call the response must match the model (status and every field), and
+//! the database, read directly as the auditor role, must keep the invariants. A failing case
 //! is shrunk to a short sequence and reported with its seeds and a replay command.
 //!
 //! Each run gets a database cloned from the template database and an app container of its own;
@@ -54,13 +54,13 @@ const MAX_SHRINK_ITERS: u32 = 2_000;
 /// Limit of the time spent shrinking, in milliseconds.
 const MAX_SHRINK_TIME_MS: u32 = 180_000;
 
-/// How the tables are emptied between cases. DELETE in one transaction and one round trip was
+/// Reset strategy between cases. DELETE in one transaction and one round trip was
 /// the fastest correct strategy in the `reset_strategies` benchmark (docs/benchmarks.md):
 /// TRUNCATE creates new files for every table and index and syncs them at commit, which took
 /// tens of times longer on fuse-overlayfs.
 const RESET_STRATEGY: ResetStrategy = ResetStrategy::DeleteAll;
 
-/// How to replay a failing case, shown in the report.
+/// Command that replays a failing case, shown in the report.
 #[derive(Clone, Debug)]
 pub enum ReplayCommand {
     /// `harness validate --only crud.properties --replay <seed>`.
@@ -97,9 +97,9 @@ pub struct Options {
     pub seed: u64,
     /// Maximum calls in one case.
     pub max_calls: usize,
-    /// Where failing seeds are read and written, or the one case to replay.
+    /// Source and destination of failing seeds, or the one case to replay.
     pub regressions: Regressions,
-    /// How the report says to replay a failure.
+    /// Replay command that the report prints for a failure.
     pub replay_command: ReplayCommand,
     /// Whether the concurrency properties run after the sequences.
     pub concurrency: bool,
@@ -139,7 +139,7 @@ impl Options {
     }
 }
 
-/// What the check runs against: the app and the database clone it uses.
+/// Target of the check: the app and the database clone it uses.
 pub struct Target<'a> {
     /// Credentials and the Postgres address.
     pub deployment: &'a Deployment,
@@ -158,7 +158,7 @@ pub struct Reproduction {
     pub case_seed: Option<String>,
     /// The shrunk sequence, one line per call.
     pub calls: Vec<String>,
-    /// What the last call of the shrunk sequence broke.
+    /// Rule that the last call of the shrunk sequence broke.
     pub failure: String,
     /// Command that replays the case.
     pub command: Option<String>,
@@ -291,7 +291,7 @@ pub async fn run(target: &Target<'_>, options: &Options) -> Report {
     report
 }
 
-/// What the sequences left: the driver for the concurrency properties and the verdict so far.
+/// Result of the sequences: the driver for the concurrency properties and the verdict so far.
 struct SequencesReport {
     driver: Driver,
     summary: String,
@@ -400,12 +400,16 @@ fn run_proptest(driver: Driver, options: &Options) -> SequencesReport {
     let driver = driver.into_inner();
     let executed = cases.get();
     let median = median(&driver.reset_times);
+    let cases = match &options.regressions {
+        Regressions::Replay(seed) => format!("replayed case {seed}"),
+        _ => format!(
+            "{} cases of 1 to {} calls (seed {})",
+            options.cases, options.max_calls, options.seed
+        ),
+    };
     let summary = format!(
-        "{} cases of 1 to {} calls (seed {}, {executed} sequences run with shrinking): \
-         responses and database agree with the model; median reset {:.1} ms",
-        options.cases,
-        options.max_calls,
-        options.seed,
+        "{cases}, {executed} sequences run with shrinking: responses and database agree with \
+         the model; median reset {:.1} ms",
         median.as_secs_f64() * 1000.0
     );
     let mut report = SequencesReport {

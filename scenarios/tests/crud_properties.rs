@@ -17,7 +17,7 @@ use scenarios::crud_properties::{self, Options, Regressions, ReplayCommand, Repo
 const CASES: u32 = 32;
 /// Cases a self-test may generate before the fault shows; it stops at the first failure.
 const SELF_TEST_CASES: u32 = 256;
-/// Longest shrunk sequence a self-test accepts.
+/// Maximum length of the shrunk sequence that a self-test accepts.
 const MAX_SHRUNK_CALLS: usize = 5;
 
 fn options(test: &str, default_cases: u32) -> Options {
@@ -30,7 +30,10 @@ fn options(test: &str, default_cases: u32) -> Options {
 
 async fn run_with_fault(test: &str, failpoint: &str) -> Report {
     let mut options = options(test, SELF_TEST_CASES);
-    options.regressions = Regressions::Off;
+    // The faults are intended, so their failures are not regressions to keep.
+    if !matches!(options.regressions, Regressions::Replay(_)) {
+        options.regressions = Regressions::Off;
+    }
     options.concurrency = false;
     let run_options = RunOptions {
         app_features: vec!["failpoints".to_owned()],

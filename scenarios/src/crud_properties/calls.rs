@@ -69,7 +69,7 @@ pub enum Envelope {
     MissingField,
 }
 
-/// What a Content-Type or JSON problem makes the app return.
+/// Problem of a body's Content-Type or JSON, which decides the app's error response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BodyProblem {
     /// 415 `unsupported_media_type`.
@@ -99,7 +99,7 @@ impl fmt::Debug for Password {
     }
 }
 
-/// Which password a login sends.
+/// Password that a login sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoginPassword {
     /// The user's current password.

@@ -1,7 +1,7 @@
 //! The concurrency properties, run after the sequences on the same clone:
 //!
 //! - N concurrent creates of one email in different cases: exactly one succeeds (201), every
-//!   other gets 409 `conflict`, and the database holds one user with the winner's email and one
+//!   other gets 409 `conflict`, and the database contains one user with the winner's email and one
 //!   audit row for it.
 //! - N concurrent updates of one video, each setting title, duration and status: every one is
 //!   acknowledged with its own values, and the row ends equal to one acknowledged update, all
@@ -20,7 +20,7 @@ const ROUNDS: usize = 6;
 /// Maximum concurrent requests in a round.
 const MAX_CONCURRENT: usize = 8;
 
-/// Why a property failed.
+/// Failure of a property.
 pub enum Failure {
     /// A rule broke; the text names the round and what differs.
     Finding(String),

@@ -25,7 +25,7 @@ use super::responses::{self, KnownSlots, Response};
 /// a hung app, and the case fails instead of blocking the run.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why a case failed.
+/// Failure of a case.
 #[derive(Debug)]
 pub enum CaseFailure {
     /// A call's response or the database after it differs from the model. `call` counts from 1.

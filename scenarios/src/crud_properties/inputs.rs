@@ -48,7 +48,7 @@ pub fn wide_text(chars: usize) -> String {
     WIDE_CHARS.iter().cycle().take(chars).collect()
 }
 
-/// A text field value up to `max` characters: samples, random printable Unicode, and strings of
+/// Generates text field values up to `max` characters: samples, random printable Unicode, and strings of
 /// exactly `max` and `max + 1` characters.
 pub fn text(max: usize) -> BoxedStrategy<String> {
     prop_oneof![
@@ -84,7 +84,7 @@ const INVALID_EMAILS: &[&str] = &[
     "@a@b",
 ];
 
-/// How an email's ASCII letters are cased.
+/// Casing of an email's ASCII letters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Case {
     /// As written.
@@ -106,12 +106,12 @@ impl Case {
     }
 }
 
-/// A casing.
+/// Generates casings.
 pub fn case() -> BoxedStrategy<Case> {
     select(vec![Case::AsIs, Case::Lower, Case::Upper]).boxed()
 }
 
-/// An email: mostly valid ones from a small pool (so that duplicates in other cases happen),
+/// Generates emails: mostly valid ones from a small pool (so that duplicates in other cases happen),
 /// invalid ones, and ones of exactly 254 and 255 characters.
 pub fn email() -> BoxedStrategy<String> {
     let pooled = (select(EMAIL_LOCALS), select(EMAIL_DOMAINS), case())
@@ -130,7 +130,7 @@ pub fn email() -> BoxedStrategy<String> {
     .boxed()
 }
 
-/// A password: valid lengths, Unicode, NUL (allowed: passwords are only hashed), and lengths
+/// Generates passwords: valid lengths, Unicode, NUL (allowed: passwords are only hashed), and lengths
 /// one outside the bounds.
 pub fn password() -> BoxedStrategy<String> {
     let (min, max) = PASSWORD_CHARS;
@@ -185,7 +185,7 @@ const TAGS: &[(&str, Option<&str>)] = &[
     ("x-abcdefgh-abcdefgh-abcdefgh-abcdefg", None),
 ];
 
-/// A language tag.
+/// Generates language tags with their stored forms.
 pub fn tag() -> BoxedStrategy<Tag> {
     select(TAGS)
         .prop_map(|(sent, stored)| Tag {
@@ -195,7 +195,7 @@ pub fn tag() -> BoxedStrategy<Tag> {
         .boxed()
 }
 
-/// An optional enum field: absent, one of `valid`, or a near miss.
+/// Generates optional enum values: absent, one of `valid`, or a near miss.
 pub fn enum_value(
     valid: &'static [&'static str],
     invalid: &'static [&'static str],
@@ -224,7 +224,7 @@ pub enum Number {
     Literal(&'static str, Literal),
 }
 
-/// How serde_json treats a non-integer literal for an `i64` field.
+/// Treatment of a non-integer literal for an `i64` field by serde_json.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Literal {
     /// Valid JSON of the wrong type: 400 `invalid_request`.
@@ -243,7 +243,7 @@ impl Number {
     }
 }
 
-/// A duration: valid seconds, the bounds and one past them, the extremes of i64, and
+/// Generates durations: valid seconds, the bounds and one past them, the extremes of i64, and
 /// literals of the wrong type.
 pub fn duration() -> BoxedStrategy<Number> {
     prop_oneof![
@@ -263,7 +263,7 @@ pub fn duration() -> BoxedStrategy<Number> {
     .boxed()
 }
 
-/// A `limit` or `offset` query value: absent, valid, or breaking the rule.
+/// Generates `limit` or `offset` query values: absent, valid, or breaking the rule.
 pub fn page_value(
     valid: &'static [&'static str],
     invalid: &'static [&'static str],

@@ -97,7 +97,7 @@ struct Snapshot {
     updated_before_created: i64,
 }
 
-/// Why an invariant check did not reach a verdict or what it found.
+/// Failure of an invariant check: no verdict, or a broken invariant.
 pub enum Violation {
     /// The database could not be read.
     Unreadable(sqlx::Error),

@@ -1,6 +1,6 @@
-//! The reference model: users, videos and localizations as the contract says they must be
-//! after each call, the audit log rows the calls must have written, and the outcome the last
-//! call must have had. Applying a call never fails; a call the app must reject records its
+//! The reference model: users, videos and localizations as the contract requires them after
+//! each call, the audit log rows the calls must have written, and the outcome the last call
+//! must have had. Applying a call never fails. A call that the app must reject records its
 //! status and error code as the outcome and changes nothing.
 
 use super::calls::{
@@ -72,7 +72,7 @@ pub struct AuditModel {
     pub slot: usize,
 }
 
-/// What the last call must have returned.
+/// Response that the last call must have returned.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Outcome {
     /// No call yet.
@@ -149,13 +149,13 @@ fn problem_outcome(problem: BodyProblem) -> Outcome {
     }
 }
 
-/// The text rule of titles and display names: 1 to `max` characters and no NUL, which
+/// Checks the text rule of titles and display names: 1 to `max` characters and no NUL, which
 /// Postgres text cannot store.
 fn valid_text(value: &str, max: usize) -> bool {
     (1..=max).contains(&value.chars().count()) && !value.contains('\0')
 }
 
-/// The app's email rule: at most 254 characters, no whitespace or control characters, a
+/// Checks the app's email rule: at most 254 characters, no whitespace or control characters, a
 /// non-empty part before and after the last `@`.
 fn valid_email(value: &str) -> bool {
     if value.chars().count() > EMAIL_MAX
@@ -166,7 +166,7 @@ fn valid_email(value: &str) -> bool {
     matches!(value.rsplit_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty())
 }
 
-/// The table's CHECK constraint on emails, stricter than the app's rule: the first `@` must
+/// Checks the table's CHECK constraint on emails, stricter than the app's rule: the first `@` must
 /// come after the first character. A row that breaks it is 422 `validation_failed`, but only
 /// when a row is written: an update of a missing user is 404 first.
 fn database_accepts_email(value: &str) -> bool {
@@ -307,7 +307,7 @@ impl State {
     }
 
     /// Applies a call whose body (if any) passed Content-Type and JSON reading: the field
-    /// rules, then the database's answer.
+    /// rules, then the database's constraints and rows.
     fn apply_valid_body(&mut self, call: &Call) -> Outcome {
         match call {
             Call::CreateUser {

@@ -1,6 +1,7 @@
-//! Reproduction of a failure: the shrunk sequence as a readable list of requests (ids as
-//! `{user#0}`, passwords shown by length only), the seeds, a command that replays exactly the
-//! failing case, and the regressions file whose seeds every later run replays first.
+//! Reproduction of a failure. The shrunk sequence becomes a readable list of requests, with
+//! ids as `{user#0}` and passwords shown by length only. The report adds the seeds and a
+//! command that replays exactly the failing case, and the regressions file keeps the seeds that
+//! every later run replays first.
 //!
 //! The regressions file uses proptest's format (`cc <seed> # <comment>`), one case per line.
 
@@ -22,12 +23,12 @@ const REGRESSIONS_HEADER: &str = "\
 # new cases. Commit this file; delete a line only when its case no longer applies.
 ";
 
-/// The regressions file of `crud.properties`, next to this crate's sources.
+/// Returns the regressions file of `crud.properties`, next to this crate's sources.
 pub fn regressions_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("proptest-regressions/crud_properties.txt")
 }
 
-/// Where the runner reads and writes failing seeds.
+/// Source and destination of the runner's failing seeds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Regressions {
     /// Neither read nor write: self-tests, whose failures are intended.
@@ -105,7 +106,7 @@ impl FailurePersistence for SeedLedger {
             return;
         };
         // The Debug form of the shrunk value is long and may carry passwords, so the comment
-        // names only the date; the run's report shows the sequence.
+        // names only the date. The run's report shows the sequence.
         let _ = shrunken_value;
         let line = format!(
             "{seed} # crud.properties failure found {}\n",

@@ -168,7 +168,7 @@ pub fn check(response: &Response, state: &State, known: &mut KnownSlots) -> Resu
     }
 }
 
-/// How a returned resource's timestamps must relate to the known ones.
+/// Relation that a returned resource's timestamps must have to the known ones.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Timestamps {
     /// A new resource: `updated_at` equals `created_at`.

@@ -105,8 +105,8 @@ impl ReferenceStateMachine for CrudMachine {
     }
 }
 
-/// A reference to a resource of `kind`: mostly an existing one, sometimes a deleted one, and
-/// sometimes a UUID that names nothing.
+/// Generates references to resources of `kind`: mostly existing ones, sometimes deleted ones,
+/// and sometimes UUIDs that name nothing.
 fn reference(state: &State, kind: Kind) -> BoxedStrategy<Ref> {
     let missing = any::<u128>().prop_map(Ref::Missing);
     let count = state.slots(kind);
