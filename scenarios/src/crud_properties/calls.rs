@@ -411,6 +411,35 @@ fn push_text(fields: &mut Vec<(&'static str, Json)>, key: &'static str, value: &
 }
 
 impl Call {
+    /// Returns every resource reference of the call with the kind it names, for rewriting.
+    pub fn references_mut(&mut self) -> Vec<(Kind, &mut Ref)> {
+        match self {
+            Call::CreateUser { .. } | Call::ListUsers { .. } => Vec::new(),
+            Call::GetUser { user }
+            | Call::UpdateUser { user, .. }
+            | Call::DeleteUser { user }
+            | Call::Login { user, .. } => vec![(Kind::User, user)],
+            Call::CreateVideo { owner, .. } => match owner {
+                OwnerInput::User(user) => vec![(Kind::User, user)],
+                OwnerInput::NotUuid(_) => Vec::new(),
+            },
+            Call::ListVideos { owner, .. } => match owner {
+                Some(OwnerInput::User(user)) => vec![(Kind::User, user)],
+                _ => Vec::new(),
+            },
+            Call::GetVideo { video }
+            | Call::UpdateVideo { video, .. }
+            | Call::DeleteVideo { video }
+            | Call::CreateLocalization { video, .. }
+            | Call::ListLocalizations { video, .. } => vec![(Kind::Video, video)],
+            Call::GetLocalization { localization }
+            | Call::UpdateLocalization { localization, .. }
+            | Call::DeleteLocalization { localization } => {
+                vec![(Kind::Localization, localization)]
+            }
+        }
+    }
+
     /// Returns the body of the call, or `None` for calls without one. `state` is the model
     /// before the call (a login reads the user's email and password from it).
     pub fn body(&self, state: &State, ids: &dyn Ids) -> Option<Body> {

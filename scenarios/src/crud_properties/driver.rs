@@ -133,8 +133,9 @@ impl Driver {
                 message,
             };
 
+            let call = state.normalize(call);
             let request = call.request(&state, &RealIds(&known), false);
-            state = state.apply(call);
+            state = state.apply(&call);
             let response = self.send(&request).await?;
             responses::check(&response, &state, &mut known).map_err(finding)?;
 

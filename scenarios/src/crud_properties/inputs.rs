@@ -48,13 +48,16 @@ pub fn wide_text(chars: usize) -> String {
     WIDE_CHARS.iter().cycle().take(chars).collect()
 }
 
-/// Generates text field values up to `max` characters: samples, random printable Unicode, and strings of
-/// exactly `max` and `max + 1` characters.
+/// Generates text field values up to `max` characters: samples, random printable Unicode, and
+/// strings of exactly `max` and `max + 1` characters.
+///
+/// Shrinking moves from an alternative to the one before it, so each alternative comes after a
+/// simpler one that keeps the value's validity where it can.
 pub fn text(max: usize) -> BoxedStrategy<String> {
     prop_oneof![
         6 => select(TEXT_SAMPLES).prop_map(str::to_owned),
-        3 => "\\PC{1,16}",
         1 => Just(wide_text(max)),
+        3 => "\\PC{1,16}",
         1 => Just(wide_text(max + 1)),
     ]
     .boxed()
@@ -121,10 +124,11 @@ pub fn email() -> BoxedStrategy<String> {
         let local = "l".repeat(chars - domain.chars().count());
         format!("{local}{domain}")
     };
+    // Valid alternatives first, so that shrinking reaches a pooled email (see `text`).
     prop_oneof![
         8 => pooled,
-        2 => select(INVALID_EMAILS).prop_map(str::to_owned),
         1 => Just(sized(EMAIL_MAX)),
+        2 => select(INVALID_EMAILS).prop_map(str::to_owned),
         1 => Just(sized(EMAIL_MAX + 1)),
     ]
     .boxed()
@@ -141,9 +145,9 @@ pub fn password() -> BoxedStrategy<String> {
             "pass\u{0}word".to_owned(),
             " spaced password ".to_owned(),
         ]),
-        2 => "\\PC{8,24}",
         1 => Just(wide_text(min)),
         1 => Just(wide_text(max)),
+        2 => "\\PC{8,24}",
         1 => Just(wide_text(min - 1)),
         1 => Just(wide_text(max + 1)),
     ]

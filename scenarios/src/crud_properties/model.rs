@@ -232,6 +232,7 @@ fn page(kind: Kind, slots: Vec<usize>, limit: i64, offset: i64) -> Outcome {
 impl State {
     /// Applies `call` and records its outcome.
     pub fn apply(mut self, call: &Call) -> Self {
+        let call = &self.normalize(call);
         let body = call.body(&self, &SymbolicIds);
         let outcome = match body.as_ref().and_then(Body::problem) {
             Some(problem) => problem_outcome(problem),
@@ -277,33 +278,33 @@ impl State {
         }
     }
 
-    /// Returns whether every slot that `call` names exists in this state (alive or deleted).
+    /// Returns whether the state has a slot of every kind that `call` names a slot of.
     pub fn names_known_slots(&self, call: &Call) -> bool {
-        let known = |kind: Kind, reference: &Ref| match reference {
-            Ref::Slot(slot) => *slot < self.slots(kind),
-            Ref::Missing(_) => true,
-        };
-        let owner_known = |owner: &OwnerInput| match owner {
-            OwnerInput::User(user) => known(Kind::User, user),
-            OwnerInput::NotUuid(_) => true,
-        };
-        match call {
-            Call::CreateUser { .. } | Call::ListUsers { .. } => true,
-            Call::GetUser { user }
-            | Call::UpdateUser { user, .. }
-            | Call::DeleteUser { user }
-            | Call::Login { user, .. } => known(Kind::User, user),
-            Call::CreateVideo { owner, .. } => owner_known(owner),
-            Call::ListVideos { owner, .. } => owner.as_ref().is_none_or(owner_known),
-            Call::GetVideo { video }
-            | Call::UpdateVideo { video, .. }
-            | Call::DeleteVideo { video }
-            | Call::CreateLocalization { video, .. }
-            | Call::ListLocalizations { video, .. } => known(Kind::Video, video),
-            Call::GetLocalization { localization }
-            | Call::UpdateLocalization { localization, .. }
-            | Call::DeleteLocalization { localization } => known(Kind::Localization, localization),
+        let mut call = call.clone();
+        call.references_mut()
+            .into_iter()
+            .all(|(kind, reference)| match reference {
+                Ref::Slot(_) => self.slots(kind) > 0,
+                Ref::Missing(_) => true,
+            })
+    }
+
+    /// Returns `call` with each slot number taken modulo the number of slots of its kind.
+    ///
+    /// Generated calls name existing slots, so this changes nothing while generating. When
+    /// shrinking deletes an earlier create, a later `user#1` would name no slot; taken modulo
+    /// it names another user, so the shorter sequence stays meaningful and shrinking goes on.
+    pub fn normalize(&self, call: &Call) -> Call {
+        let mut call = call.clone();
+        for (kind, reference) in call.references_mut() {
+            let count = self.slots(kind);
+            if let Ref::Slot(slot) = reference
+                && count > 0
+            {
+                *slot %= count;
+            }
         }
+        call
     }
 
     /// Applies a call whose body (if any) passed Content-Type and JSON reading: the field
@@ -747,6 +748,28 @@ mod tests {
         let state = State::default().apply(&create_user("@a@b"));
 
         assert_eq!(state.outcome, validation_failed());
+    }
+
+    #[test]
+    fn normalize_wraps_slot_numbers() {
+        let state = State::default().apply(&create_user("ann@example.test"));
+
+        let call = state.normalize(&Call::GetUser { user: Ref::Slot(3) });
+
+        assert_eq!(call, Call::GetUser { user: Ref::Slot(0) });
+        assert_eq!(state.apply(&call).outcome, Outcome::Found(Kind::User, 0));
+    }
+
+    #[test]
+    fn slot_needs_one_resource_of_its_kind() {
+        let call = Call::GetVideo {
+            video: Ref::Slot(0),
+        };
+
+        assert!(!State::default().names_known_slots(&call));
+        assert!(State::default().names_known_slots(&Call::GetVideo {
+            video: Ref::Missing(1)
+        }));
     }
 
     #[test]

@@ -156,8 +156,9 @@ pub fn render_sequence(initial: &State, calls: &[Call]) -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(index, call)| {
+            let call = state.normalize(call);
             let request = call.request(&state, &SymbolicIds, true);
-            state = state.clone().apply(call);
+            state = state.clone().apply(&call);
             format!(
                 "{}. {request} -> expected {}",
                 index + 1,
