@@ -101,7 +101,7 @@ pub struct Options {
     pub regressions: Regressions,
     /// Replay command that the report prints for a failure.
     pub replay_command: ReplayCommand,
-    /// Whether the concurrency properties run after the sequences.
+    /// Whether the concurrency properties run after the sequences (never when replaying).
     pub concurrency: bool,
 }
 
@@ -262,7 +262,9 @@ pub async fn run(target: &Target<'_>, options: &Options) -> Report {
 
     let report = match run_sequences(target, options).await {
         Ok(mut driver_report) => {
+            let replaying = matches!(options.regressions, Regressions::Replay(_));
             if options.concurrency
+                && !replaying
                 && driver_report.reproduction.is_none()
                 && driver_report.error.is_none()
             {

@@ -213,6 +213,10 @@ fn page_bounds(page: &PageQuery) -> Option<(i64, i64)> {
     Some((limit, offset))
 }
 
+/// Builds one page of `slots`, which are in creation order.
+///
+/// NOTE: the app orders lists by (created_at, id). That equals creation order only while the
+/// database clock does not step back between two creates.
 fn page(kind: Kind, slots: Vec<usize>, limit: i64, offset: i64) -> Outcome {
     let total = slots.len() as i64;
     let slots = slots

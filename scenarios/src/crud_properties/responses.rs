@@ -175,7 +175,8 @@ enum Timestamps {
     New,
     /// A read: both equal the known values.
     Unchanged,
-    /// An update: `created_at` unchanged, `updated_at` not before the known one.
+    /// An update: `created_at` unchanged and `updated_at` set anew. The contract does not
+    /// promise that `updated_at` grows, because the database clock may step back.
     Updated,
 }
 
@@ -323,11 +324,7 @@ fn resource(
                     previous.created_at
                 ));
             }
-            let updated_ok = match timestamps {
-                Timestamps::Unchanged => updated_at == previous.updated_at,
-                _ => updated_at >= previous.updated_at,
-            };
-            if !updated_ok {
+            if timestamps == Timestamps::Unchanged && updated_at != previous.updated_at {
                 return Err(format!(
                     "field `updated_at`: response {updated_at}, last returned {}",
                     previous.updated_at
