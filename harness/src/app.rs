@@ -35,6 +35,11 @@ pub fn container_name(run_id: &RunId) -> String {
     format!("lv-app-{run_id}")
 }
 
+/// Returns the name of an extra app container of a run, `lv-app-<run id>-<instance>`.
+pub fn instance_container_name(run_id: &RunId, instance: &str) -> String {
+    format!("lv-app-{run_id}-{instance}")
+}
+
 /// Builds the app's environment: the database parts (the app reaches Postgres by container name
 /// on the run network), the low argon2 cost, RUST_LOG, then `extra` (such as FAILPOINTS), which
 /// overrides any of them.
@@ -74,16 +79,16 @@ pub fn app_environment(
     environment
 }
 
-/// Starts the app container from `image` with `environment`, on `network` with `labels`. It
-/// returns once the container runs, so call [`AppContainer::wait_until_ready`] next.
+/// Starts an app container named `name` from `image` with `environment`, on `network` with
+/// `labels`. It returns once the container runs, so call [`AppContainer::wait_until_ready`]
+/// next.
 pub async fn start(
     image: &ImageRef,
-    run_id: &RunId,
+    name: String,
     network: &str,
     labels: &HashMap<String, String>,
     environment: Vec<(String, String)>,
 ) -> Result<AppContainer> {
-    let name = container_name(run_id);
     let started = Instant::now();
     let mut request = GenericImage::new(image.name.clone(), image.tag.clone())
         .with_exposed_port(PORT.tcp())

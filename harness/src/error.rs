@@ -139,6 +139,18 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// Creating, cloning or dropping a template database or one of its clones failed.
+    #[error(
+        "template database step `{step}` failed: {source}. Check that the run's Postgres is \
+         running and that no other session is connected to the template"
+    )]
+    TemplateDatabase {
+        /// Statement or connection step, which contains no secret.
+        step: String,
+        /// The driver error.
+        source: sqlx::Error,
+    },
+
     /// Applying the migrations failed.
     #[error("applying the migrations in {dir} as lv_migrator failed: {source}")]
     Migrate {

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod app_image;
+pub mod app_instance;
 pub mod bootstrap;
 pub mod check;
 pub mod cleanup;
@@ -27,6 +28,8 @@ pub mod owner;
 pub mod postgres;
 pub mod redact;
 pub mod report;
+pub mod reset;
 pub mod run;
 pub mod secret;
 pub mod signals;
+pub mod template;

@@ -12,6 +12,7 @@ use testcontainers::bollard::Docker;
 
 use crate::app::{self, AppContainer};
 use crate::app_image;
+use crate::app_instance::AppInstance;
 use crate::bootstrap;
 use crate::cleanup::{self, CLEANUP_TIMEOUT};
 use crate::config::{Config, ImageRef};
@@ -188,18 +189,7 @@ impl Run {
             remove_container(previous.name().to_owned(), previous.into_container()).await?;
         }
 
-        let image = match &self.options.app_image {
-            Some(image) => image.clone(),
-            None => {
-                app_image::ensure_app_image(
-                    &self.docker,
-                    &self.config,
-                    &self.options.app_features,
-                    &self.labels,
-                )
-                .await?
-            }
-        };
+        let image = self.app_image().await?;
         let environment = app::app_environment(
             &self.config,
             &self.id,
@@ -208,7 +198,8 @@ impl Run {
         );
 
         let started = Instant::now();
-        let app = app::start(&image, &self.id, &network_name, &self.labels, environment).await?;
+        let name = app::container_name(&self.id);
+        let app = app::start(&image, name, &network_name, &self.labels, environment).await?;
         let app = self.app.insert(app);
         let port = match app.host_port().await {
             Ok(port) => port,
@@ -228,6 +219,57 @@ impl Run {
             "app container start to ready"
         );
         Ok(())
+    }
+
+    /// Starts another app container of this run, `lv-app-<run id>-<instance>`, connected to
+    /// `database` (its DB_NAME) instead of the application database, and waits until
+    /// `/readyz` returns 200. It gets the run's image, features and environment, so that a
+    /// test can run against a database clone of its own. The caller removes it with
+    /// [`AppInstance::remove`]; the run's shutdown removes it by label otherwise.
+    pub async fn start_app_instance(&self, instance: &str, database: &str) -> Result<AppInstance> {
+        let Some(network) = &self.network else {
+            return Err(Error::Usage(
+                "start_app_instance needs a started run".to_owned(),
+            ));
+        };
+        let image = self.app_image().await?;
+        let mut extra = self.options.app_env.clone();
+        extra.push(("DB_NAME".to_owned(), database.to_owned()));
+        let environment = app::app_environment(&self.config, &self.id, &self.deployment, &extra);
+
+        let started = Instant::now();
+        let name = app::instance_container_name(&self.id, instance);
+        let container = app::start(&image, name, &network.name, &self.labels, environment).await?;
+        let instance = AppInstance::new(container).await?;
+        instance
+            .container()
+            .wait_until_ready(&self.docker, instance.url(), self.config.app_ready_timeout)
+            .await?;
+        tracing::info!(
+            container = %instance.container().name(),
+            %database,
+            url = %instance.url(),
+            elapsed = ?started.elapsed(),
+            "app instance start to ready"
+        );
+        Ok(instance)
+    }
+
+    /// Returns the app image of the run: the one given in the options, or the one
+    /// [`app_image::ensure_app_image`] picks or builds.
+    async fn app_image(&self) -> Result<ImageRef> {
+        match &self.options.app_image {
+            Some(image) => Ok(image.clone()),
+            None => {
+                app_image::ensure_app_image(
+                    &self.docker,
+                    &self.config,
+                    &self.options.app_features,
+                    &self.labels,
+                )
+                .await
+            }
+        }
     }
 
     /// Stops and starts the Postgres container (its data folder stays), re-reads the published

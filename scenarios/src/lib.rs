@@ -3,6 +3,7 @@
 //! [`CheckResult`](harness::check::CheckResult); the CLI and the nextest wrappers in
 //! `tests/` call the same functions.
 
+pub mod crud_properties;
 pub mod crud_smoke;
 pub mod fixtures;
 pub mod migration_files;
@@ -12,4 +13,8 @@ pub mod schema;
 pub mod snapshot;
 
 /// Names of the checks, in the order `harness validate` runs them.
-pub const CHECKS: &[&str] = &[migrations_replay::NAME, crud_smoke::NAME];
+pub const CHECKS: &[&str] = &[
+    migrations_replay::NAME,
+    crud_smoke::NAME,
+    crud_properties::NAME,
+];

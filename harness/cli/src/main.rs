@@ -61,6 +61,20 @@ enum Command {
         /// run starts [default: target/harness/reports/<run id>/ in the workspace].
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
+
+        /// Number of generated cases of crud.properties [default: PROPTEST_CASES, else 64].
+        #[arg(long, value_name = "N")]
+        cases: Option<u32>,
+
+        /// Seed of crud.properties' generator, for a reproducible run [default:
+        /// PROPTEST_RNG_SEED, else random; the report prints it].
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+
+        /// Replay one failing case of crud.properties by its case seed (`cc <hex>`, as a
+        /// failure report prints it) instead of generating cases.
+        #[arg(long, value_name = "CASE_SEED")]
+        replay: Option<String>,
     },
 
     /// Remove the containers, networks and unfinished images of harness runs whose process has
@@ -99,7 +113,20 @@ fn main() -> ExitCode {
     };
     let status = runtime.block_on(async {
         match cli.command {
-            Command::Validate { only, report } => validate::validate(only, report).await,
+            Command::Validate {
+                only,
+                report,
+                cases,
+                seed,
+                replay,
+            } => {
+                let properties = validate::PropertiesArgs {
+                    cases,
+                    seed,
+                    replay,
+                };
+                validate::validate(only, report, properties).await
+            }
             Command::Gc {
                 all,
                 keep_app_images,

@@ -1,6 +1,6 @@
 //! The `--only` option of `harness validate`: which checks run.
 
-use scenarios::{crud_smoke, migrations_replay};
+use scenarios::{crud_properties, crud_smoke, migrations_replay};
 
 /// Selection of the checks to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -9,6 +9,8 @@ pub struct Selection {
     pub replay: bool,
     /// Whether `crud.smoke` runs.
     pub crud: bool,
+    /// Whether `crud.properties` runs.
+    pub properties: bool,
 }
 
 impl Selection {
@@ -20,6 +22,7 @@ impl Selection {
             return Ok(Self {
                 replay: true,
                 crud: true,
+                properties: true,
             });
         }
         let valid = scenarios::CHECKS.join(", ");
@@ -48,6 +51,7 @@ impl Selection {
         Ok(Self {
             replay: names.contains(&migrations_replay::NAME),
             crud: names.contains(&crud_smoke::NAME),
+            properties: names.contains(&crud_properties::NAME),
         })
     }
 }
@@ -61,14 +65,21 @@ mod tests {
         Selection::parse(&values)
     }
 
-    const BOTH: Selection = Selection {
+    const ALL: Selection = Selection {
         replay: true,
         crud: true,
+        properties: true,
+    };
+
+    const REPLAY_AND_SMOKE: Selection = Selection {
+        replay: true,
+        crud: true,
+        properties: false,
     };
 
     #[test]
     fn no_option_selects_every_check() {
-        assert_eq!(parse(&[]), Ok(BOTH));
+        assert_eq!(parse(&[]), Ok(ALL));
     }
 
     #[test]
@@ -76,16 +87,19 @@ mod tests {
         let crud_only = Selection {
             replay: false,
             crud: true,
+            properties: false,
         };
         let replay_only = Selection {
             replay: true,
             crud: false,
+            properties: false,
         };
         let cases: &[(&[&str], Selection)] = &[
             (&["crud.smoke"], crud_only),
             (&[" crud.smoke "], crud_only),
             (&["migrations.replay"], replay_only),
-            (&["crud.smoke", "migrations.replay"], BOTH),
+            (&["crud.smoke", "migrations.replay"], REPLAY_AND_SMOKE),
+            (&["crud.smoke", "migrations.replay", "crud.properties"], ALL),
             (&["crud.smoke", "crud.smoke"], crud_only),
         ];
         for (values, expected) in cases {

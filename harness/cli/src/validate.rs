@@ -17,6 +17,7 @@ use harness::owner::Owner;
 use harness::report::{self, Report, render_table};
 use harness::run::{BUILD_WAIT_TIMEOUT, Run, RunOptions};
 use harness::signals;
+use scenarios::crud_properties::{self, Regressions, ReplayCommand};
 use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
 use scenarios::{crud_smoke, migrations_replay};
 
@@ -24,11 +25,53 @@ use crate::preflight::check_inputs;
 use crate::selection::Selection;
 use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_PASS, print_error};
 
+/// Cases of crud.properties when neither `--cases` nor PROPTEST_CASES is given.
+const DEFAULT_PROPERTY_CASES: u32 = 64;
+
+/// The crud.properties flags of `harness validate`.
+pub struct PropertiesArgs {
+    /// `--cases`.
+    pub cases: Option<u32>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--replay`.
+    pub replay: Option<String>,
+}
+
+impl PropertiesArgs {
+    /// Builds the check's options: the flags over the environment.
+    fn options(self) -> Result<crud_properties::Options, String> {
+        let mut options =
+            crud_properties::Options::from_env(DEFAULT_PROPERTY_CASES, ReplayCommand::Validate)?;
+        if let Some(cases) = self.cases {
+            options.cases = cases;
+        }
+        if let Some(seed) = self.seed {
+            options.seed = seed;
+        }
+        if let Some(replay) = self.replay {
+            options.regressions = Regressions::Replay(replay);
+        }
+        Ok(options)
+    }
+}
+
 /// Runs `harness validate` and returns the exit status (see `VALIDATE_EXIT_STATUS`).
-pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
+pub async fn validate(
+    only: Vec<String>,
+    report_dir: Option<PathBuf>,
+    properties: PropertiesArgs,
+) -> u8 {
     // Usage and configuration first: nothing starts when one of them is wrong.
     let selection = match Selection::parse(&only) {
         Ok(selection) => selection,
+        Err(message) => {
+            print_error(&message);
+            return EXIT_ENVIRONMENT;
+        }
+    };
+    let properties_options = match properties.options() {
+        Ok(options) => options,
         Err(message) => {
             print_error(&message);
             return EXIT_ENVIRONMENT;
@@ -55,7 +98,12 @@ pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
 
     let started_at = Utc::now();
     let started = Instant::now();
-    let mut run = Box::pin(run_checks(config, run_id.clone(), &selection));
+    let mut run = Box::pin(run_checks(
+        config,
+        run_id.clone(),
+        &selection,
+        &properties_options,
+    ));
     let outcome = tokio::select! {
         outcome = &mut run => Ok(outcome),
         signal = signals::interrupted() => Err(signal),
@@ -151,12 +199,13 @@ async fn run_checks(
     config: Config,
     run_id: RunId,
     selection: &Selection,
+    properties: &crud_properties::Options,
 ) -> Result<Vec<CheckResult>, Error> {
     let docker = harness::docker::connect().await?;
 
     // Every image first, so that a missing one stops the run before any container starts.
     images::ensure_base_image(&docker, &config, BaseImage::Postgres).await?;
-    let app_image = if selection.crud {
+    let app_image = if selection.crud || selection.properties {
         let labels = labels::run_labels(&run_id, &Owner::current());
         Some(app_image::ensure_app_image(&docker, &config, &[], &labels).await?)
     } else {
@@ -185,7 +234,7 @@ async fn run_checks(
     )
     .await?;
 
-    let checks = run_selected(&mut run, selection).await;
+    let checks = run_selected(&mut run, selection, properties).await;
     if let Err(error) = run.shutdown().await {
         // The verdicts stand, and the leftovers are reported and make the exit status 1.
         print_error(&error.to_string());
@@ -202,7 +251,11 @@ async fn run_checks(
 
 /// Runs the selected checks on a started run. `migrations.replay` migrates the fresh database
 /// itself. Without it, the harness applies the migrations before the app starts.
-async fn run_selected(run: &mut Run, selection: &Selection) -> Vec<CheckResult> {
+async fn run_selected(
+    run: &mut Run,
+    selection: &Selection,
+    properties: &crud_properties::Options,
+) -> Vec<CheckResult> {
     let mut checks = Vec::new();
 
     let mut replay_passed = false;
@@ -240,6 +293,12 @@ async fn run_selected(run: &mut Run, selection: &Selection) -> Vec<CheckResult> 
             },
         };
         checks.push(result);
+    }
+
+    // crud.properties builds its own template database from the migrations and runs against
+    // a clone of it, with an app container of its own.
+    if selection.properties {
+        checks.push(crud_properties::run_on_clone(run, properties).await.result);
     }
     checks
 }
