@@ -6,7 +6,8 @@
 #
 # An image that already exists is skipped unless --force is given. Image names come from
 # HARNESS_POSTGRES_IMAGE and HARNESS_RUNTIME_IMAGE. A name outside the localizevideos/
-# namespace is not built here and must come from a registry (docker pull).
+# namespace is not built here and must come from a registry (docker pull). Under
+# localizevideos/, only the two default names are built; another missing name is an error.
 #
 # Exit status: 0 on success, 1 when a build fails, 2 on a usage error, a missing prerequisite
 # or a missing image that this script does not build.
@@ -111,6 +112,14 @@ image_name_for() {
     case "$1" in
         postgres) printf '%s\n' "${HARNESS_POSTGRES_IMAGE:-$DEFAULT_POSTGRES_IMAGE}" ;;
         runtime) printf '%s\n' "${HARNESS_RUNTIME_IMAGE:-$DEFAULT_RUNTIME_IMAGE}" ;;
+    esac
+}
+
+# Prints the only name under localizevideos/ that this script builds the given kind as.
+known_image_name_for() {
+    case "$1" in
+        postgres) printf '%s\n' "$DEFAULT_POSTGRES_IMAGE" ;;
+        runtime) printf '%s\n' "$DEFAULT_RUNTIME_IMAGE" ;;
     esac
 }
 
@@ -408,6 +417,16 @@ main() {
             else
                 die 2 "image $name (from HARNESS_${kind^^}_IMAGE) is missing and is not built" \
                     "by this script; it must come from a registry: docker pull $name"
+            fi
+        elif [[ "$name" != "$(known_image_name_for "$kind")" ]]; then
+            # The build recipes make exactly the two known images. Building one of them under
+            # another name would give it a content its name does not describe.
+            if image_exists "$name"; then
+                stage "image $name present (not a name this script builds), skipping"
+            else
+                die 2 "image $name (from HARNESS_${kind^^}_IMAGE) is missing, and this script" \
+                    "builds only $DEFAULT_POSTGRES_IMAGE and $DEFAULT_RUNTIME_IMAGE; unset" \
+                    "HARNESS_${kind^^}_IMAGE, or build or tag $name yourself"
             fi
         elif [[ "$force" == no ]] && image_exists "$name"; then
             stage "image $name present, skipping"

@@ -11,7 +11,7 @@ use testcontainers::{ContainerAsync, GenericImage, Image, ImageExt};
 
 use crate::config::{Config, ImageRef};
 use crate::deployment::{DATABASE, Deployment};
-use crate::docker::{publish_on_loopback, short_id, stopped_reason};
+use crate::docker::{publish_on_loopback, short_id, stopped_before_ready};
 use crate::error::{Error, Result};
 use crate::labels::RunId;
 use crate::logs;
@@ -33,6 +33,11 @@ pub struct AppContainer {
 /// Returns the app container name of a run.
 pub fn container_name(run_id: &RunId) -> String {
     format!("lv-app-{run_id}")
+}
+
+/// Returns the name of an extra app container of a run, `lv-app-<run id>-<instance>`.
+pub fn instance_container_name(run_id: &RunId, instance: &str) -> String {
+    format!("lv-app-{run_id}-{instance}")
 }
 
 /// Builds the app's environment: the database parts (the app reaches Postgres by container name
@@ -74,16 +79,16 @@ pub fn app_environment(
     environment
 }
 
-/// Starts the app container from `image` with `environment`, on `network` with `labels`. It
-/// returns once the container runs, so call [`AppContainer::wait_until_ready`] next.
+/// Starts an app container named `name` from `image` with `environment`, on `network` with
+/// `labels`. It returns once the container runs, so call [`AppContainer::wait_until_ready`]
+/// next.
 pub async fn start(
     image: &ImageRef,
-    run_id: &RunId,
+    name: String,
     network: &str,
     labels: &HashMap<String, String>,
     environment: Vec<(String, String)>,
 ) -> Result<AppContainer> {
-    let name = container_name(run_id);
     let started = Instant::now();
     let mut request = GenericImage::new(image.name.clone(), image.tag.clone())
         .with_exposed_port(PORT.tcp())
@@ -194,17 +199,21 @@ impl AppContainer {
                 Err(error) => format!("GET /readyz failed: {error}"),
             };
 
-            let stopped = stopped_reason(docker, self.id()).await;
-            if stopped.is_some() || Instant::now() >= deadline {
-                let last_error = match stopped {
-                    Some(reason) => format!("{reason}; last probe: {last_error}"),
-                    None => format!("{attempts} probes, last: {last_error}"),
-                };
+            let stopped = stopped_before_ready(
+                docker,
+                &self.name,
+                self.id(),
+                format!("last probe: {last_error}"),
+            );
+            if let Some(error) = stopped.await {
+                return Err(error);
+            }
+            if Instant::now() >= deadline {
                 return Err(Error::NotReady {
                     container: self.name.clone(),
                     id: short_id(self.id()).to_owned(),
                     timeout,
-                    last_error,
+                    last_error: format!("{attempts} probes, last: {last_error}"),
                     log_lines: logs::TAIL_LINES,
                     logs: logs::tail(docker, self.id(), logs::TAIL_LINES).await,
                 });

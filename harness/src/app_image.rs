@@ -8,14 +8,20 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use testcontainers::bollard::Docker;
-use testcontainers::bollard::query_parameters::{BuildImageOptions, BuilderVersion};
+use testcontainers::bollard::models::ContainerCreateBody;
+use testcontainers::bollard::query_parameters::{
+    BuildImageOptions, BuilderVersion, CreateContainerOptions,
+};
+use tokio::sync::watch;
 
 use crate::config::{APP_IMAGE_REPOSITORY, Config, ImageRef};
+use crate::docker::short_id;
 use crate::error::{Error, Result};
 use crate::images::{self, BaseImage};
 use crate::labels;
@@ -34,35 +40,61 @@ const APP_LOCK_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 /// Deadline for the Docker build, which only copies one file onto the runtime image.
 const IMAGE_BUILD_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
+/// Number of app image builds of this process that have not ended, including builds whose
+/// caller was cancelled (see [`wait_for_builds`]).
+static BUILDS_IN_FLIGHT: LazyLock<watch::Sender<usize>> = LazyLock::new(|| watch::Sender::new(0));
+
 /// Returns the app image to run: `HARNESS_APP_IMAGE` if set (it must exist), otherwise
 /// `localizevideos/app:<hash12>` built from the workspace with the given cargo features.
 ///
 /// A build with other features produces another binary, so another hash and another tag.
+/// Before it returns, it creates a container from the image with `labels` (see [`pin_image`]),
+/// so that image pruning by another harness process keeps the image until the run ends.
 pub async fn ensure_app_image(
     docker: &Docker,
     config: &Config,
     features: &[String],
     labels: &HashMap<String, String>,
 ) -> Result<ImageRef> {
-    if let Some(image) = &config.app_image {
-        if !images::image_exists(docker, image).await? {
-            return Err(Error::ImageMissing {
-                image: image.to_string(),
-                remedy: "HARNESS_APP_IMAGE names a prebuilt image; build or load it first, or \
-                         unset HARNESS_APP_IMAGE so that the harness builds one"
-                    .to_owned(),
-            });
-        }
-        if !features.is_empty() {
-            return Err(Error::Usage(format!(
-                "the run needs an app built with cargo features {features:?}, but \
-                 HARNESS_APP_IMAGE={image} names a prebuilt image; unset HARNESS_APP_IMAGE \
-                 so that the harness builds the app with those features"
-            )));
-        }
-        return Ok(image.clone());
-    }
+    let image = match &config.app_image {
+        Some(image) => prebuilt_image(docker, image, features).await?,
+        None => build_app_image(docker, config, features, labels).await?,
+    };
+    pin_image(docker, &image, labels).await?;
+    Ok(image)
+}
 
+/// Checks that the `HARNESS_APP_IMAGE` image exists and that the run needs no cargo features.
+async fn prebuilt_image(
+    docker: &Docker,
+    image: &ImageRef,
+    features: &[String],
+) -> Result<ImageRef> {
+    if !images::image_exists(docker, image).await? {
+        return Err(Error::ImageMissing {
+            image: image.to_string(),
+            remedy: "HARNESS_APP_IMAGE names a prebuilt image; build or load it first, or \
+                     unset HARNESS_APP_IMAGE so that the harness builds one"
+                .to_owned(),
+        });
+    }
+    if !features.is_empty() {
+        return Err(Error::Usage(format!(
+            "the run needs an app built with cargo features {features:?}, but \
+             HARNESS_APP_IMAGE={image} names a prebuilt image; unset HARNESS_APP_IMAGE \
+             so that the harness builds the app with those features"
+        )));
+    }
+    Ok(image.clone())
+}
+
+/// Builds the app binary and, unless an image with its hash exists, the app image.
+async fn build_app_image(
+    docker: &Docker,
+    config: &Config,
+    features: &[String],
+    labels: &HashMap<String, String>,
+) -> Result<ImageRef> {
     images::ensure_base_image(docker, config, BaseImage::Runtime).await?;
 
     // Builds with different features write the same target/debug/localizevideos-app, so the
@@ -89,6 +121,82 @@ pub async fn ensure_app_image(
     Ok(image)
 }
 
+/// Creates, and never starts, a container `lv-pin-<run id>-<tag>` from `image` with the run's
+/// `labels`. Docker refuses to remove an image that a container uses, and the app image pruning
+/// keeps such images, so the image stays from here until the run's cleanup removes the
+/// container by its labels. Without it, another harness process could prune the image between
+/// this call and the start of the app container, which can be a minute apart.
+async fn pin_image(
+    docker: &Docker,
+    image: &ImageRef,
+    labels: &HashMap<String, String>,
+) -> Result<()> {
+    let Some(run_id) = labels.get(labels::RUN_ID) else {
+        return Ok(());
+    };
+    let name = format!("lv-pin-{run_id}-{}", image.tag);
+    let options = CreateContainerOptions {
+        name: Some(name.clone()),
+        ..Default::default()
+    };
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        labels: Some(labels.clone()),
+        ..Default::default()
+    };
+    match docker.create_container(Some(options), body).await {
+        Ok(response) => {
+            tracing::debug!(container = %name, id = %short_id(&response.id), %image, "app image pinned");
+            Ok(())
+        }
+        // The run pinned this image before, such as for an earlier start of the app.
+        Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            ..
+        }) => Ok(()),
+        Err(error) => Err(Error::docker(
+            format!("creating container {name} that keeps image {image} in use"),
+            error,
+        )),
+    }
+}
+
+/// Waits until every app image build of this process has ended, at most `timeout`, and
+/// returns whether they all did.
+///
+/// A build whose caller is cancelled (Ctrl-C) keeps running, because Docker's classic builder
+/// stops at a cancelled request only after it committed the step in progress, which leaves an
+/// untagged image behind once the label sweep has run. Waiting for the build lets it finish
+/// and tag its image instead.
+pub async fn wait_for_builds(timeout: Duration) -> bool {
+    let mut receiver = BUILDS_IN_FLIGHT.subscribe();
+    matches!(
+        tokio::time::timeout(timeout, receiver.wait_for(|count| *count == 0)).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Returns the number of app image builds of this process that have not ended.
+pub fn builds_in_flight() -> usize {
+    *BUILDS_IN_FLIGHT.borrow()
+}
+
+/// Counts one build in [`BUILDS_IN_FLIGHT`] from creation until drop.
+struct BuildInFlight;
+
+impl BuildInFlight {
+    fn start() -> Self {
+        BUILDS_IN_FLIGHT.send_modify(|count| *count += 1);
+        Self
+    }
+}
+
+impl Drop for BuildInFlight {
+    fn drop(&mut self) {
+        BUILDS_IN_FLIGHT.send_modify(|count| *count -= 1);
+    }
+}
+
 /// Returns the first 12 hex characters of the SHA-256 of `binary`.
 pub fn binary_hash12(binary: &[u8]) -> String {
     let digest = Sha256::digest(binary);
@@ -96,18 +204,13 @@ pub fn binary_hash12(binary: &[u8]) -> String {
     hex[..12].to_owned()
 }
 
-/// Runs `cargo build -p localizevideos-app` with `features` and returns the executable path
-/// that cargo reports. Cargo's progress and diagnostics go to stderr and stay visible.
+/// Runs `cargo build --workspace --bin localizevideos-app` with `features` of the app and
+/// returns the executable path that cargo reports. Cargo's progress and diagnostics go to
+/// stderr and stay visible.
 async fn cargo_build(workspace: &Path, features: &[String]) -> Result<PathBuf> {
     // Cargo sets CARGO when it runs the harness, and it names the same toolchain.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut args = vec!["build".to_owned(), "-p".to_owned(), APP_PACKAGE.to_owned()];
-    if !features.is_empty() {
-        args.push("--features".to_owned());
-        args.push(features.join(","));
-    }
-    args.push("--message-format=json-render-diagnostics".to_owned());
-
+    let args = cargo_build_args(features);
     let command_line = format!("cargo {}", args.join(" "));
     let failure = |cause: String| Error::AppBuild {
         command: command_line.clone(),
@@ -142,6 +245,36 @@ async fn cargo_build(workspace: &Path, features: &[String]) -> Result<PathBuf> {
             "cargo's JSON messages name no executable for the `{APP_PACKAGE}` binary"
         ))
     })
+}
+
+/// Returns the arguments of the app build.
+///
+/// Cargo unifies dependency features across the packages a command selects. With
+/// `-p localizevideos-app` it would resolve them for the app alone, differently from
+/// `cargo build --workspace` and `cargo nextest run --workspace`, and compile the shared
+/// dependencies again (minutes on 2 cores). Selecting the workspace and filtering the target
+/// with `--bin` reuses their artifacts.
+fn cargo_build_args(features: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "build".to_owned(),
+        "--workspace".to_owned(),
+        "--bin".to_owned(),
+        APP_PACKAGE.to_owned(),
+    ];
+    if !features.is_empty() {
+        // With several packages selected, a feature needs its package's name.
+        let qualified: Vec<String> = features
+            .iter()
+            .map(|feature| match feature.contains('/') {
+                true => feature.clone(),
+                false => format!("{APP_PACKAGE}/{feature}"),
+            })
+            .collect();
+        args.push("--features".to_owned());
+        args.push(qualified.join(","));
+    }
+    args.push("--message-format=json-render-diagnostics".to_owned());
+    args
 }
 
 /// Finds the executable of binary target `target_name` in cargo's JSON messages (one JSON
@@ -215,7 +348,12 @@ fn build_context(
     archive.into_inner()
 }
 
-async fn build_image(
+/// Builds `image` FROM `base` with `binary` as its entrypoint and `labels` on the image and on
+/// every intermediate container (see `dockerfile`), with the classic builder.
+///
+/// The build runs in a task of its own that a cancelled caller does not stop, so that it
+/// leaves a tagged image and no unfinished one (see [`wait_for_builds`]).
+pub async fn build_image(
     docker: &Docker,
     image: &ImageRef,
     base: &ImageRef,
@@ -245,24 +383,36 @@ async fn build_image(
     tracing::info!(%image, %base, "building the app image");
     let started = std::time::Instant::now();
     let body = testcontainers::bollard::body_full(context.into());
-    let build = async {
-        let mut stream = docker.build_image(options, None, Some(body));
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|error| failure(error.to_string()))?;
-            if let Some(detail) = info.error_detail {
-                return Err(failure(detail.message.unwrap_or_default()));
+    let in_flight = BuildInFlight::start();
+    let docker = docker.clone();
+    let tag = image.to_string();
+    // The build runs in its own task, which a cancelled caller does not stop (see
+    // `wait_for_builds`).
+    let build = tokio::spawn(async move {
+        let _in_flight = in_flight;
+        let stream_build = async {
+            let mut stream = docker.build_image(options, None, Some(body));
+            while let Some(item) = stream.next().await {
+                let info = item.map_err(|error| error.to_string())?;
+                if let Some(detail) = info.error_detail {
+                    return Err(detail.message.unwrap_or_default());
+                }
+                if let Some(line) = info.stream.as_deref().map(str::trim_end)
+                    && !line.is_empty()
+                {
+                    tracing::debug!(image = %tag, "docker build: {line}");
+                }
             }
-            if let Some(line) = info.stream.as_deref().map(str::trim_end)
-                && !line.is_empty()
-            {
-                tracing::debug!(%image, "docker build: {line}");
-            }
-        }
-        Ok(())
-    };
-    tokio::time::timeout(IMAGE_BUILD_TIMEOUT, build)
+            Ok(())
+        };
+        tokio::time::timeout(IMAGE_BUILD_TIMEOUT, stream_build)
+            .await
+            .map_err(|_| format!("timed out after {IMAGE_BUILD_TIMEOUT:?}"))?
+    });
+    build
         .await
-        .map_err(|_| failure(format!("timed out after {IMAGE_BUILD_TIMEOUT:?}")))??;
+        .map_err(|error| failure(format!("the build task failed: {error}")))?
+        .map_err(failure)?;
 
     tracing::info!(%image, elapsed = ?started.elapsed(), "app image built");
     Ok(())
@@ -291,6 +441,31 @@ mod tests {
     fn missing_executable_is_none() {
         let messages = r#"{"reason":"build-finished","success":true}"#;
         assert_eq!(find_executable(messages, "localizevideos-app"), None);
+    }
+
+    #[test]
+    fn build_selects_workspace_and_app_binary() {
+        let args = cargo_build_args(&[]);
+        assert_eq!(
+            args,
+            [
+                "build",
+                "--workspace",
+                "--bin",
+                "localizevideos-app",
+                "--message-format=json-render-diagnostics"
+            ]
+        );
+    }
+
+    #[test]
+    fn build_features_name_the_app_package() {
+        let args = cargo_build_args(&["failpoints".to_owned(), "other/x".to_owned()]);
+        let features = args
+            .iter()
+            .position(|arg| arg == "--features")
+            .map(|index| args[index + 1].as_str());
+        assert_eq!(features, Some("localizevideos-app/failpoints,other/x"));
     }
 
     #[test]

@@ -78,7 +78,8 @@ fn create_role_statement(credentials: &Credentials) -> String {
     )
 }
 
-fn superuser_options(deployment: &Deployment, database: &str) -> PgConnectOptions {
+/// Connect options for the superuser on `database`, with statement logging off.
+pub(crate) fn superuser_options(deployment: &Deployment, database: &str) -> PgConnectOptions {
     PgConnectOptions::new()
         .host(&deployment.postgres_host)
         .port(deployment.postgres_port)

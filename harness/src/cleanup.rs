@@ -1,5 +1,6 @@
-//! Removal of a run's containers and networks by its run-id label: the fallback when a run ends
-//! without an orderly shutdown (panic, signal, cancelled start), and the reaper's tool.
+//! Removal of a run's containers, networks and unfinished images by its run-id label: the
+//! fallback when a run ends without an orderly shutdown (panic, signal, cancelled start), and
+//! the reaper's tool.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,11 +8,13 @@ use std::time::{Duration, Instant};
 
 use testcontainers::bollard::Docker;
 use testcontainers::bollard::query_parameters::{
-    ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
+    ListContainersOptions, ListImagesOptions, ListNetworksOptions, RemoveContainerOptions,
+    RemoveImageOptions,
 };
 
 use crate::docker::{self, is_not_found, short_id};
 use crate::error::{Error, Result};
+use crate::image_prune::{added_size, format_size};
 use crate::labels::{self, RunId};
 
 /// Deadline for removing a run's resources. Removing a container with force kills it first,
@@ -28,6 +31,8 @@ pub enum ResourceKind {
     Container,
     /// A network.
     Network,
+    /// An untagged (dangling) image: what an interrupted image build leaves.
+    Image,
 }
 
 /// A container or network that cleanup removed.
@@ -41,19 +46,27 @@ pub struct Removed {
     pub id: String,
     /// Run id label of the resource.
     pub run_id: String,
+    /// For an image, the bytes its layers add to its base image, which its removal frees.
+    pub size: Option<u64>,
 }
 
 impl fmt::Display for Removed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            ResourceKind::Container => "container",
-            ResourceKind::Network => "network",
-        };
-        write!(
-            f,
-            "{kind} {} ({}) of run {}",
-            self.name, self.id, self.run_id
-        )
+        match self.kind {
+            ResourceKind::Container => write!(f, "container {} ({})", self.name, self.id)?,
+            ResourceKind::Network => write!(f, "network {} ({})", self.name, self.id)?,
+            ResourceKind::Image if self.name == self.id => {
+                write!(f, "unfinished image {}", self.id)?
+            }
+            ResourceKind::Image => write!(f, "image {} ({})", self.name, self.id)?,
+        }
+        if !self.run_id.is_empty() {
+            write!(f, " of run {}", self.run_id)?;
+        }
+        if let Some(size) = self.size {
+            write!(f, ", {}", format_size(size))?;
+        }
+        Ok(())
     }
 }
 
@@ -77,8 +90,13 @@ impl Labelled {
     }
 }
 
-/// Lists the containers (running or not) and networks matching the label `filter`, such as
-/// [`labels::run_filter`].
+/// Lists the containers (running or not), networks and untagged images matching the label
+/// `filter`, such as [`labels::run_filter`].
+///
+/// Only untagged images without child images are listed. An interrupted app image build leaves
+/// such an image with the run labels (see `app_image::dockerfile`), and removing it removes its
+/// untagged parents too. A finished build's image is tagged, and its parents have children, so
+/// neither is listed.
 pub async fn list_labelled(
     docker: &Docker,
     filter: HashMap<String, Vec<String>>,
@@ -93,10 +111,20 @@ pub async fn list_labelled(
         .map_err(|error| Error::docker("listing labelled containers", error))?;
     let networks = docker
         .list_networks(Some(ListNetworksOptions {
-            filters: Some(filter),
+            filters: Some(filter.clone()),
         }))
         .await
         .map_err(|error| Error::docker("listing labelled networks", error))?;
+    let mut image_filter = filter;
+    image_filter.insert("dangling".to_owned(), vec!["true".to_owned()]);
+    let images = docker
+        .list_images(Some(ListImagesOptions {
+            all: false,
+            filters: Some(image_filter),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|error| Error::docker("listing labelled untagged images", error))?;
 
     let containers = containers.into_iter().map(|container| Labelled {
         kind: ResourceKind::Container,
@@ -114,12 +142,24 @@ pub async fn list_labelled(
         id: network.id.unwrap_or_default(),
         labels: network.labels.unwrap_or_default(),
     });
-    // Containers first: a network cannot be removed while a container is attached to it.
-    Ok(containers.chain(networks).collect())
+    let images = images.into_iter().map(|image| Labelled {
+        kind: ResourceKind::Image,
+        name: short_id(&image.id).to_owned(),
+        id: image.id,
+        labels: image.labels,
+    });
+    // Containers first: a network cannot be removed while a container is attached to it, nor
+    // an image while a container uses it.
+    Ok(containers.chain(networks).chain(images).collect())
 }
 
-/// Removes one listed resource. One that is already gone counts as removed.
-async fn remove_one(docker: &Docker, resource: &Labelled) -> std::result::Result<(), String> {
+/// Removes one listed resource and returns the size it freed, for an image. One that is already
+/// gone counts as removed.
+async fn remove_one(
+    docker: &Docker,
+    resource: &Labelled,
+) -> std::result::Result<Option<u64>, String> {
+    let mut size = None;
     let result = match resource.kind {
         ResourceKind::Container => {
             let options = RemoveContainerOptions {
@@ -130,19 +170,34 @@ async fn remove_one(docker: &Docker, resource: &Labelled) -> std::result::Result
             docker.remove_container(&resource.id, Some(options)).await
         }
         ResourceKind::Network => docker.remove_network(&resource.id).await,
+        ResourceKind::Image => {
+            size = added_size(docker, &resource.id).await;
+            // Without force, Docker refuses to remove an image that a container uses.
+            let options = RemoveImageOptions {
+                force: false,
+                noprune: false,
+                ..Default::default()
+            };
+            docker
+                .remove_image(&resource.id, Some(options), None)
+                .await
+                .map(|_| ())
+        }
     };
     match result {
-        Ok(()) => Ok(()),
-        Err(error) if is_not_found(&error) => Ok(()),
+        Ok(()) => Ok(size),
+        Err(error) if is_not_found(&error) => Ok(None),
         Err(error) => Err(error.to_string()),
     }
 }
 
-/// Removes every container and network labelled with `run_id`, repeating until none is left or
-/// `timeout` passes, and returns what was removed.
+/// Removes every container, network and untagged image labelled with `run_id`, repeating until
+/// none is left or `timeout` passes, and returns what was removed. Each removal is logged at
+/// debug level: callers print or log the returned list.
 ///
-/// NOTE: a container whose create request was still in flight when the last pass listed
-/// nothing is not seen here. `harness gc` removes it once its owner has exited.
+/// NOTE: a container whose create request was still in flight, or an image that an interrupted
+/// build step was still committing, when the last pass listed nothing is not seen here.
+/// `harness gc` removes it once its owner has exited.
 pub async fn remove_run(
     docker: &Docker,
     run_id: &RunId,
@@ -159,14 +214,15 @@ pub async fn remove_run(
         let mut last_error = None;
         for resource in &present {
             match remove_one(docker, resource).await {
-                Ok(()) => {
+                Ok(size) => {
                     let entry = Removed {
                         kind: resource.kind,
                         name: resource.name.clone(),
                         id: short_id(&resource.id).to_owned(),
                         run_id: run_id.to_string(),
+                        size,
                     };
-                    tracing::info!(run_id = %run_id, "removed {entry}");
+                    tracing::debug!(run_id = %run_id, "removed {entry}");
                     removed.push(entry);
                 }
                 Err(error) => {
@@ -194,9 +250,9 @@ pub async fn remove_run(
     }
 }
 
-/// Removes every container and network of `run_id` from a new thread with its own runtime and
-/// its own Docker client, and waits for it. Safe to call from `Drop`, from inside or outside a
-/// runtime, because it never blocks on the caller's runtime.
+/// Removes every container, network and untagged image of `run_id` from a new thread with its
+/// own runtime and its own Docker client, and waits for it. Safe to call from `Drop`, from
+/// inside or outside a runtime, because it never blocks on the caller's runtime.
 pub fn remove_run_blocking(run_id: &RunId) -> Result<Vec<Removed>> {
     let run_id = run_id.clone();
     let worker = std::thread::Builder::new()

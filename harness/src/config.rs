@@ -25,6 +25,8 @@ pub const ARGON2_MEMORY_VAR: &str = "HARNESS_ARGON2_MEMORY_KIB";
 pub const ARGON2_ITERATIONS_VAR: &str = "HARNESS_ARGON2_ITERATIONS";
 /// Variable that sets RUST_LOG inside the app container.
 pub const APP_RUST_LOG_VAR: &str = "HARNESS_APP_RUST_LOG";
+/// Variable that sets how many app images built by the harness `harness validate` keeps.
+pub const KEEP_APP_IMAGES_VAR: &str = "HARNESS_KEEP_APP_IMAGES";
 
 /// Default Postgres image, built by `images/build.sh postgres`.
 pub const DEFAULT_POSTGRES_IMAGE: &str = "localizevideos/postgres:15-bookworm";
@@ -47,6 +49,13 @@ const DEFAULT_POSTGRES_READY_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_APP_READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Upper bound for both readiness timeouts.
 const MAX_READY_TIMEOUT_SECS: u64 = 3600;
+
+/// App images built by the harness that the reaper keeps, newest first. Each is about 180 MB
+/// (about 100 MB of it the debug binary), and a few cover switching between branches and the
+/// plain and `failpoints` builds.
+pub const DEFAULT_KEEP_APP_IMAGES: usize = 3;
+/// Upper bound for [`KEEP_APP_IMAGES_VAR`].
+pub const MAX_KEEP_APP_IMAGES: usize = 1000;
 
 /// Argon2 memory cost for the app under test, in KiB. Real hashing stays on, but at a cost that
 /// keeps a check with dozens of logins fast. Production uses the app's default of 19456 KiB.
@@ -158,6 +167,8 @@ pub struct Config {
     pub argon2: Argon2Cost,
     /// RUST_LOG inside the app container.
     pub app_rust_log: String,
+    /// Number of app images built by the harness that the reaper keeps, newest first.
+    pub keep_app_images: usize,
     /// Workspace root: migrations/, snapshots/, images/ and target/ live here.
     pub workspace: PathBuf,
 }
@@ -211,7 +222,22 @@ impl Config {
             parallelism: ARGON2_PARALLELISM,
         };
 
+        // The app parses RUST_LOG with the same tracing-subscriber parser and falls back to
+        // `info` with a warning, so a typo would go unnoticed in its log.
         let app_rust_log = get(APP_RUST_LOG_VAR).unwrap_or_else(|| "info".to_owned());
+        if let Err(error) = crate::logging::parse_filter(APP_RUST_LOG_VAR, &app_rust_log) {
+            return Err(ConfigError::Invalid {
+                variable: APP_RUST_LOG_VAR,
+                value: app_rust_log,
+                expected: format!(
+                    "a tracing filter such as `info` or `info,localizevideos_app=debug` \
+                     ({})",
+                    error.cause
+                ),
+            });
+        }
+
+        let keep_app_images = keep_app_images_setting(get(KEEP_APP_IMAGES_VAR))?;
 
         let workspace = match get(WORKSPACE_VAR) {
             Some(value) => workspace_setting(&value)?,
@@ -226,6 +252,7 @@ impl Config {
             app_ready_timeout,
             argon2,
             app_rust_log,
+            keep_app_images,
             workspace,
         })
     }
@@ -233,11 +260,6 @@ impl Config {
     /// Returns the committed migrations folder.
     pub fn migrations_dir(&self) -> PathBuf {
         self.workspace.join("migrations")
-    }
-
-    /// Returns the committed snapshots folder.
-    pub fn snapshots_dir(&self) -> PathBuf {
-        self.workspace.join("snapshots")
     }
 
     /// Returns the folder of the image build scripts.
@@ -323,6 +345,17 @@ where
     }
 }
 
+/// Parses [`KEEP_APP_IMAGES_VAR`] (`None` or empty for the default). `harness gc` reads it
+/// without the other settings.
+pub fn keep_app_images_setting(value: Option<String>) -> Result<usize, ConfigError> {
+    number_setting(
+        KEEP_APP_IMAGES_VAR,
+        value.filter(|value| !value.is_empty()),
+        0..=MAX_KEEP_APP_IMAGES,
+        DEFAULT_KEEP_APP_IMAGES,
+    )
+}
+
 fn workspace_setting(value: &str) -> Result<PathBuf, ConfigError> {
     let path = PathBuf::from(value);
     if path.join("Cargo.toml").is_file() {
@@ -366,6 +399,8 @@ mod tests {
         assert_eq!(config.app_image, None);
         assert_eq!(config.postgres_ready_timeout, Duration::from_secs(60));
         assert_eq!(config.app_ready_timeout, Duration::from_secs(30));
+        assert_eq!(config.app_rust_log, "info");
+        assert_eq!(config.keep_app_images, DEFAULT_KEEP_APP_IMAGES);
         assert!(config.workspace.join("Cargo.toml").is_file());
         assert!(config.migrations_dir().ends_with("migrations"));
     }
@@ -377,6 +412,8 @@ mod tests {
             (APP_IMAGE_VAR, "localizevideos/app:0123456789ab"),
             (POSTGRES_READY_TIMEOUT_VAR, "90"),
             (ARGON2_MEMORY_VAR, "4096"),
+            (APP_RUST_LOG_VAR, "info,localizevideos_app=debug"),
+            (KEEP_APP_IMAGES_VAR, "0"),
         ])
         .expect("valid overrides should parse");
         assert_eq!(config.postgres_image.name, "postgres");
@@ -388,6 +425,8 @@ mod tests {
         );
         assert_eq!(config.postgres_ready_timeout, Duration::from_secs(90));
         assert_eq!(config.argon2.memory_kib, 4096);
+        assert_eq!(config.app_rust_log, "info,localizevideos_app=debug");
+        assert_eq!(config.keep_app_images, 0);
     }
 
     #[test]
@@ -406,6 +445,8 @@ mod tests {
             (APP_READY_TIMEOUT_VAR, "ten"),
             (ARGON2_MEMORY_VAR, "4"),
             (ARGON2_ITERATIONS_VAR, "-1"),
+            (APP_RUST_LOG_VAR, "localizevideos_app=loud"),
+            (KEEP_APP_IMAGES_VAR, "-1"),
             (WORKSPACE_VAR, "/nonexistent/workspace"),
         ];
         for (variable, value) in cases {

@@ -55,20 +55,39 @@ impl Deployment {
     /// NOTE: `PgConnectOptions` prints its password when Debug-formatted
     /// (sqlx 0.9); never format the returned value.
     pub fn connect_options(&self, credentials: &Credentials) -> PgConnectOptions {
+        self.connect_options_to(credentials, DATABASE)
+    }
+
+    /// Connect options for `credentials` on `database`, such as a clone of the template
+    /// database. The same NOTE as for [`Deployment::connect_options`] applies.
+    pub fn connect_options_to(
+        &self,
+        credentials: &Credentials,
+        database: &str,
+    ) -> PgConnectOptions {
         PgConnectOptions::new()
             .host(&self.postgres_host)
             .port(self.postgres_port)
-            .database(DATABASE)
+            .database(database)
             .username(&credentials.role)
             .password(credentials.password.expose())
     }
 
     /// Opens a small pool as `credentials`.
     pub async fn pool(&self, credentials: &Credentials) -> Result<PgPool, sqlx::Error> {
+        self.pool_on(credentials, DATABASE).await
+    }
+
+    /// Opens a small pool as `credentials` on `database`.
+    pub async fn pool_on(
+        &self,
+        credentials: &Credentials,
+        database: &str,
+    ) -> Result<PgPool, sqlx::Error> {
         PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect_with(self.connect_options(credentials))
+            .connect_with(self.connect_options_to(credentials, database))
             .await
     }
 }

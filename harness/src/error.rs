@@ -1,5 +1,5 @@
 //! The harness library's error type. Each variant names what failed, on which value, and what
-//! to do next. [`Error::is_environment`] marks the failures that come from the machine.
+//! to do next.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,7 +91,7 @@ pub enum Error {
         source: Box<testcontainers::TestcontainersError>,
     },
 
-    /// A container did not become ready before its deadline, or exited while starting.
+    /// A container did not become ready before its deadline.
     #[error(
         "container {container} ({id}) did not become ready within {timeout:?}: {last_error}\n\
          last {log_lines} log lines of {container}:\n{logs}"
@@ -111,9 +111,40 @@ pub enum Error {
         logs: String,
     },
 
+    /// A container stopped before it became ready.
+    #[error(
+        "container {container} ({id}) {reason} before it became ready; {last_error}\n\
+         last {} log lines of {container}:\n{logs}",
+        crate::logs::TAIL_LINES
+    )]
+    StoppedBeforeReady {
+        /// Container name.
+        container: String,
+        /// Short container id.
+        id: String,
+        /// The container's end, such as `exited with code 1 after running 0.74 s`.
+        reason: String,
+        /// The failure that made the harness look, such as the last readiness probe.
+        last_error: String,
+        /// The container's last log lines ([`crate::logs::TAIL_LINES`]), redacted.
+        logs: String,
+    },
+
     /// A bootstrap statement failed.
     #[error("database bootstrap failed at step `{step}`: {source}")]
     Bootstrap {
+        /// Statement or connection step, which contains no secret.
+        step: String,
+        /// The driver error.
+        source: sqlx::Error,
+    },
+
+    /// Creating, cloning or dropping a template database or one of its clones failed.
+    #[error(
+        "template database step `{step}` failed: {source}. Check that the run's Postgres is \
+         running and that no other session is connected to the template"
+    )]
+    TemplateDatabase {
         /// Statement or connection step, which contains no secret.
         step: String,
         /// The driver error.
@@ -180,19 +211,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// Returns whether the failure comes from the machine (Docker unreachable, an image missing, an
-    /// invalid setting) rather than from the code under test. The CLI exits with 2 for these.
-    pub fn is_environment(&self) -> bool {
-        matches!(
-            self,
-            Error::Config(_)
-                | Error::DockerUnreachable { .. }
-                | Error::ImageMissing { .. }
-                | Error::ImageBuildScript { .. }
-                | Error::LockTimeout { .. }
-        )
-    }
-
     /// Wraps a Docker client error with what the harness was doing.
     pub fn docker(
         action: impl Into<String>,

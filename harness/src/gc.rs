@@ -1,5 +1,5 @@
-//! The reaper: removes the containers and networks of harness runs whose owning process has
-//! exited (or of every run, on request), found by their run-id label.
+//! The reaper: removes the containers, networks and unfinished images of harness runs whose
+//! owning process has exited (or of every run, on request), found by their run-id label.
 
 use std::collections::BTreeMap;
 
@@ -31,13 +31,14 @@ pub struct KeptRun {
 /// Outcome of a reaper pass: what it removed and kept.
 #[derive(Clone, Debug, Default)]
 pub struct GcReport {
-    /// Containers and networks removed.
+    /// Containers, networks and unfinished images removed.
     pub removed: Vec<Removed>,
     /// Runs left in place.
     pub kept: Vec<KeptRun>,
 }
 
 /// Removes the resources of dead runs (or of all runs) and reports what it removed and kept.
+/// Removals are logged at debug level only: callers print or log the report.
 pub async fn collect_garbage(docker: &Docker, mode: GcMode) -> Result<GcReport> {
     let resources = cleanup::list_labelled(docker, labels::any_run_filter()).await?;
     let this_host = owner::hostname();

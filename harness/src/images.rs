@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use testcontainers::bollard::Docker;
 
-use crate::config::{Config, ImageRef};
+use crate::config::{Config, DEFAULT_POSTGRES_IMAGE, DEFAULT_RUNTIME_IMAGE, ImageRef};
 use crate::docker::is_not_found;
 use crate::error::{Error, Result};
 use crate::lock::FileLock;
@@ -34,6 +34,14 @@ impl BaseImage {
         match self {
             BaseImage::Postgres => "postgres",
             BaseImage::Runtime => "runtime",
+        }
+    }
+
+    /// Returns the name `images/build.sh` builds this image under.
+    pub fn default_reference(self) -> &'static str {
+        match self {
+            BaseImage::Postgres => DEFAULT_POSTGRES_IMAGE,
+            BaseImage::Runtime => DEFAULT_RUNTIME_IMAGE,
         }
     }
 
@@ -68,6 +76,16 @@ pub async fn ensure_base_image(docker: &Docker, config: &Config, base: BaseImage
             remedy: format!(
                 "it is not built by this project, so pull it with `docker pull {image}` on a \
                  machine that reaches its registry, or unset the variable that selected it"
+            ),
+        });
+    }
+    if image.to_string() != base.default_reference() {
+        return Err(Error::ImageMissing {
+            image: image.to_string(),
+            remedy: format!(
+                "images/build.sh builds only {DEFAULT_POSTGRES_IMAGE} and \
+                 {DEFAULT_RUNTIME_IMAGE}; unset the variable that selected {image}, or tag an \
+                 existing image with that name (docker tag)"
             ),
         });
     }

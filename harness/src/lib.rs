@@ -2,10 +2,12 @@
 //! and gives checks what they need to verify the data layer's rules.
 //!
 //! A [`run::Run`] owns one run's network and containers. Every resource carries the labels of
-//! [`labels`], so [`cleanup`] and [`gc`] can remove what a crashed run left behind.
+//! [`labels`], so [`cleanup`] and [`gc`] can remove what a crashed run left behind, and
+//! [`image_prune`] removes old app images.
 
 pub mod app;
 pub mod app_image;
+pub mod app_instance;
 pub mod bootstrap;
 pub mod check;
 pub mod cleanup;
@@ -15,6 +17,7 @@ pub mod docker;
 pub mod error;
 pub mod gc;
 pub mod http;
+pub mod image_prune;
 pub mod images;
 pub mod labels;
 pub mod lock;
@@ -26,7 +29,9 @@ pub mod owner;
 pub mod postgres;
 pub mod redact;
 pub mod report;
+pub mod reset;
 pub mod run;
 pub mod scan;
 pub mod secret;
 pub mod signals;
+pub mod template;

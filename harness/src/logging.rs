@@ -9,6 +9,9 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::redact::redact;
 
+/// Variable with the harness's log filter.
+pub const RUST_LOG_VAR: &str = "RUST_LOG";
+
 /// Maximum size of the copy of the log output kept in memory. Later output is still written to
 /// stderr but no longer copied. A `harness validate` run logs well under 1 MiB.
 const MAX_CAPTURED_LEN: usize = 16 * 1024 * 1024;
@@ -17,7 +20,7 @@ const MAX_CAPTURED_LEN: usize = 16 * 1024 * 1024;
 static CAPTURED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
 /// Returns a copy of the log output this process wrote so far through the subscriber that
-/// [`init`] installs (at most the first 16 MiB), exactly as it reached stderr.
+/// [`try_init`] installs (at most the first 16 MiB), exactly as it reached stderr.
 pub fn captured_output() -> Vec<u8> {
     CAPTURED
         .lock()
@@ -25,18 +28,65 @@ pub fn captured_output() -> Vec<u8> {
         .clone()
 }
 
-/// Installs the global tracing subscriber: RUST_LOG if set, otherwise `info`, or `debug` for the
-/// harness crates when `verbose`. Does nothing if a subscriber is already installed (as happens
-/// when several tests in one process call it).
-pub fn init(verbose: bool) {
-    // sqlx logs Postgres notices (such as "relation already exists, skipping") at info.
-    let default_filter = if verbose {
-        "info,sqlx::postgres::notice=warn,harness=debug,harness_cli=debug,scenarios=debug"
-    } else {
-        "info,sqlx::postgres::notice=warn"
+/// A log filter variable whose value tracing-subscriber cannot parse.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "invalid {variable}={value:?}: {cause}; expected a tracing filter such as `info`, `debug` \
+     or `info,harness=debug`, or unset {variable}"
+)]
+pub struct InvalidLogFilter {
+    /// Variable name.
+    pub variable: &'static str,
+    /// Value as set.
+    pub value: String,
+    /// The parser's message.
+    pub cause: String,
+}
+
+/// Parses the value of a log filter variable with the same parser the harness and the app use
+/// (`EnvFilter::try_new` of tracing-subscriber 0.3).
+pub fn parse_filter(variable: &'static str, value: &str) -> Result<EnvFilter, InvalidLogFilter> {
+    EnvFilter::try_new(value).map_err(|error| InvalidLogFilter {
+        variable,
+        value: value.to_owned(),
+        cause: error.to_string(),
+    })
+}
+
+/// Installs the global tracing subscriber: RUST_LOG if set and not empty, otherwise `info`, or
+/// `debug` for the harness crates when `verbose`. Returns an error, and installs nothing, when
+/// RUST_LOG cannot be parsed. Does nothing if a subscriber is already installed (as happens when
+/// several tests in one process call it).
+pub fn try_init(verbose: bool) -> Result<(), InvalidLogFilter> {
+    let filter = match std::env::var(RUST_LOG_VAR) {
+        Ok(value) if !value.is_empty() => parse_filter(RUST_LOG_VAR, &value)?,
+        _ => default_filter(verbose),
     };
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    install(filter);
+    Ok(())
+}
+
+/// Installs the global tracing subscriber like [`try_init`], but falls back to the default
+/// filter, with a warning, when RUST_LOG cannot be parsed. For tests, which cannot exit early.
+pub fn init(verbose: bool) {
+    if let Err(error) = try_init(verbose) {
+        install(default_filter(verbose));
+        tracing::warn!("{error}; using the default filter");
+    }
+}
+
+fn default_filter(verbose: bool) -> EnvFilter {
+    // sqlx logs Postgres notices (such as "relation already exists, skipping") at info.
+    if verbose {
+        EnvFilter::new(
+            "info,sqlx::postgres::notice=warn,harness=debug,harness_cli=debug,scenarios=debug",
+        )
+    } else {
+        EnvFilter::new("info,sqlx::postgres::notice=warn")
+    }
+}
+
+fn install(filter: EnvFilter) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(RedactingStderr)
@@ -88,6 +138,40 @@ impl Drop for RedactingLine {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if captured.len() + text.len() <= MAX_CAPTURED_LEN {
             captured.extend_from_slice(text.as_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_filters_parse() {
+        for value in [
+            "info",
+            "debug",
+            "info,harness=debug",
+            "harness::run=trace",
+            "warn,sqlx=off",
+        ] {
+            assert!(
+                parse_filter(RUST_LOG_VAR, value).is_ok(),
+                "{value:?} should parse"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_filters_name_variable_and_value() {
+        for value in ["harness=loud", "info,=debug", "[{"] {
+            let error = parse_filter("HARNESS_APP_RUST_LOG", value)
+                .expect_err(&format!("{value:?} should be rejected"));
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!("invalid HARNESS_APP_RUST_LOG={value:?}: ")),
+                "{message}"
+            );
         }
     }
 }

@@ -13,7 +13,7 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, Image, ImageExt};
 
 use crate::config::ImageRef;
-use crate::docker::{publish_on_loopback, short_id, stopped_reason};
+use crate::docker::{publish_on_loopback, short_id, stopped_before_ready};
 use crate::error::{Error, Result};
 use crate::labels::RunId;
 use crate::logs;
@@ -194,17 +194,23 @@ impl PostgresContainer {
                 Err(error) => error,
             };
 
-            let stopped = stopped_reason(docker, self.id()).await;
-            if stopped.is_some() || Instant::now() >= deadline {
-                let last_error = match stopped {
-                    Some(reason) => format!("{reason}; last probe error: {last_error}"),
-                    None => format!("{attempts} probes of `SELECT 1` failed, last: {last_error}"),
-                };
+            let stopped = stopped_before_ready(
+                docker,
+                &self.name,
+                self.id(),
+                format!("last probe error: {last_error}"),
+            );
+            if let Some(error) = stopped.await {
+                return Err(error);
+            }
+            if Instant::now() >= deadline {
                 return Err(Error::NotReady {
                     container: self.name.clone(),
                     id: short_id(self.id()).to_owned(),
                     timeout,
-                    last_error,
+                    last_error: format!(
+                        "{attempts} probes of `SELECT 1` failed, last: {last_error}"
+                    ),
                     log_lines: logs::TAIL_LINES,
                     logs: logs::tail(docker, self.id(), logs::TAIL_LINES).await,
                 });

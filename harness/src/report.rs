@@ -12,6 +12,8 @@ use crate::redact::redact;
 
 /// Maximum message length in the table, in characters. report.json has the whole message.
 const MAX_TABLE_MESSAGE_CHARS: usize = 200;
+/// Text that ends a message cut to [`MAX_TABLE_MESSAGE_CHARS`].
+const TRUNCATION_NOTE: &str = "… (cut; report.json has the full message)";
 
 /// File name of the report inside the report folder.
 pub const REPORT_FILE: &str = "report.json";
@@ -54,6 +56,55 @@ impl Report {
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         Ok(redact(&json) + "\n")
     }
+}
+
+/// A report folder that cannot be created or written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the report to {path}: {problem}. {remedy}")]
+pub struct ReportDirError {
+    /// The report folder.
+    pub path: PathBuf,
+    /// The problem, such as `it exists and is not a folder`.
+    pub problem: String,
+    /// The fix to suggest.
+    pub remedy: &'static str,
+}
+
+/// Creates the report folder `dir` if needed and checks that a file can be written in it, so
+/// that a run does not start when its report cannot be written.
+pub fn prepare_dir(dir: &Path) -> Result<(), ReportDirError> {
+    const REMEDY: &str = "Pass --report with a folder that you can write, or remove what is in \
+                          the way";
+    let failure = |problem: String| ReportDirError {
+        path: dir.to_path_buf(),
+        problem,
+        remedy: REMEDY,
+    };
+
+    if dir.exists() && !dir.is_dir() {
+        return Err(failure("it exists and is not a folder".to_owned()));
+    }
+    if let Some(file) = dir.ancestors().skip(1).find(|path| path.is_file()) {
+        return Err(failure(format!(
+            "{} is a file, so no folder can be created under it",
+            file.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|error| failure(format!("creating the folder failed: {error}")))?;
+
+    // A probe file shows whether the folder is writable (permissions, a read-only file system)
+    // before the run starts. Its name cannot clash with report.json.
+    let probe = dir.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .map_err(|error| failure(format!("writing a file in the folder failed: {error}")))?;
+    std::fs::remove_file(&probe).map_err(|error| {
+        failure(format!(
+            "removing the test file {} failed: {error}",
+            probe.display()
+        ))
+    })?;
+    Ok(())
 }
 
 /// Renders the results table (check, result, duration, message), then the findings of each
@@ -113,12 +164,13 @@ fn status_label(status: Status) -> &'static str {
     }
 }
 
+/// Cuts `text` to `max_chars` characters and notes that report.json has the rest.
 fn truncate(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.to_owned();
     }
-    let kept: String = text.chars().take(max_chars - 1).collect();
-    format!("{kept}…")
+    let kept: String = text.chars().take(max_chars).collect();
+    format!("{kept}{TRUNCATION_NOTE}")
 }
 
 fn one_line(text: &str) -> String {
@@ -169,11 +221,82 @@ mod tests {
         let checks = vec![CheckResult::error("crud.smoke", Duration::ZERO, long)];
         let table = render_table(&checks);
         let row = table.lines().nth(1).expect("table should have a row");
-        assert!(row.ends_with('…'), "{row}");
-        assert_eq!(
-            row.matches('x').count(),
-            MAX_TABLE_MESSAGE_CHARS - 1,
-            "{row}"
+        assert!(row.ends_with(TRUNCATION_NOTE), "{row}");
+        assert!(row.contains("report.json"), "{row}");
+        assert_eq!(row.matches('x').count(), MAX_TABLE_MESSAGE_CHARS, "{row}");
+    }
+
+    #[test]
+    fn table_keeps_short_messages() {
+        let message = "x".repeat(MAX_TABLE_MESSAGE_CHARS);
+        let checks = vec![CheckResult::error("crud.smoke", Duration::ZERO, message)];
+        let table = render_table(&checks);
+        let row = table.lines().nth(1).expect("table should have a row");
+        assert!(!row.contains("report.json"), "{row}");
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("harness-{name}-{}", std::process::id()))
+    }
+
+    #[test]
+    fn prepare_dir_creates_missing_folders() {
+        let base = temp_dir("report-dir-new");
+        let dir = base.join("nested").join("run");
+
+        prepare_dir(&dir).expect("a missing folder should be created");
+
+        assert!(dir.is_dir(), "{} should exist", dir.display());
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .expect("folder should be readable")
+            .collect();
+        assert!(left.is_empty(), "the write test left files: {left:?}");
+        std::fs::remove_dir_all(&base).expect("test folder should be removable");
+    }
+
+    #[test]
+    fn prepare_dir_rejects_a_file() {
+        let file = temp_dir("report-dir-file");
+        std::fs::write(&file, b"not a folder").expect("test file should be written");
+
+        let error = prepare_dir(&file).expect_err("a file should be rejected");
+        std::fs::remove_file(&file).expect("test file should be removable");
+
+        let message = error.to_string();
+        assert!(message.contains(&file.display().to_string()), "{message}");
+        assert!(message.contains("is not a folder"), "{message}");
+        assert!(message.contains("--report"), "{message}");
+    }
+
+    #[test]
+    fn prepare_dir_rejects_an_unwritable_folder() {
+        // procfs accepts no new files, even from root, which no permission check stops.
+        let dir = Path::new("/proc/self");
+
+        let error =
+            prepare_dir(dir).expect_err("a folder without room for files should be rejected");
+
+        let message = error.to_string();
+        assert!(
+            message.contains("writing a file in the folder failed"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn prepare_dir_rejects_a_file_in_the_path() {
+        let file = temp_dir("report-dir-parent");
+        std::fs::write(&file, b"not a folder").expect("test file should be written");
+        let dir = file.join("reports");
+
+        let error = prepare_dir(&dir).expect_err("a folder under a file should be rejected");
+        std::fs::remove_file(&file).expect("test file should be removable");
+
+        let message = error.to_string();
+        assert!(message.contains(&dir.display().to_string()), "{message}");
+        assert!(
+            message.contains(&format!("{} is a file", file.display())),
+            "{message}"
         );
     }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
@@ -12,6 +12,7 @@ use testcontainers::bollard::Docker;
 
 use crate::app::{self, AppContainer};
 use crate::app_image;
+use crate::app_instance::AppInstance;
 use crate::bootstrap;
 use crate::cleanup::{self, CLEANUP_TIMEOUT};
 use crate::config::{Config, ImageRef};
@@ -29,6 +30,10 @@ use crate::postgres::{self, PostgresContainer};
 use crate::redact;
 use crate::secret::Secret;
 use crate::signals;
+
+/// Deadline for an app image build that outlived its cancelled caller to end before the
+/// shutdown sweep. The build copies one file onto the runtime image and takes seconds.
+pub const BUILD_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How to start a run.
 #[derive(Clone, Default)]
@@ -145,7 +150,14 @@ impl Run {
         .await?;
         let postgres = self.postgres.insert(postgres);
 
-        self.deployment.postgres_port = postgres.host_port().await?;
+        self.deployment.postgres_port = match postgres.host_port().await {
+            Ok(port) => port,
+            Err(error) => {
+                return Err(
+                    explain_stop(&self.docker, postgres.name(), postgres.id(), error).await,
+                );
+            }
+        };
         postgres
             .wait_until_ready(
                 &self.docker,
@@ -186,18 +198,7 @@ impl Run {
             remove_container(previous.name().to_owned(), previous.into_container()).await?;
         }
 
-        let image = match &self.options.app_image {
-            Some(image) => image.clone(),
-            None => {
-                app_image::ensure_app_image(
-                    &self.docker,
-                    &self.config,
-                    &self.options.app_features,
-                    &self.labels,
-                )
-                .await?
-            }
-        };
+        let image = self.app_image().await?;
         let environment = app::app_environment(
             &self.config,
             &self.id,
@@ -206,9 +207,13 @@ impl Run {
         );
 
         let started = Instant::now();
-        let app = app::start(&image, &self.id, &network_name, &self.labels, environment).await?;
+        let name = app::container_name(&self.id);
+        let app = app::start(&image, name, &network_name, &self.labels, environment).await?;
         let app = self.app.insert(app);
-        let port = app.host_port().await?;
+        let port = match app.host_port().await {
+            Ok(port) => port,
+            Err(error) => return Err(explain_stop(&self.docker, app.name(), app.id(), error).await),
+        };
         self.deployment.app_url = format!("http://127.0.0.1:{port}");
         app.wait_until_ready(
             &self.docker,
@@ -235,6 +240,57 @@ impl Run {
     /// Returns the extra environment the app container starts with.
     pub fn app_env(&self) -> &[(String, String)] {
         &self.options.app_env
+    }
+
+    /// Starts another app container of this run, `lv-app-<run id>-<instance>`, connected to
+    /// `database` (its DB_NAME) instead of the application database, and waits until
+    /// `/readyz` returns 200. It gets the run's image, features and environment, so that a
+    /// test can run against a database clone of its own. The caller removes it with
+    /// [`AppInstance::remove`]; the run's shutdown removes it by label otherwise.
+    pub async fn start_app_instance(&self, instance: &str, database: &str) -> Result<AppInstance> {
+        let Some(network) = &self.network else {
+            return Err(Error::Usage(
+                "start_app_instance needs a started run".to_owned(),
+            ));
+        };
+        let image = self.app_image().await?;
+        let mut extra = self.options.app_env.clone();
+        extra.push(("DB_NAME".to_owned(), database.to_owned()));
+        let environment = app::app_environment(&self.config, &self.id, &self.deployment, &extra);
+
+        let started = Instant::now();
+        let name = app::instance_container_name(&self.id, instance);
+        let container = app::start(&image, name, &network.name, &self.labels, environment).await?;
+        let instance = AppInstance::new(container).await?;
+        instance
+            .container()
+            .wait_until_ready(&self.docker, instance.url(), self.config.app_ready_timeout)
+            .await?;
+        tracing::info!(
+            container = %instance.container().name(),
+            %database,
+            url = %instance.url(),
+            elapsed = ?started.elapsed(),
+            "app instance start to ready"
+        );
+        Ok(instance)
+    }
+
+    /// Returns the app image of the run: the one given in the options, or the one
+    /// [`app_image::ensure_app_image`] picks or builds.
+    async fn app_image(&self) -> Result<ImageRef> {
+        match &self.options.app_image {
+            Some(image) => Ok(image.clone()),
+            None => {
+                app_image::ensure_app_image(
+                    &self.docker,
+                    &self.config,
+                    &self.options.app_features,
+                    &self.labels,
+                )
+                .await
+            }
+        }
     }
 
     /// Stops and starts the Postgres container (its data folder stays), re-reads the published
@@ -266,7 +322,14 @@ impl Run {
             .start()
             .await
             .map_err(|source| self.postgres_error(source))?;
-        let port = postgres.host_port().await?;
+        let port = match postgres.host_port().await {
+            Ok(port) => port,
+            Err(error) => {
+                return Err(
+                    explain_stop(&self.docker, postgres.name(), postgres.id(), error).await,
+                );
+            }
+        };
         postgres
             .wait_until_ready(&self.docker, port, self.config.postgres_ready_timeout)
             .await?;
@@ -371,9 +434,25 @@ impl Run {
             first_error.get_or_insert(error);
         }
 
+        // An app image build whose caller was cancelled is still running. Once it ends, it has
+        // tagged its image, so the sweep cannot miss an unfinished one.
+        if !app_image::wait_for_builds(BUILD_WAIT_TIMEOUT).await {
+            tracing::warn!(
+                run_id = %self.id,
+                "an app image build did not end within {BUILD_WAIT_TIMEOUT:?}; `harness gc` \
+                 removes what it leaves once this process has exited"
+            );
+        }
+
         // Anything the steps above missed (a container left by a failed start, a network that
-        // was still in use) is removed by label.
+        // was still in use, the container that pins the app image, an unfinished image) is
+        // removed by label.
         let swept = cleanup::remove_run(&self.docker, &self.id, CLEANUP_TIMEOUT).await;
+        if let Ok(removed) = &swept {
+            for entry in removed {
+                tracing::info!(run_id = %self.id, "removed {entry}");
+            }
+        }
         self.finished = true;
         match (swept, first_error) {
             (Err(error), _) => Err(error),
@@ -387,6 +466,15 @@ impl Run {
             }
         }
     }
+}
+
+/// Returns the container's exit as the error when the container has stopped, because a
+/// container that exits at once has no published port, and `error` alone hides why.
+async fn explain_stop(docker: &Docker, name: &str, id: &str, error: Error) -> Error {
+    let last_error = format!("reading its published port failed: {error}");
+    docker::stopped_before_ready(docker, name, id, last_error)
+        .await
+        .unwrap_or(error)
 }
 
 async fn remove_container<I: testcontainers::Image>(
@@ -411,13 +499,24 @@ impl Drop for Run {
         if self.finished {
             return;
         }
-        tracing::warn!(
-            run_id = %self.id,
-            "run dropped without shutdown; removing its containers and network by label"
-        );
-        // `remove_run` logs each removal.
-        if let Err(error) = cleanup::remove_run_blocking(&self.id) {
-            tracing::error!(%error, "fallback cleanup failed; run `harness gc`");
+        // After SIGINT or SIGTERM, a cancelled run is expected and the caller says so.
+        match signals::received() {
+            Some(signal) => tracing::debug!(
+                run_id = %self.id,
+                "run cancelled by {signal}; removing its containers and network by label"
+            ),
+            None => tracing::warn!(
+                run_id = %self.id,
+                "run dropped without shutdown; removing its containers and network by label"
+            ),
+        }
+        match cleanup::remove_run_blocking(&self.id) {
+            Ok(removed) => {
+                for entry in removed {
+                    tracing::info!(run_id = %self.id, "removed {entry}");
+                }
+            }
+            Err(error) => tracing::error!(%error, "fallback cleanup failed; run `harness gc`"),
         }
         // The handles' own `Drop` would remove their containers again through testcontainers'
         // shared client, whose pooled connections can belong to the runtime that is blocked in

@@ -1,6 +1,11 @@
 //! SIGINT and SIGTERM as a future, so that a run can be cancelled and cleaned up.
 
+use std::sync::OnceLock;
+
 use tokio::signal::unix::{SignalKind, signal};
+
+/// The first SIGINT or SIGTERM that [`interrupted`] returned in this process.
+static RECEIVED: OnceLock<&'static str> = OnceLock::new();
 
 /// Completes when the process receives SIGINT or SIGTERM, and returns the signal's name.
 ///
@@ -18,8 +23,36 @@ pub async fn interrupted() -> &'static str {
             return std::future::pending().await;
         }
     };
-    tokio::select! {
+    let name = tokio::select! {
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",
+    };
+    let _ = RECEIVED.set(name);
+    name
+}
+
+/// Returns the first signal that [`interrupted`] returned, or `None` if none arrived. A run
+/// dropped after a signal is an expected cancellation, not a missed shutdown.
+pub fn received() -> Option<&'static str> {
+    RECEIVED.get().copied()
+}
+
+/// Returns the exit status for a process ended by `signal`: 128 plus the signal number, as
+/// shells report it (130 for SIGINT, 143 for SIGTERM).
+pub fn exit_status(signal: &str) -> u8 {
+    match signal {
+        "SIGTERM" => 128 + 15,
+        _ => 128 + 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_status_follows_shell_convention() {
+        assert_eq!(exit_status("SIGINT"), 130);
+        assert_eq!(exit_status("SIGTERM"), 143);
     }
 }

@@ -1,8 +1,10 @@
 //! The harness's checks as library functions. Each check takes a running
-//! [`Deployment`](harness::deployment::Deployment) and returns a
+//! [`Deployment`](harness::deployment::Deployment), or the [`Run`](harness::run::Run) when it
+//! needs the containers, and returns a
 //! [`CheckResult`](harness::check::CheckResult); the CLI and the nextest wrappers in
 //! `tests/` call the same functions.
 
+pub mod crud_properties;
 pub mod crud_smoke;
 pub mod errors_sanitized;
 pub mod fixtures;
@@ -20,6 +22,7 @@ pub mod tour;
 pub const CHECKS: &[&str] = &[
     migrations_replay::NAME,
     crud_smoke::NAME,
+    crud_properties::NAME,
     errors_sanitized::NAME,
     leaks_password_hash::NAME,
     leaks_credentials::NAME,

@@ -42,11 +42,17 @@ pub enum SnapshotError {
 }
 
 /// Returns the folder of committed snapshots: `$HARNESS_SNAPSHOTS_DIR`, else
-/// `snapshots/` at the root of the workspace this crate was built from.
+/// `$HARNESS_WORKSPACE/snapshots`, else `snapshots/` at the root of the workspace this crate
+/// was built from. An empty variable counts as unset.
 pub fn snapshots_dir() -> PathBuf {
-    let dir = match std::env::var_os(SNAPSHOTS_DIR_ENV) {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots"),
+    let variable = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    let dir = match (
+        variable(SNAPSHOTS_DIR_ENV),
+        variable(harness::config::WORKSPACE_VAR),
+    ) {
+        (Some(dir), _) => PathBuf::from(dir),
+        (None, Some(workspace)) => PathBuf::from(workspace).join("snapshots"),
+        (None, None) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots"),
     };
     // Resolve `..` so that messages show a plain path. A missing folder stays as it is.
     dir.canonicalize().unwrap_or(dir)
@@ -88,17 +94,21 @@ pub fn normalize(text: &str) -> String {
 }
 
 /// Describes where `actual` first departs from `expected`, on one line: the
-/// line number and up to six removed (`-`) and added (`+`) lines of the first
-/// changed hunk. Returns `None` when both are equal after [`normalize`].
+/// line number, the section it belongs to (see [`enclosing_section`]) and up
+/// to six removed (`-`) and added (`+`) lines of the first changed hunk.
+/// Returns `None` when both are equal after [`normalize`].
 pub fn describe_first_difference(expected: &str, actual: &str) -> Option<String> {
-    let expected = normalize(expected);
-    let actual = normalize(actual);
+    // Every line ends with a newline, so that the last line compares equal to the same line
+    // followed by more.
+    let expected = normalize(expected) + "\n";
+    let actual = normalize(actual) + "\n";
     if expected == actual {
         return None;
     }
 
     let diff = TextDiff::from_lines(&expected, &actual);
-    let mut first_line = None;
+    // The first changed line, as (its text's lines, index in them).
+    let mut first_change: Option<(Vec<&str>, usize)> = None;
     let mut quoted = Vec::new();
     let first_group = diff.grouped_ops(0).into_iter().next().unwrap_or_default();
     for op in &first_group {
@@ -108,11 +118,12 @@ pub fn describe_first_difference(expected: &str, actual: &str) -> Option<String>
                 ChangeTag::Delete => '-',
                 ChangeTag::Insert => '+',
             };
-            if first_line.is_none() {
-                first_line = change
-                    .old_index()
-                    .or(change.new_index())
-                    .map(|index| index + 1);
+            if first_change.is_none() {
+                first_change = match (change.old_index(), change.new_index()) {
+                    (Some(index), _) => Some((expected.lines().collect(), index)),
+                    (None, Some(index)) => Some((actual.lines().collect(), index)),
+                    (None, None) => None,
+                };
             }
             if quoted.len() < MAX_QUOTED_LINES {
                 quoted.push(format!("{mark}`{}`", change.value().trim_end()));
@@ -120,11 +131,29 @@ pub fn describe_first_difference(expected: &str, actual: &str) -> Option<String>
         }
     }
 
-    Some(format!(
-        "line {}: {}",
-        first_line.unwrap_or(1),
-        quoted.join(" ")
-    ))
+    let (line, section) = match &first_change {
+        Some((lines, index)) => (
+            index + 1,
+            enclosing_section(lines, *index)
+                .map(|header| format!(" in `{header}`"))
+                .unwrap_or_default(),
+        ),
+        None => (1, String::new()),
+    };
+    Some(format!("line {line}{section}: {}", quoted.join(" ")))
+}
+
+/// Returns the section header that line `index` belongs to: the nearest line
+/// at or before it that starts without indentation, such as `table users`.
+/// The schema description indents every column, constraint, index and grant
+/// under the header of its table, sequence or schema.
+pub fn enclosing_section<'a>(lines: &[&'a str], index: usize) -> Option<&'a str> {
+    lines
+        .get(..=index)?
+        .iter()
+        .rev()
+        .find(|line| !line.is_empty() && !line.starts_with(char::is_whitespace))
+        .map(|line| line.trim_end())
 }
 
 #[cfg(test)]
@@ -181,7 +210,7 @@ mod tests {
 
         assert_eq!(
             difference.as_deref(),
-            Some("line 3: +`  column nickname text`")
+            Some("line 3 in `table users`: +`  column nickname text`")
         );
     }
 
@@ -189,6 +218,64 @@ mod tests {
     fn difference_names_changed_line() {
         let difference = describe_first_difference("a\nb\nc", "a\nB\nc");
 
-        assert_eq!(difference.as_deref(), Some("line 2: -`b` +`B`"));
+        assert_eq!(difference.as_deref(), Some("line 2 in `b`: -`b` +`B`"));
+    }
+
+    #[test]
+    fn difference_names_table_of_removed_line() {
+        let expected = "schema public\n  owner lv_migrator\ntable users\n  column id uuid\n\
+                        table videos\n  column id uuid\n  column title text\n  grant lv_app: SELECT\n";
+        let actual = "schema public\n  owner lv_migrator\ntable users\n  column id uuid\n\
+                      table videos\n  column id uuid\n  grant lv_app: SELECT\n";
+
+        let difference = describe_first_difference(expected, actual);
+
+        assert_eq!(
+            difference.as_deref(),
+            Some("line 7 in `table videos`: -`  column title text`")
+        );
+    }
+
+    #[test]
+    fn difference_in_new_table_names_it() {
+        let expected = "table users\n  column id uuid\n";
+        let actual = "table users\n  column id uuid\ntable tags\n  column id uuid\n";
+
+        let difference = describe_first_difference(expected, actual);
+
+        assert_eq!(
+            difference.as_deref(),
+            Some("line 3 in `table tags`: +`table tags` +`  column id uuid`")
+        );
+    }
+
+    #[test]
+    fn section_is_nearest_header() {
+        let lines = [
+            "table users",
+            "  column id uuid",
+            "table videos",
+            "  column id uuid",
+        ];
+        let cases: &[(usize, Option<&str>)] = &[
+            (0, Some("table users")),
+            (1, Some("table users")),
+            (2, Some("table videos")),
+            (3, Some("table videos")),
+            (4, None),
+        ];
+        for (index, expected) in cases {
+            assert_eq!(
+                enclosing_section(&lines, *index),
+                *expected,
+                "section of line index {index}"
+            );
+        }
+    }
+
+    #[test]
+    fn section_missing_before_first_header() {
+        let lines = ["  column id uuid", "table users"];
+        assert_eq!(enclosing_section(&lines, 0), None);
     }
 }

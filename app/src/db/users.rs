@@ -145,6 +145,16 @@ impl Database {
     /// not exist. A user who still owns videos fails with
     /// [`DbErrorKind::ForeignKeyViolation`](super::DbErrorKind).
     pub async fn delete_user(&self, id: Uuid, actor: &Actor) -> Result<bool, DbError> {
+        let audit_outside = audit_outside_transaction_fault_active();
+        if audit_outside {
+            tracing::warn!(
+                "fail point user.delete.audit_outside_transaction is active: committing the \
+                 audit row before the delete"
+            );
+            let mut connection = self.pool.acquire().await?;
+            audit::insert(&mut connection, &audit_entry(actor, Action::Delete, id)).await?;
+        }
+
         let mut tx = self.pool.begin().await?;
 
         let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
@@ -156,7 +166,9 @@ impl Database {
             return Ok(false);
         }
 
-        audit::insert(&mut tx, &audit_entry(actor, Action::Delete, id)).await?;
+        if !audit_outside {
+            audit::insert(&mut tx, &audit_entry(actor, Action::Delete, id)).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -186,5 +198,20 @@ impl Database {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?;
         Ok(tx)
+    }
+}
+
+/// Fail point `user.delete.audit_outside_transaction`: DELETE /v1/users/{id} commits its audit
+/// row on its own before the delete runs, so a delete that is then rejected (the user still
+/// owns videos) or finds no user leaves that row behind. Compiled only with the `failpoints`
+/// feature.
+fn audit_outside_transaction_fault_active() -> bool {
+    #[cfg(feature = "failpoints")]
+    {
+        fail::eval("user.delete.audit_outside_transaction", |_| ()).is_some()
+    }
+    #[cfg(not(feature = "failpoints"))]
+    {
+        false
     }
 }

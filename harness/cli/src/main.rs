@@ -1,9 +1,12 @@
 //! The `harness` command: `validate` runs the checks against Postgres and the app in containers,
-//! `gc` removes what crashed runs left behind.
+//! `gc` removes what crashed runs left behind and old app images, `scan` looks for credentials
+//! in files, and `bench` measures the secret scanner.
 
 mod bench;
 mod gc;
+mod preflight;
 mod scan;
+mod selection;
 mod validate;
 
 use std::path::PathBuf;
@@ -13,12 +16,27 @@ use clap::{Parser, Subcommand};
 
 /// Exit status when every selected check passed.
 const EXIT_PASS: u8 = 0;
-/// Exit status when a check failed or could not reach a verdict.
+/// Exit status when a check failed: it found a broken rule, or it ended with status error after
+/// the environment came up.
 const EXIT_FAIL: u8 = 1;
-/// Exit status for a usage or environment error (no Docker, a missing image, bad settings).
+/// Exit status for a usage or environment error: an invalid option or setting, a missing input
+/// file, no Docker, an image or an app binary that cannot be built, or an environment that does
+/// not come up. Clap uses it for its own usage errors too.
 const EXIT_ENVIRONMENT: u8 = 2;
-/// Exit status after SIGINT or SIGTERM (128 + SIGINT's number, as shells report it).
-const EXIT_INTERRUPTED: u8 = 130;
+
+/// Exit statuses of `harness validate`, shown in its help.
+const VALIDATE_EXIT_STATUS: &str = "\
+Exit status:
+  0    every selected check passed
+  1    a check failed: the app or the migrations broke a rule, or a check ended with status
+       ERROR after the environment came up (such as an app that does not become ready)
+  2    usage or environment error, reported before any check runs: an invalid option or
+       variable, a missing migrations folder or schema snapshot, a report folder that cannot
+       be written, no Docker, an image or the app that cannot be built, a network that cannot
+       be created, Postgres that stops or does not become ready, a failed database bootstrap
+  130  interrupted by SIGINT (Ctrl-C)
+  143  interrupted by SIGTERM
+After a signal, the run's containers, network and unfinished images are removed first.";
 
 /// Checks the LocalizeVideos data layer against Postgres and the app in containers.
 #[derive(Debug, Parser)]
@@ -35,22 +53,32 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start Postgres and the app, run the checks, print a table and write report.json.
-    ///
-    /// Exits with 0 when every check passes, 1 when one fails or errors, 2 for a usage or
-    /// environment error, 130 when interrupted (everything is removed first).
+    #[command(after_help = VALIDATE_EXIT_STATUS)]
     Validate {
-        /// Run only these checks (comma-separated check names).
-        #[arg(long, value_name = "NAME[,NAME]", value_delimiter = ',')]
+        /// Run only these checks: one or more names separated by commas, such as
+        /// `--only migrations.replay,crud.smoke` (default: every check).
+        #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',')]
         only: Vec<String>,
 
-        /// Folder for report.json [default: target/harness/reports/<run id>/ in the workspace].
+        /// Folder for report.json, created if missing and checked for write access before the
+        /// run starts [default: target/harness/reports/<run id>/ in the workspace].
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
-    },
 
-    /// Measure the speed of a harness component. Build with `--release` for real numbers.
-    #[command(subcommand)]
-    Bench(Bench),
+        /// Number of generated cases of crud.properties [default: PROPTEST_CASES, else 64].
+        #[arg(long, value_name = "N")]
+        cases: Option<u32>,
+
+        /// Seed of crud.properties' generator, for a reproducible run [default:
+        /// PROPTEST_RNG_SEED, else random; the report prints it].
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+
+        /// Replay one failing case of crud.properties by its case seed (`cc <hex>`, as a
+        /// failure report prints it) instead of generating cases.
+        #[arg(long, value_name = "CASE_SEED")]
+        replay: Option<String>,
+    },
 
     /// Scan files for connection strings with a password and password hashes.
     ///
@@ -63,12 +91,23 @@ enum Command {
         paths: Vec<PathBuf>,
     },
 
-    /// Remove the containers and networks of harness runs whose process has exited.
+    /// Measure the speed of a harness component. Build with `--release` for real numbers.
+    #[command(subcommand)]
+    Bench(Bench),
+
+    /// Remove the containers, networks and unfinished images of harness runs whose process has
+    /// exited, and the app images beyond the newest N.
     Gc {
-        /// Remove every harness run's containers and networks, including live runs and runs
-        /// from other hosts.
+        /// Remove every harness run's containers, networks and unfinished images, including live
+        /// runs and runs from other hosts.
         #[arg(long)]
         all: bool,
+
+        /// Number of app images (localizevideos/app:<hash>) built by the harness to keep, newest
+        /// first. Older ones are removed unless a container uses them [default:
+        /// HARNESS_KEEP_APP_IMAGES, or 3].
+        #[arg(long, value_name = "N")]
+        keep_app_images: Option<usize>,
     },
 }
 
@@ -86,17 +125,48 @@ enum Bench {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    harness::logging::init(cli.verbose);
 
-    let status = match cli.command {
-        Command::Validate { only, report } => validate::validate(only, report).await,
-        Command::Bench(Bench::Scan { size_mib, runs }) => bench::scan(size_mib, runs),
-        Command::Scan { paths } => scan::scan(paths),
-        Command::Gc { all } => gc::gc(all).await,
+    // SAFETY: no runtime and no other thread exists yet.
+    unsafe { harness::docker::unset_empty_docker_host() };
+
+    if let Err(error) = harness::logging::try_init(cli.verbose) {
+        print_error(&error.to_string());
+        return ExitCode::from(EXIT_ENVIRONMENT);
+    }
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            print_error(&format!("starting the tokio runtime failed: {error}"));
+            return ExitCode::from(EXIT_ENVIRONMENT);
+        }
     };
+    let status = runtime.block_on(async {
+        match cli.command {
+            Command::Validate {
+                only,
+                report,
+                cases,
+                seed,
+                replay,
+            } => {
+                let properties = validate::PropertiesArgs {
+                    cases,
+                    seed,
+                    replay,
+                };
+                validate::validate(only, report, properties).await
+            }
+            Command::Scan { paths } => scan::scan(paths),
+            Command::Bench(Bench::Scan { size_mib, runs }) => bench::scan(size_mib, runs),
+            Command::Gc {
+                all,
+                keep_app_images,
+            } => gc::gc(all, keep_app_images).await,
+        }
+    });
     ExitCode::from(status)
 }
 

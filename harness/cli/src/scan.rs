@@ -18,7 +18,7 @@ pub fn scan(paths: Vec<PathBuf>) -> u8 {
             Ok(config) => vec![
                 config.workspace.join("target").join("nextest"),
                 config.harness_target_dir().join("reports"),
-                config.snapshots_dir(),
+                scenarios::snapshot::snapshots_dir(),
             ],
             Err(error) => {
                 print_error(&error.to_string());

@@ -10,23 +10,71 @@ use harness::cleanup::{self, CLEANUP_TIMEOUT};
 use harness::config::Config;
 use harness::error::Error;
 use harness::gc::{GcMode, collect_garbage};
+use harness::image_prune::prune_app_images;
 use harness::images::{self, BaseImage};
 use harness::labels::{self, RunId};
 use harness::owner::Owner;
-use harness::report::{Report, render_table};
-use harness::run::{Run, RunOptions};
+use harness::report::{self, Report, render_table};
+use harness::run::{BUILD_WAIT_TIMEOUT, Run, RunOptions};
 use harness::scan::Scanner;
 use harness::signals;
+use scenarios::crud_properties::{self, Regressions, ReplayCommand};
+use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
 use scenarios::{
     crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash, migrations_replay,
 };
 
-use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, print_error};
+use crate::preflight::check_inputs;
+use crate::selection::Selection;
+use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_PASS, print_error};
 
-/// Runs `harness validate` and returns the exit status.
-pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
+/// Cases of crud.properties when neither `--cases` nor PROPTEST_CASES is given.
+const DEFAULT_PROPERTY_CASES: u32 = 64;
+
+/// The crud.properties flags of `harness validate`.
+pub struct PropertiesArgs {
+    /// `--cases`.
+    pub cases: Option<u32>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--replay`.
+    pub replay: Option<String>,
+}
+
+impl PropertiesArgs {
+    /// Builds the check's options: the flags over the environment.
+    fn options(self) -> Result<crud_properties::Options, String> {
+        let mut options =
+            crud_properties::Options::from_env(DEFAULT_PROPERTY_CASES, ReplayCommand::Validate)?;
+        if let Some(cases) = self.cases {
+            options.cases = cases;
+        }
+        if let Some(seed) = self.seed {
+            options.seed = seed;
+        }
+        if let Some(replay) = self.replay {
+            options.regressions = Regressions::Replay(replay);
+        }
+        Ok(options)
+    }
+}
+
+/// Runs `harness validate` and returns the exit status (see `VALIDATE_EXIT_STATUS`).
+pub async fn validate(
+    only: Vec<String>,
+    report_dir: Option<PathBuf>,
+    properties: PropertiesArgs,
+) -> u8 {
+    // Usage and configuration first: nothing starts when one of them is wrong.
     let selection = match Selection::parse(&only) {
         Ok(selection) => selection,
+        Err(message) => {
+            print_error(&message);
+            return EXIT_ENVIRONMENT;
+        }
+    };
+    let properties_options = match properties.options() {
+        Ok(options) => options,
         Err(message) => {
             print_error(&message);
             return EXIT_ENVIRONMENT;
@@ -39,34 +87,49 @@ pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
             return EXIT_ENVIRONMENT;
         }
     };
-
     let run_id = RunId::generate();
+    let report_dir = report_dir.unwrap_or_else(|| config.default_report_dir(&run_id));
+    if let Err(error) = report::prepare_dir(&report_dir) {
+        print_error(&error.to_string());
+        return EXIT_ENVIRONMENT;
+    }
+    let schema_snapshot = selection.replay.then(|| snapshot_path(SCHEMA_SNAPSHOT));
+    if let Err(message) = check_inputs(&config.migrations_dir(), schema_snapshot.as_deref()) {
+        print_error(&message);
+        return EXIT_ENVIRONMENT;
+    }
+
     let started_at = Utc::now();
     let started = Instant::now();
-    let report_dir = report_dir.unwrap_or_else(|| config.default_report_dir(&run_id));
-
+    let mut run = Box::pin(run_checks(
+        config,
+        run_id.clone(),
+        &selection,
+        &properties_options,
+    ));
     let outcome = tokio::select! {
-        outcome = run_checks(config, run_id.clone(), &selection) => outcome,
-        signal = signals::interrupted() => {
+        outcome = &mut run => Ok(outcome),
+        signal = signals::interrupted() => Err(signal),
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(signal) => {
+            // Announce the cleanup before dropping the run, whose `Drop` removes what it holds.
+            eprintln!(
+                "interrupted by {signal}: removing the containers, network and unfinished \
+                 images of run {run_id}"
+            );
+            drop(run);
             return interrupted(signal, &run_id).await;
         }
     };
 
+    // Any error before the checks ran means that the environment did not come up.
     let (checks, output_scanner) = match outcome {
         Ok(outcome) => outcome,
-        Err(error) if error.is_environment() => {
+        Err(error) => {
             print_error(&error.to_string());
             return EXIT_ENVIRONMENT;
-        }
-        Err(error) => {
-            // The harness failed before a check could run, so each selected check gets the error.
-            print_error(&error.to_string());
-            let message = format!("the run could not start: {error}");
-            let checks = selection
-                .names()
-                .map(|name| CheckResult::error(name, Duration::ZERO, message.clone()))
-                .collect();
-            (checks, None)
         }
     };
 
@@ -84,7 +147,7 @@ pub async fn validate(only: Vec<String>, report_dir: Option<PathBuf>) -> u8 {
         Ok(path) => println!("report written to {}", path.display()),
         Err(error) => {
             print_error(&error.to_string());
-            return EXIT_FAIL;
+            return EXIT_ENVIRONMENT;
         }
     }
     tracing::info!(run_id = %run_id, duration_ms = report.duration_ms, "validate finished");
@@ -103,7 +166,7 @@ fn scan_final_output(scanner: &Scanner, report: &mut Report) {
     let json = match report.to_json() {
         Ok(json) => json,
         Err(error) => {
-            print_error(&error.to_string());
+            print_error(&format!("serialising the report failed: {error}"));
             return;
         }
     };
@@ -130,107 +193,55 @@ fn scan_final_output(scanner: &Scanner, report: &mut Report) {
     }
 }
 
-/// Removes everything of the interrupted run and returns the exit status for it.
+/// Removes everything of the interrupted run and returns the exit status for `signal`.
 ///
 /// By the time this runs, the cancelled run future has been dropped, and a started [`Run`]
-/// removed its resources in `Drop`. This sweep catches what a run still starting had created.
-/// A second SIGINT or SIGTERM stops waiting for the sweep.
+/// removed its resources in `Drop`. An app image build keeps running until it ends, so that it
+/// leaves a tagged image instead of an unfinished one. Then a sweep catches what a run still
+/// starting had created. A second SIGINT or SIGTERM stops waiting.
 async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
-    eprintln!("interrupted by {signal}: removing the containers and network of run {run_id}");
-    let sweep = async {
+    let status = signals::exit_status(signal);
+    let cleanup = async {
+        if app_image::builds_in_flight() > 0 {
+            eprintln!(
+                "waiting for the app image build to finish (at most {BUILD_WAIT_TIMEOUT:?}), so \
+                 that it leaves no unfinished image"
+            );
+            app_image::wait_for_builds(BUILD_WAIT_TIMEOUT).await;
+        }
         let docker = harness::docker::connect().await?;
         cleanup::remove_run(&docker, run_id, CLEANUP_TIMEOUT).await
     };
     let result = tokio::select! {
-        result = sweep => result,
+        result = cleanup => result,
         second = signals::interrupted() => {
             eprintln!("{second} again: stopped cleaning up. Run `harness gc` to remove what is left");
-            return EXIT_INTERRUPTED;
+            return status;
         }
     };
     match result {
-        Ok(_) => eprintln!("run {run_id} was interrupted and cleaned up"),
+        Ok(removed) => {
+            for entry in removed {
+                tracing::info!(run_id = %run_id, "removed {entry}");
+            }
+            eprintln!("run {run_id} was interrupted and cleaned up");
+        }
         Err(error) => print_error(&format!(
             "run {run_id} was interrupted, and cleanup failed: {error}"
         )),
     }
-    EXIT_INTERRUPTED
+    status
 }
 
-/// Selection of the checks to run.
-struct Selection {
-    replay: bool,
-    crud: bool,
-    errors: bool,
-    password_hash: bool,
-    credentials: bool,
-}
-
-impl Selection {
-    /// Parses `--only`, where no names selects every check. Unknown names are rejected with the list
-    /// of valid ones.
-    fn parse(only: &[String]) -> Result<Self, String> {
-        let names: Vec<&str> = only
-            .iter()
-            .map(|name| name.trim())
-            .filter(|name| !name.is_empty())
-            .collect();
-        if names.is_empty() {
-            return Ok(Self {
-                replay: true,
-                crud: true,
-                errors: true,
-                password_hash: true,
-                credentials: true,
-            });
-        }
-        let unknown: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|name| !scenarios::CHECKS.contains(name))
-            .collect();
-        if !unknown.is_empty() {
-            return Err(format!(
-                "unknown check name(s) in --only: {}; valid names: {}",
-                unknown.join(", "),
-                scenarios::CHECKS.join(", ")
-            ));
-        }
-        Ok(Self {
-            replay: names.contains(&migrations_replay::NAME),
-            crud: names.contains(&crud_smoke::NAME),
-            errors: names.contains(&errors_sanitized::NAME),
-            password_hash: names.contains(&leaks_password_hash::NAME),
-            credentials: names.contains(&leaks_credentials::NAME),
-        })
-    }
-
-    /// Returns the selected check names, in run order.
-    fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        [
-            (self.replay, migrations_replay::NAME),
-            (self.crud, crud_smoke::NAME),
-            (self.errors, errors_sanitized::NAME),
-            (self.password_hash, leaks_password_hash::NAME),
-            (self.credentials, leaks_credentials::NAME),
-        ]
-        .into_iter()
-        .filter_map(|(selected, name)| selected.then_some(name))
-    }
-
-    /// Returns whether a selected check needs the app container.
-    fn needs_app(&self) -> bool {
-        self.crud || self.errors || self.password_hash || self.credentials
-    }
-}
-
-/// Prepares the images, reaps dead runs, starts the run and runs the selected checks. With
-/// `leaks.credentials` selected, it also returns the scanner for the run's canaries, which the
-/// final output is scanned with after the run's containers are gone.
+/// Prepares the images, reaps dead runs and old app images, starts the run and runs the
+/// selected checks. An error means that the environment did not come up, and no check ran.
+/// With `leaks.credentials` selected, it also returns a scanner for the run's passwords, which
+/// the final output is scanned with after the run's containers are gone.
 async fn run_checks(
     config: Config,
     run_id: RunId,
     selection: &Selection,
+    properties: &crud_properties::Options,
 ) -> Result<(Vec<CheckResult>, Option<Scanner>), Error> {
     let docker = harness::docker::connect().await?;
 
@@ -247,6 +258,13 @@ async fn run_checks(
     for removed in &reaped.removed {
         tracing::info!("reaped {removed} (its process has exited)");
     }
+    let pruned = prune_app_images(&docker, config.keep_app_images).await?;
+    for removed in &pruned.removed {
+        tracing::info!(
+            "removed {removed} (older than the newest {} app images)",
+            config.keep_app_images
+        );
+    }
 
     let mut run = Run::start_with_config(
         config,
@@ -258,7 +276,7 @@ async fn run_checks(
     )
     .await?;
 
-    let checks = run_selected(&mut run, selection).await;
+    let checks = run_selected(&mut run, selection, properties).await;
     let output_scanner = if selection.credentials {
         match leaks_credentials::scanner(run.deployment()) {
             Ok(scanner) => Some(scanner),
@@ -286,7 +304,11 @@ async fn run_checks(
 
 /// Runs the selected checks on a started run. `migrations.replay` migrates the fresh database
 /// itself. Without it, the harness applies the migrations before the app starts.
-async fn run_selected(run: &mut Run, selection: &Selection) -> Vec<CheckResult> {
+async fn run_selected(
+    run: &mut Run,
+    selection: &Selection,
+    properties: &crud_properties::Options,
+) -> Vec<CheckResult> {
     let mut checks = Vec::new();
 
     let mut replay_passed = false;
@@ -306,42 +328,63 @@ async fn run_selected(run: &mut Run, selection: &Selection) -> Vec<CheckResult> 
             .map_err(|error| error.to_string())
     };
 
-    if !selection.needs_app() {
-        return checks;
-    }
+    // crud.smoke, errors.sanitized and the leak checks share the run's app container.
     let started = Instant::now();
-    let app_started = match migrated {
-        Err(reason) => Err(format!(
-            "the database is not migrated, so the app cannot start: {reason}"
-        )),
-        Ok(()) => run
-            .start_app()
-            .await
-            .map_err(|error| format!("the app did not start: {error}")),
+    let app_started = if selection.needs_run_app() {
+        match migrated {
+            Err(reason) => Err(format!(
+                "the database is not migrated, so the app cannot start: {reason}"
+            )),
+            Ok(()) => run
+                .start_app()
+                .await
+                .map_err(|error| format!("the app did not start: {error}")),
+        }
+    } else {
+        Ok(())
     };
-    if let Err(message) = app_started {
-        checks.extend(
-            selection
-                .names()
-                .filter(|name| *name != migrations_replay::NAME)
-                .map(|name| CheckResult::error(name, started.elapsed(), message.clone())),
-        );
-        return checks;
-    }
+    let not_started = |name: &str| match &app_started {
+        Ok(()) => None,
+        Err(message) => Some(CheckResult::error(name, started.elapsed(), message.clone())),
+    };
 
     if selection.crud {
-        checks.push(crud_smoke::run(run.deployment()).await);
+        let result = match not_started(crud_smoke::NAME) {
+            Some(result) => result,
+            None => crud_smoke::run(run.deployment()).await,
+        };
+        checks.push(result);
     }
-    // After crud.smoke, so that its error responses are judged too; before the leak checks,
-    // so that they scan the catalogue's responses and the logs of its app containers.
+
+    // crud.properties builds its own template database from the migrations and runs against
+    // a clone of it, with an app container of its own.
+    if selection.properties {
+        checks.push(crud_properties::run_on_clone(run, properties).await.result);
+    }
+
+    // After the other checks, so that their error responses are judged too. It restarts the
+    // app and Postgres, so it runs after crud.properties, whose clones live on that Postgres.
     if selection.errors {
-        checks.push(errors_sanitized::run(run).await);
+        let result = match not_started(errors_sanitized::NAME) {
+            Some(result) => result,
+            None => errors_sanitized::run(run).await,
+        };
+        checks.push(result);
     }
+    // Last, so that they scan every response and log of the run.
     if selection.password_hash {
-        checks.push(leaks_password_hash::run(run).await);
+        let result = match not_started(leaks_password_hash::NAME) {
+            Some(result) => result,
+            None => leaks_password_hash::run(run).await,
+        };
+        checks.push(result);
     }
     if selection.credentials {
-        checks.push(leaks_credentials::run(run).await);
+        let result = match not_started(leaks_credentials::NAME) {
+            Some(result) => result,
+            None => leaks_credentials::run(run).await,
+        };
+        checks.push(result);
     }
     checks
 }

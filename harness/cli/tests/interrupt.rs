@@ -1,8 +1,11 @@
-//! `harness validate` interrupted by SIGINT while its containers run: it exits with 130 and
-//! leaves no container or network behind.
+//! `harness validate` interrupted by SIGINT or SIGTERM while its containers run: it announces
+//! the cleanup before the removals, exits with 130 or 143, and leaves no container or network
+//! behind.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::labels;
@@ -12,7 +15,7 @@ use testcontainers::bollard::query_parameters::{ListContainersOptions, ListNetwo
 /// Deadline for the run's Postgres container to appear. It covers a first build of the images
 /// and the app.
 const START_TIMEOUT: Duration = Duration::from_secs(600);
-/// Deadline for the command to exit after SIGINT.
+/// Deadline for the command to exit after the signal.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Lists the names of the containers and networks labelled with owner `pid`.
@@ -40,19 +43,38 @@ async fn resources_of_pid(docker: &Docker, pid: u32) -> Vec<String> {
     container_names.chain(network_names).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigint_exits_130_and_cleans_up() {
+/// Starts `harness validate`, sends `signal` once the run's Postgres container exists, and
+/// returns the exit code and the lines the command wrote to stderr.
+async fn interrupt_validate(signal: libc::c_int) -> (Option<i32>, Vec<String>) {
     let docker = harness::docker::connect()
         .await
         .expect("Docker should be reachable");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
         .arg("validate")
+        // The reaper would prune this machine's app images; the test keeps them.
+        .env("HARNESS_KEEP_APP_IMAGES", "1000")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("harness should start");
     let pid = child.id();
+
+    // A thread drains stderr, which cargo's build output can fill, and echoes it for the test log.
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().expect("stderr should be piped");
+    let reader = {
+        let lines = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                lines
+                    .lock()
+                    .expect("lock should not be poisoned")
+                    .push(line);
+            }
+        })
+    };
 
     // Wait until the run's Postgres container exists, so the signal arrives mid-run.
     let started = Instant::now();
@@ -71,9 +93,9 @@ async fn sigint_exits_130_and_cleans_up() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // SAFETY: kill only sends SIGINT to the child this test started and touches no memory.
-    let sent = unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
-    assert_eq!(sent, 0, "sending SIGINT to pid {pid} should work");
+    // SAFETY: kill only sends a signal to the child this test started and touches no memory.
+    let sent = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    assert_eq!(sent, 0, "sending signal {signal} to pid {pid} should work");
 
     let deadline = Instant::now() + EXIT_TIMEOUT;
     let status = loop {
@@ -82,16 +104,65 @@ async fn sigint_exits_130_and_cleans_up() {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("harness did not exit within {EXIT_TIMEOUT:?} after SIGINT");
+            panic!("harness did not exit within {EXIT_TIMEOUT:?} after signal {signal}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    reader.join().expect("the stderr reader should not panic");
+
+    let left = resources_of_pid(&docker, pid).await;
+    assert!(
+        left.is_empty(),
+        "resources left after signal {signal}: {left:?}"
+    );
+    let lines = lines.lock().expect("lock should not be poisoned").clone();
+    (status.code(), lines)
+}
+
+/// Asserts that the announcement of the cleanup comes before the first removal and that no
+/// warning about a missed shutdown appears.
+fn assert_cleanup_output(lines: &[String], signal: &str) {
+    let text = lines.join("\n");
+    let announced = lines
+        .iter()
+        .position(|line| line.starts_with(&format!("interrupted by {signal}: removing")));
+    let first_removal = lines.iter().position(|line| line.contains("removed "));
+    assert!(
+        announced.is_some(),
+        "no announcement of the cleanup:\n{text}"
+    );
+    if let Some(first_removal) = first_removal {
+        assert!(
+            announced < Some(first_removal),
+            "the announcement should come before the removals:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("run dropped without shutdown"),
+        "an interrupted run is no missed shutdown:\n{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_exits_130_and_cleans_up() {
+    let (code, lines) = interrupt_validate(libc::SIGINT).await;
 
     assert_eq!(
-        status.code(),
+        code,
         Some(130),
-        "harness should exit with 130 after SIGINT (0 means the run finished first), got {status}"
+        "harness should exit with 130 after SIGINT (0 means the run finished first)"
     );
-    let left = resources_of_pid(&docker, pid).await;
-    assert!(left.is_empty(), "resources left after SIGINT: {left:?}");
+    assert_cleanup_output(&lines, "SIGINT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_143_and_cleans_up() {
+    let (code, lines) = interrupt_validate(libc::SIGTERM).await;
+
+    assert_eq!(
+        code,
+        Some(143),
+        "harness should exit with 143 after SIGTERM (0 means the run finished first)"
+    );
+    assert_cleanup_output(&lines, "SIGTERM");
 }

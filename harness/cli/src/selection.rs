@@ -1,0 +1,186 @@
+//! The `--only` option of `harness validate`: which checks run.
+
+use scenarios::{
+    crud_properties, crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash,
+    migrations_replay,
+};
+
+/// Selection of the checks to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Selection {
+    /// Whether `migrations.replay` runs.
+    pub replay: bool,
+    /// Whether `crud.smoke` runs.
+    pub crud: bool,
+    /// Whether `crud.properties` runs.
+    pub properties: bool,
+    /// Whether `errors.sanitized` runs.
+    pub errors: bool,
+    /// Whether `leaks.password_hash` runs.
+    pub password_hash: bool,
+    /// Whether `leaks.credentials` runs.
+    pub credentials: bool,
+}
+
+impl Selection {
+    /// Parses the values of `--only`, already split at commas. No values (no `--only`) selects
+    /// every check. An empty name, as in `--only ''` or `--only a,,b`, and an unknown name are
+    /// usage errors that list the valid names.
+    pub fn parse(only: &[String]) -> Result<Self, String> {
+        if only.is_empty() {
+            return Ok(Self {
+                replay: true,
+                crud: true,
+                properties: true,
+                errors: true,
+                password_hash: true,
+                credentials: true,
+            });
+        }
+        let valid = scenarios::CHECKS.join(", ");
+
+        let names: Vec<&str> = only.iter().map(|name| name.trim()).collect();
+        if names.iter().any(|name| name.is_empty()) {
+            return Err(format!(
+                "--only {:?} contains an empty check name; pass one or more names separated by \
+                 commas, such as --only {}, or leave out --only to run every check ({valid})",
+                only.join(","),
+                scenarios::CHECKS.join(",")
+            ));
+        }
+
+        let unknown: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|name| !scenarios::CHECKS.contains(name))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(format!(
+                "unknown check name(s) in --only: {}; valid names: {valid}",
+                unknown.join(", ")
+            ));
+        }
+        Ok(Self {
+            replay: names.contains(&migrations_replay::NAME),
+            crud: names.contains(&crud_smoke::NAME),
+            properties: names.contains(&crud_properties::NAME),
+            errors: names.contains(&errors_sanitized::NAME),
+            password_hash: names.contains(&leaks_password_hash::NAME),
+            credentials: names.contains(&leaks_credentials::NAME),
+        })
+    }
+
+    /// Returns whether a selected check needs the app image.
+    pub fn needs_app(&self) -> bool {
+        self.crud || self.properties || self.needs_run_app()
+    }
+
+    /// Returns whether a selected check uses the run's own app container (crud.properties
+    /// starts app containers of its own).
+    pub fn needs_run_app(&self) -> bool {
+        self.crud || self.errors || self.password_hash || self.credentials
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(values: &[&str]) -> Result<Selection, String> {
+        let values: Vec<String> = values.iter().map(|value| (*value).to_owned()).collect();
+        Selection::parse(&values)
+    }
+
+    const ALL: Selection = Selection {
+        replay: true,
+        crud: true,
+        properties: true,
+        errors: true,
+        password_hash: true,
+        credentials: true,
+    };
+
+    const NONE: Selection = Selection {
+        replay: false,
+        crud: false,
+        properties: false,
+        errors: false,
+        password_hash: false,
+        credentials: false,
+    };
+
+    const REPLAY_AND_SMOKE: Selection = Selection {
+        replay: true,
+        crud: true,
+        ..NONE
+    };
+
+    #[test]
+    fn no_option_selects_every_check() {
+        assert_eq!(parse(&[]), Ok(ALL));
+    }
+
+    #[test]
+    fn names_select_their_checks() {
+        let crud_only = Selection { crud: true, ..NONE };
+        let replay_only = Selection {
+            replay: true,
+            ..NONE
+        };
+        let leaks_only = Selection {
+            password_hash: true,
+            credentials: true,
+            ..NONE
+        };
+        let cases: &[(&[&str], Selection)] = &[
+            (&["crud.smoke"], crud_only),
+            (&[" crud.smoke "], crud_only),
+            (&["migrations.replay"], replay_only),
+            (&["crud.smoke", "migrations.replay"], REPLAY_AND_SMOKE),
+            (&["leaks.password_hash", "leaks.credentials"], leaks_only),
+            (
+                &["errors.sanitized"],
+                Selection {
+                    errors: true,
+                    ..NONE
+                },
+            ),
+            (
+                &[
+                    "crud.smoke",
+                    "migrations.replay",
+                    "crud.properties",
+                    "errors.sanitized",
+                    "leaks.password_hash",
+                    "leaks.credentials",
+                ],
+                ALL,
+            ),
+            (&["crud.smoke", "crud.smoke"], crud_only),
+        ];
+        for (values, expected) in cases {
+            assert_eq!(parse(values), Ok(*expected), "--only {values:?}");
+        }
+    }
+
+    #[test]
+    fn empty_names_are_rejected() {
+        // clap splits `--only ''` and `--only=` into [""], and `--only ,` into ["", ""].
+        let cases: &[&[&str]] = &[&[""], &["", ""], &[" "], &["crud.smoke", ""]];
+        for values in cases {
+            let error = parse(values).expect_err(&format!("--only {values:?} should be rejected"));
+            assert!(error.contains("empty check name"), "{values:?}: {error}");
+            assert!(error.contains("crud.smoke"), "{values:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn unknown_name_lists_valid_ones() {
+        let error = parse(&["crud.smok"]).expect_err("an unknown name should be rejected");
+        assert!(error.contains("crud.smok;"), "{error}");
+        assert!(
+            error.contains("valid names: migrations.replay, crud.smoke"),
+            "{error}"
+        );
+    }
+}

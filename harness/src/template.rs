@@ -1,0 +1,213 @@
+//! The template database: a database migrated once per run, from which each test gets a clone
+//! of its own with `CREATE DATABASE ... TEMPLATE`, so that migrations never run per test.
+//!
+//! PostgreSQL copies a template file by file, so a clone costs milliseconds, but only while no
+//! session is connected to the template: CREATE DATABASE fails with "source database is being
+//! accessed by other users" otherwise (PostgreSQL 15, CREATE DATABASE). After migrating, the
+//! harness therefore marks the template `ALLOW_CONNECTIONS false`, so no one can connect to it.
+//!
+//! Database-level privileges are not copied (they live in `pg_database`, not in the copied
+//! files), so each clone gets the bootstrap's database grants again. Schema and table grants
+//! are inside the copied catalogs and come with the clone.
+
+use std::time::Instant;
+
+use rand::distr::{Alphanumeric, SampleString};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection};
+
+use crate::bootstrap::superuser_options;
+use crate::deployment::{APP_ROLE, AUDITOR_ROLE, Deployment, MIGRATOR_ROLE};
+use crate::error::{Error, Result};
+use crate::postgres::MAINTENANCE_DATABASE;
+
+/// Name of the template database of a run.
+pub const TEMPLATE_DATABASE: &str = "localizevideos_template";
+
+/// A migrated template database that nobody can connect to.
+#[derive(Debug)]
+pub struct TemplateDatabase {
+    name: String,
+    migrations: usize,
+}
+
+/// A database cloned from the template for one test. Remove it with [`DatabaseClone::drop`].
+#[derive(Debug)]
+pub struct DatabaseClone {
+    name: String,
+}
+
+impl TemplateDatabase {
+    /// Creates the template database owned by lv_migrator, gives it the bootstrap's schema
+    /// grants, applies `deployment.migrations_dir` as lv_migrator, and closes it to
+    /// connections. Call it once per run.
+    pub async fn create(deployment: &Deployment) -> Result<Self> {
+        let started = Instant::now();
+        let name = TEMPLATE_DATABASE.to_owned();
+
+        let mut server = superuser_connection(deployment, MAINTENANCE_DATABASE).await?;
+        execute(
+            &mut server,
+            format!("CREATE DATABASE \"{name}\" OWNER {MIGRATOR_ROLE}"),
+        )
+        .await?;
+        execute(
+            &mut server,
+            format!("REVOKE ALL ON DATABASE \"{name}\" FROM PUBLIC"),
+        )
+        .await?;
+
+        // The same schema privileges as the application database, so that clones carry them.
+        let mut template = superuser_connection(deployment, &name).await?;
+        for statement in [
+            format!("ALTER SCHEMA public OWNER TO {MIGRATOR_ROLE}"),
+            "REVOKE ALL ON SCHEMA public FROM PUBLIC".to_owned(),
+            format!("GRANT USAGE ON SCHEMA public TO {APP_ROLE}, {AUDITOR_ROLE}"),
+        ] {
+            execute(&mut template, statement).await?;
+        }
+        close(template).await;
+
+        let migrations = migrate(deployment, &name).await?;
+
+        execute(
+            &mut server,
+            format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"),
+        )
+        .await?;
+        close(server).await;
+
+        tracing::info!(
+            database = %name,
+            migrations,
+            elapsed = ?started.elapsed(),
+            "template database created and migrated"
+        );
+        Ok(Self { name, migrations })
+    }
+
+    /// Returns the template's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Returns how many migrations were applied to the template.
+    pub fn migrations(&self) -> usize {
+        self.migrations
+    }
+
+    /// Creates a clone named `localizevideos_<prefix>_<random>` owned by lv_migrator, where
+    /// lv_app and lv_auditor may connect and PUBLIC may not. `prefix` must consist of
+    /// lowercase letters, digits and underscores.
+    pub async fn clone_database(
+        &self,
+        deployment: &Deployment,
+        prefix: &str,
+    ) -> Result<DatabaseClone> {
+        if prefix.is_empty()
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(Error::Usage(format!(
+                "invalid clone prefix {prefix:?}: use lowercase letters, digits and underscores"
+            )));
+        }
+        let suffix = Alphanumeric
+            .sample_string(&mut rand::rng(), 8)
+            .to_ascii_lowercase();
+        let name = format!("localizevideos_{prefix}_{suffix}");
+        let started = Instant::now();
+
+        // CREATE DATABASE cannot run inside a transaction, so each statement goes on its own.
+        let mut server = superuser_connection(deployment, MAINTENANCE_DATABASE).await?;
+        for statement in [
+            format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{}\" OWNER {MIGRATOR_ROLE}",
+                self.name
+            ),
+            format!("REVOKE ALL ON DATABASE \"{name}\" FROM PUBLIC"),
+            format!("GRANT CONNECT ON DATABASE \"{name}\" TO {APP_ROLE}, {AUDITOR_ROLE}"),
+        ] {
+            execute(&mut server, statement).await?;
+        }
+        close(server).await;
+
+        tracing::info!(
+            database = %name,
+            template = %self.name,
+            elapsed = ?started.elapsed(),
+            "database cloned from the template"
+        );
+        Ok(DatabaseClone { name })
+    }
+}
+
+impl DatabaseClone {
+    /// Returns the clone's name, the app's DB_NAME.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Drops the clone, ending the sessions still connected to it (`WITH (FORCE)`,
+    /// PostgreSQL 13 and later).
+    pub async fn drop(self, deployment: &Deployment) -> Result<()> {
+        let mut server = superuser_connection(deployment, MAINTENANCE_DATABASE).await?;
+        execute(
+            &mut server,
+            format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name),
+        )
+        .await?;
+        close(server).await;
+        tracing::info!(database = %self.name, "database clone dropped");
+        Ok(())
+    }
+}
+
+/// Applies the migrations to `database` as lv_migrator and returns how many the folder holds.
+async fn migrate(deployment: &Deployment, database: &str) -> Result<usize> {
+    let dir = deployment.migrations_dir.clone();
+    let failure = |source| Error::Migrate {
+        dir: dir.clone(),
+        source,
+    };
+
+    let migrator = Migrator::new(dir.as_path()).await.map_err(failure)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(deployment.connect_options_to(&deployment.migrator, database))
+        .await
+        .map_err(|error| failure(sqlx::migrate::MigrateError::Execute(error)))?;
+    let result = migrator.run(&pool).await.map_err(failure);
+    // The pool must be closed before the template is closed to connections and cloned.
+    pool.close().await;
+    result?;
+    Ok(migrator.iter().count())
+}
+
+async fn superuser_connection(deployment: &Deployment, database: &str) -> Result<PgConnection> {
+    PgConnection::connect_with(&superuser_options(deployment, database))
+        .await
+        .map_err(|source| Error::TemplateDatabase {
+            step: format!("connecting to {database} as the superuser"),
+            source,
+        })
+}
+
+/// Runs one statement. Statements here contain database and role names only, never a secret,
+/// so the statement itself names the step in errors.
+async fn execute(connection: &mut PgConnection, statement: String) -> Result<()> {
+    let step = statement.clone();
+    sqlx::raw_sql(AssertSqlSafe(statement))
+        .execute(connection)
+        .await
+        .map_err(|source| Error::TemplateDatabase { step, source })?;
+    Ok(())
+}
+
+async fn close(connection: PgConnection) {
+    if let Err(error) = connection.close().await {
+        tracing::debug!(%error, "closing a template database connection failed");
+    }
+}

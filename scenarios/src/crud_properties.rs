@@ -1,0 +1,460 @@
+//! Check `crud.properties`. Proptest generates sequences of API calls from a reference model
+//! of users, videos and localizations (proptest-state-machine), and the driver sends them to
+//! the app. After every call the response must match the model (status and every field), and
+//! the database, read directly as the auditor role, must keep the invariants. A failing case
+//! is shrunk to a short sequence and reported with its seeds and a replay command.
+//!
+//! Each run gets a database cloned from the template database and an app container of its own;
+//! between cases the driver empties the tables and restarts their identities as lv_migrator
+//! while the app keeps running.
+
+mod calls;
+mod concurrency;
+mod driver;
+mod inputs;
+mod invariants;
+mod model;
+mod reproduction;
+mod responses;
+mod transitions;
+
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
+
+use harness::check::CheckResult;
+use harness::deployment::Deployment;
+use harness::reset::{ResetStrategy, TableReset};
+use harness::run::Run;
+use harness::template::TemplateDatabase;
+use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner};
+use proptest_state_machine::ReferenceStateMachine;
+
+use crate::redact::redact;
+use driver::{CaseFailure, Driver};
+pub use reproduction::{Regressions, regressions_path};
+use reproduction::{SeedLedger, render_sequence};
+use transitions::CrudMachine;
+
+/// Stable check name.
+pub const NAME: &str = "crud.properties";
+
+/// Variable with the number of cases (proptest's own name).
+pub const CASES_VAR: &str = "PROPTEST_CASES";
+/// Variable with a fixed u64 seed (proptest's own name).
+pub const SEED_VAR: &str = "PROPTEST_RNG_SEED";
+/// Variable with one case seed (`cc <hex>`) to replay instead of generating cases.
+pub const REPLAY_VAR: &str = "CRUD_PROPERTIES_REPLAY";
+
+/// Maximum calls in one case.
+pub const DEFAULT_MAX_CALLS: usize = 40;
+
+/// Limit of shrink steps. Each step re-runs a whole sequence (a reset and up to 40 calls, tens
+/// of milliseconds), so this bounds shrinking to minutes in the worst case.
+const MAX_SHRINK_ITERS: u32 = 2_000;
+/// Limit of the time spent shrinking, in milliseconds.
+const MAX_SHRINK_TIME_MS: u32 = 180_000;
+
+/// Reset strategy between cases. DELETE in one transaction and one round trip was
+/// the fastest correct strategy in the `reset_strategies` benchmark (docs/benchmarks.md):
+/// TRUNCATE creates new files for every table and index and syncs them at commit, which took
+/// tens of times longer on fuse-overlayfs.
+const RESET_STRATEGY: ResetStrategy = ResetStrategy::DeleteAll;
+
+/// Command that replays a failing case, shown in the report.
+#[derive(Clone, Debug)]
+pub enum ReplayCommand {
+    /// `harness validate --only crud.properties --replay <seed>`.
+    Validate,
+    /// A nextest test that honours [`REPLAY_VAR`].
+    Test {
+        /// Test binary (`--test` argument).
+        binary: String,
+        /// Test name.
+        test: String,
+    },
+}
+
+impl ReplayCommand {
+    /// Renders the command for the case seed `case_seed`.
+    pub fn render(&self, case_seed: &str) -> String {
+        match self {
+            ReplayCommand::Validate => {
+                format!("cargo run -p harness-cli -- validate --only {NAME} --replay '{case_seed}'")
+            }
+            ReplayCommand::Test { binary, test } => format!(
+                "{REPLAY_VAR}='{case_seed}' cargo nextest run -p scenarios --test {binary} {test}"
+            ),
+        }
+    }
+}
+
+/// Settings of one run of the check.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Number of generated cases (after the replayed regressions).
+    pub cases: u32,
+    /// Seed of the generator; the same seed generates the same cases.
+    pub seed: u64,
+    /// Maximum calls in one case.
+    pub max_calls: usize,
+    /// Source and destination of failing seeds, or the one case to replay.
+    pub regressions: Regressions,
+    /// Replay command that the report prints for a failure.
+    pub replay_command: ReplayCommand,
+    /// Whether the concurrency properties run after the sequences (never when replaying).
+    pub concurrency: bool,
+}
+
+impl Options {
+    /// Builds options from the environment: [`CASES_VAR`] (else `default_cases`), [`SEED_VAR`]
+    /// (else a random seed, which the report prints), and [`REPLAY_VAR`]. The regressions file
+    /// is [`regressions_path`].
+    pub fn from_env(default_cases: u32, replay_command: ReplayCommand) -> Result<Self, String> {
+        let cases = match std::env::var(CASES_VAR) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid {CASES_VAR}={text:?}: expected a whole number"))?,
+            Err(_) => default_cases,
+        };
+        let seed = match std::env::var(SEED_VAR) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid {SEED_VAR}={text:?}: expected a u64"))?,
+            Err(_) => rand::random(),
+        };
+        let regressions = match std::env::var(REPLAY_VAR) {
+            Ok(seed) if !seed.trim().is_empty() => Regressions::Replay(seed.trim().to_owned()),
+            _ => Regressions::File(regressions_path()),
+        };
+        Ok(Self {
+            cases,
+            seed,
+            max_calls: DEFAULT_MAX_CALLS,
+            regressions,
+            replay_command,
+            concurrency: true,
+        })
+    }
+}
+
+/// Target of the check: the app and the database clone it uses.
+pub struct Target<'a> {
+    /// Credentials and the Postgres address.
+    pub deployment: &'a Deployment,
+    /// Base URL of the app.
+    pub app_url: &'a str,
+    /// Database the app uses, which the check reads and resets.
+    pub database: &'a str,
+}
+
+/// A failure, reduced and ready to replay.
+#[derive(Clone, Debug)]
+pub struct Reproduction {
+    /// Seed of the run.
+    pub seed: u64,
+    /// Seed of the failing case (`cc <hex>`), when proptest reported it.
+    pub case_seed: Option<String>,
+    /// The shrunk sequence, one line per call.
+    pub calls: Vec<String>,
+    /// Rule that the last call of the shrunk sequence broke.
+    pub failure: String,
+    /// Command that replays the case.
+    pub command: Option<String>,
+}
+
+impl Reproduction {
+    /// Renders the block printed on a failure.
+    pub fn render(&self) -> String {
+        let mut text = format!("{NAME} failed (seed {})\n", self.seed);
+        text.push_str(&format!("  failure: {}\n", self.failure));
+        text.push_str(&format!(
+            "  shrunk sequence ({} calls):\n",
+            self.calls.len()
+        ));
+        for call in &self.calls {
+            text.push_str(&format!("    {call}\n"));
+        }
+        if let Some(case_seed) = &self.case_seed {
+            text.push_str(&format!("  case seed: {case_seed}\n"));
+        }
+        if let Some(command) = &self.command {
+            text.push_str(&format!("  replay: {command}\n"));
+        }
+        text
+    }
+}
+
+/// Result of the check and, for a failure, its reproduction.
+pub struct Report {
+    /// The check's result.
+    pub result: CheckResult,
+    /// The reduced failure, when the sequences found one.
+    pub reproduction: Option<Reproduction>,
+}
+
+impl Report {
+    fn error(started: Instant, message: impl Into<String>) -> Self {
+        Self {
+            result: CheckResult::error(NAME, started.elapsed(), message),
+            reproduction: None,
+        }
+    }
+}
+
+/// Creates the template database of `run`, clones it, starts an app instance on the clone,
+/// runs the check, and removes the instance and the clone.
+pub async fn run_on_clone(run: &Run, options: &Options) -> Report {
+    let started = Instant::now();
+    let deployment = run.deployment();
+
+    let template = match TemplateDatabase::create(deployment).await {
+        Ok(template) => template,
+        Err(error) => {
+            return Report::error(
+                started,
+                format!("building the template database failed: {error}"),
+            );
+        }
+    };
+    let clone = match template.clone_database(deployment, "properties").await {
+        Ok(clone) => clone,
+        Err(error) => {
+            return Report::error(
+                started,
+                format!("cloning the template database failed: {error}"),
+            );
+        }
+    };
+    let report = match run.start_app_instance("properties", clone.name()).await {
+        Ok(instance) => {
+            let target = Target {
+                deployment,
+                app_url: instance.url(),
+                database: clone.name(),
+            };
+            let report = self::run(&target, options).await;
+            if let Err(error) = instance.remove().await {
+                tracing::warn!(%error, "removing the app instance failed; the run's shutdown removes it");
+            }
+            report
+        }
+        Err(error) => Report::error(started, format!("the app instance did not start: {error}")),
+    };
+    if let Err(error) = clone.drop(deployment).await {
+        tracing::warn!(%error, "dropping the database clone failed; it goes with the Postgres container");
+    }
+    report
+}
+
+/// Runs the sequences (and then the concurrency properties) against `target`.
+pub async fn run(target: &Target<'_>, options: &Options) -> Report {
+    let started = Instant::now();
+    tracing::info!(
+        check = NAME,
+        app_url = %target.app_url,
+        database = %target.database,
+        cases = options.cases,
+        seed = options.seed,
+        "check started"
+    );
+
+    let report = match run_sequences(target, options).await {
+        Ok(mut driver_report) => {
+            let replaying = matches!(options.regressions, Regressions::Replay(_));
+            if options.concurrency
+                && !replaying
+                && driver_report.reproduction.is_none()
+                && driver_report.error.is_none()
+            {
+                let outcome = concurrency::run(&mut driver_report.driver, options.seed).await;
+                match outcome {
+                    Ok(summary) => driver_report.summary.push_str(&format!("; {summary}")),
+                    Err(concurrency::Failure::Finding(message)) => {
+                        driver_report.findings.push(message)
+                    }
+                    Err(concurrency::Failure::Infrastructure(message)) => {
+                        driver_report.error = Some(message)
+                    }
+                }
+            }
+            let (report, driver) = driver_report.into_report(started);
+            driver.close().await;
+            report
+        }
+        Err(message) => Report::error(started, redact(target.deployment, &message)),
+    };
+
+    if let Some(reproduction) = &report.reproduction {
+        eprintln!("{}", reproduction.render());
+    }
+    tracing::info!(check = NAME, status = ?report.result.status, message = %report.result.message, "check finished");
+    report
+}
+
+/// Result of the sequences: the driver for the concurrency properties and the verdict so far.
+struct SequencesReport {
+    driver: Driver,
+    summary: String,
+    findings: Vec<String>,
+    reproduction: Option<Reproduction>,
+    error: Option<String>,
+}
+
+impl SequencesReport {
+    /// Builds the check's report and hands back the driver for closing.
+    fn into_report(self, started: Instant) -> (Report, Driver) {
+        if let Some(message) = self.error {
+            return (Report::error(started, message), self.driver);
+        }
+        let mut findings = self.findings;
+        if let Some(reproduction) = &self.reproduction {
+            let mut lines = vec![format!(
+                "the shrunk sequence of {} calls fails: {}",
+                reproduction.calls.len(),
+                reproduction.failure
+            )];
+            lines.push(format!("seed {}", reproduction.seed));
+            lines.extend(reproduction.calls.iter().map(|call| format!("call {call}")));
+            if let Some(command) = &reproduction.command {
+                lines.push(format!("replay: {command}"));
+            }
+            lines.append(&mut findings);
+            findings = lines;
+        }
+        let report = Report {
+            result: CheckResult::from_findings(NAME, started.elapsed(), self.summary, findings),
+            reproduction: self.reproduction,
+        };
+        (report, self.driver)
+    }
+}
+
+async fn run_sequences(target: &Target<'_>, options: &Options) -> Result<SequencesReport, String> {
+    let deployment = target.deployment;
+    let auditor = deployment
+        .pool_on(&deployment.auditor, target.database)
+        .await
+        .map_err(|error| {
+            format!(
+                "cannot connect to {} as the auditor role: {error}; check that the clone exists",
+                target.database
+            )
+        })?;
+    let reset = TableReset::connect(deployment, target.database, RESET_STRATEGY)
+        .await
+        .map_err(|error| error.to_string())?;
+    let handle = tokio::runtime::Handle::current();
+    let driver = Driver::new(handle, target.app_url, auditor, reset)?;
+
+    let options = options.clone();
+    let joined = tokio::task::spawn_blocking(move || run_proptest(driver, &options))
+        .await
+        .map_err(|error| format!("the property runner thread failed: {error}"))?;
+    Ok(joined)
+}
+
+/// Runs proptest on this (blocking) thread. Each case blocks on the runtime of the driver.
+fn run_proptest(driver: Driver, options: &Options) -> SequencesReport {
+    let ledger = SeedLedger::new(options.regressions.clone());
+    let saved_seed = ledger.saved();
+    let replaying = matches!(options.regressions, Regressions::Replay(_));
+    let config = Config {
+        cases: if replaying { 0 } else { options.cases },
+        failure_persistence: Some(Box::new(ledger)),
+        fork: false,
+        timeout: 0,
+        max_shrink_iters: MAX_SHRINK_ITERS,
+        max_shrink_time: MAX_SHRINK_TIME_MS,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(options.seed),
+        verbose: 0,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let strategy = CrudMachine::sequential_strategy(1..=options.max_calls);
+
+    let driver = RefCell::new(driver);
+    let infrastructure: RefCell<Option<String>> = RefCell::new(None);
+    let cases = Cell::new(0u32);
+    let result = runner.run(&strategy, |(initial, calls, seen)| {
+        if infrastructure.borrow().is_some() {
+            return Err(TestCaseError::fail("no verdict: the infrastructure failed"));
+        }
+        cases.set(cases.get() + 1);
+        match driver
+            .borrow_mut()
+            .run_case(initial, &calls, seen.as_deref())
+        {
+            Ok(()) => Ok(()),
+            Err(CaseFailure::Finding { call, message }) => Err(TestCaseError::fail(format!(
+                "call {call} of {}: {message}",
+                calls.len()
+            ))),
+            Err(CaseFailure::Infrastructure(message)) => {
+                *infrastructure.borrow_mut() = Some(message);
+                Err(TestCaseError::fail("no verdict: the infrastructure failed"))
+            }
+        }
+    });
+
+    let driver = driver.into_inner();
+    let executed = cases.get();
+    let median = median(&driver.reset_times);
+    let cases = match &options.regressions {
+        Regressions::Replay(seed) => format!("replayed case {seed}"),
+        _ => format!(
+            "{} cases of 1 to {} calls (seed {})",
+            options.cases, options.max_calls, options.seed
+        ),
+    };
+    let summary = format!(
+        "{cases}, {executed} sequences run with shrinking: responses and database agree with \
+         the model; median reset {:.1} ms",
+        median.as_secs_f64() * 1000.0
+    );
+    let mut report = SequencesReport {
+        driver,
+        summary,
+        findings: Vec::new(),
+        reproduction: None,
+        error: infrastructure.into_inner(),
+    };
+    if report.error.is_some() {
+        return report;
+    }
+
+    match result {
+        Ok(()) => {}
+        Err(TestError::Abort(reason)) => {
+            report.error = Some(format!("proptest stopped without a verdict: {reason}"));
+        }
+        Err(TestError::Fail(reason, (initial, calls, _))) => {
+            let case_seed = match &options.regressions {
+                Regressions::Replay(seed) => Some(seed.clone()),
+                _ => saved_seed.lock().ok().and_then(|seed| seed.clone()),
+            };
+            let command = case_seed
+                .as_deref()
+                .map(|seed| options.replay_command.render(seed));
+            report.reproduction = Some(Reproduction {
+                seed: options.seed,
+                case_seed,
+                calls: render_sequence(&initial, &calls),
+                failure: reason.to_string(),
+                command,
+            });
+        }
+    }
+    report
+}
+
+fn median(times: &[Duration]) -> Duration {
+    if times.is_empty() {
+        return Duration::ZERO;
+    }
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}

@@ -1,0 +1,235 @@
+//! Reproduction of a failure. The shrunk sequence becomes a readable list of requests, with
+//! ids as `{user#0}` and passwords shown by length only. The report adds the seeds and a
+//! command that replays exactly the failing case, and the regressions file keeps the seeds that
+//! every later run replays first.
+//!
+//! The regressions file uses proptest's format (`cc <seed> # <comment>`), one case per line.
+
+use std::any::Any;
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use proptest::test_runner::{FailurePersistence, PersistedSeed};
+
+use super::calls::{Call, SymbolicIds};
+use super::model::{Outcome, State};
+
+/// Header written at the top of a new regressions file.
+const REGRESSIONS_HEADER: &str = "\
+# Seeds of crud.properties cases that failed once. Every run replays them before it generates
+# new cases. Commit this file; delete a line only when its case no longer applies.
+";
+
+/// Returns the regressions file of `crud.properties`, next to this crate's sources.
+pub fn regressions_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("proptest-regressions/crud_properties.txt")
+}
+
+/// Source and destination of the runner's failing seeds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Regressions {
+    /// Neither read nor write: self-tests, whose failures are intended.
+    Off,
+    /// Replay the file's seeds first, and append the seed of a new failure.
+    File(PathBuf),
+    /// Replay this one case seed (`cc <hex>`) and nothing else.
+    Replay(String),
+}
+
+/// A [`FailurePersistence`] over [`Regressions`] that also keeps the seed it last saved, so
+/// that the report can name it.
+#[derive(Clone, Debug)]
+pub struct SeedLedger {
+    regressions: Regressions,
+    saved: Arc<Mutex<Option<String>>>,
+}
+
+impl SeedLedger {
+    /// Creates the ledger.
+    pub fn new(regressions: Regressions) -> Self {
+        Self {
+            regressions,
+            saved: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Returns a handle on the seed of the last failing case, once saved.
+    pub fn saved(&self) -> Arc<Mutex<Option<String>>> {
+        Arc::clone(&self.saved)
+    }
+}
+
+impl FailurePersistence for SeedLedger {
+    fn load_persisted_failures2(&self, _source_file: Option<&'static str>) -> Vec<PersistedSeed> {
+        let lines: Vec<String> = match &self.regressions {
+            Regressions::Off => return Vec::new(),
+            Regressions::Replay(seed) => vec![seed.clone()],
+            Regressions::File(path) => match fs::read_to_string(path) {
+                Ok(text) => text.lines().map(str::to_owned).collect(),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "cannot read the regressions file; no seeds replayed");
+                    Vec::new()
+                }
+            },
+        };
+        lines
+            .iter()
+            .filter_map(|line| {
+                let seed = line.split('#').next()?.trim();
+                if seed.is_empty() {
+                    return None;
+                }
+                let parsed = seed.parse::<PersistedSeed>().ok();
+                if parsed.is_none() {
+                    tracing::warn!(%seed, "ignoring an unreadable seed in the regressions");
+                }
+                parsed
+            })
+            .collect()
+    }
+
+    fn save_persisted_failure2(
+        &mut self,
+        _source_file: Option<&'static str>,
+        seed: PersistedSeed,
+        shrunken_value: &dyn fmt::Debug,
+    ) {
+        let seed = seed.to_string();
+        if let Ok(mut saved) = self.saved.lock() {
+            *saved = Some(seed.clone());
+        }
+        let Regressions::File(path) = &self.regressions else {
+            return;
+        };
+        // The Debug form of the shrunk value is long and may carry passwords, so the comment
+        // names only the date. The run's report shows the sequence.
+        let _ = shrunken_value;
+        let line = format!(
+            "{seed} # crud.properties failure found {}\n",
+            chrono::Utc::now().format("%Y-%m-%d")
+        );
+        if let Err(error) = append(path, &line) {
+            tracing::warn!(path = %path.display(), %error, "cannot write the failing seed to the regressions file");
+        }
+    }
+
+    fn box_clone(&self) -> Box<dyn FailurePersistence> {
+        Box::new(self.clone())
+    }
+
+    fn eq(&self, other: &dyn FailurePersistence) -> bool {
+        other
+            .as_any()
+            .downcast_ref::<Self>()
+            .is_some_and(|other| other.regressions == self.regressions)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn append(path: &Path, line: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let exists = path.exists();
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if !exists {
+        file.write_all(REGRESSIONS_HEADER.as_bytes())?;
+    }
+    file.write_all(line.as_bytes())
+}
+
+/// Renders a sequence as numbered lines: the request (method, path, body with passwords
+/// redacted) and the outcome the model expects.
+pub fn render_sequence(initial: &State, calls: &[Call]) -> Vec<String> {
+    let mut state = initial.clone();
+    calls
+        .iter()
+        .enumerate()
+        .map(|(index, call)| {
+            let call = state.normalize(call);
+            let request = call.request(&state, &SymbolicIds, true);
+            state = state.clone().apply(&call);
+            format!(
+                "{}. {request} -> expected {}",
+                index + 1,
+                describe(&state.outcome)
+            )
+        })
+        .collect()
+}
+
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Nothing => "nothing".to_owned(),
+        Outcome::Error { status, code } => format!("{status} {code}"),
+        Outcome::Created(kind, slot) => format!("201 {}#{slot}", kind.entity_type()),
+        Outcome::Found(kind, slot) => format!("200 {}#{slot}", kind.entity_type()),
+        Outcome::Updated(kind, slot) => format!("200 {}#{slot} updated", kind.entity_type()),
+        Outcome::Deleted => "204".to_owned(),
+        Outcome::Page {
+            kind, slots, total, ..
+        } => format!(
+            "200 page of {} slots {slots:?}, total {total}",
+            kind.entity_type()
+        ),
+        Outcome::LoggedIn(slot) => format!("200 user_id of user#{slot}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crud_properties::calls::{Envelope, Password, Ref};
+
+    #[test]
+    fn sequence_shows_symbolic_ids_and_hides_passwords() {
+        let calls = [
+            Call::CreateUser {
+                email: "ann@example.test".to_owned(),
+                display_name: "Ann".to_owned(),
+                password: Password("hunter2hunter2".to_owned()),
+                envelope: Envelope::Valid,
+            },
+            Call::DeleteUser { user: Ref::Slot(0) },
+        ];
+
+        let lines = render_sequence(&State::default(), &calls);
+
+        assert_eq!(
+            lines,
+            [
+                "1. POST /v1/users {\"email\":\"ann@example.test\",\"display_name\":\"Ann\",\
+                 \"password\":\"[redacted: 14 characters]\"} -> expected 201 user#0",
+                "2. DELETE /v1/users/{user#0} -> expected 204",
+            ]
+        );
+    }
+
+    #[test]
+    fn replay_loads_only_its_seed() {
+        let seed = "cc 0000000000000000000000000000000000000000000000000000000000000001";
+        let ledger = SeedLedger::new(Regressions::Replay(seed.to_owned()));
+
+        let seeds = ledger.load_persisted_failures2(None);
+
+        assert_eq!(seeds.len(), 1);
+        assert_eq!(seeds[0].to_string(), seed);
+    }
+
+    #[test]
+    fn off_loads_nothing() {
+        let ledger = SeedLedger::new(Regressions::Off);
+
+        assert!(ledger.load_persisted_failures2(None).is_empty());
+    }
+}

@@ -1,0 +1,123 @@
+//! `crud.properties` against the app, and its self-tests: apps built with a fail point that
+//! ignores a video's new title, and with one that commits a user delete's audit row before the
+//! delete, so a rejected delete leaves the row behind. Each self-test asserts that the check
+//! fails and shrinks the failure to a short sequence.
+//!
+//! `PROPTEST_CASES`, `PROPTEST_RNG_SEED` and `CRUD_PROPERTIES_REPLAY` are honoured.
+
+mod common;
+
+use common::{describe, in_run};
+use harness::check::Status;
+use harness::run::RunOptions;
+use scenarios::crud_properties::{self, Options, Regressions, ReplayCommand, Report};
+
+/// Cases of the passing test: enough to reach every call kind many times, small enough for a
+/// suite on 2 cores.
+const CASES: u32 = 32;
+/// Cases a self-test may generate before the fault shows; it stops at the first failure.
+const SELF_TEST_CASES: u32 = 256;
+/// Maximum length of the shrunk sequence that a self-test accepts.
+const MAX_SHRUNK_CALLS: usize = 5;
+
+fn options(test: &str, default_cases: u32) -> Options {
+    let replay = ReplayCommand::Test {
+        binary: "crud_properties".to_owned(),
+        test: test.to_owned(),
+    };
+    Options::from_env(default_cases, replay).unwrap_or_else(|message| panic!("{message}"))
+}
+
+async fn run_with_fault(test: &str, failpoint: &str) -> Report {
+    let mut options = options(test, SELF_TEST_CASES);
+    // The faults are intended, so their failures are not regressions to keep.
+    if !matches!(options.regressions, Regressions::Replay(_)) {
+        options.regressions = Regressions::Off;
+    }
+    options.concurrency = false;
+    let run_options = RunOptions {
+        app_features: vec!["failpoints".to_owned()],
+        app_env: vec![("FAILPOINTS".to_owned(), format!("{failpoint}=return"))],
+        ..RunOptions::default()
+    };
+    in_run(run_options, async |run| {
+        crud_properties::run_on_clone(run, &options).await
+    })
+    .await
+}
+
+fn shrunk_calls(report: &Report) -> usize {
+    report
+        .reproduction
+        .as_ref()
+        .map_or(usize::MAX, |reproduction| reproduction.calls.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crud_properties_passes() {
+    let options = options("crud_properties_passes", CASES);
+
+    let report = in_run(RunOptions::default(), async |run| {
+        crud_properties::run_on_clone(run, &options).await
+    })
+    .await;
+
+    assert_eq!(
+        report.result.status,
+        Status::Pass,
+        "{}",
+        describe(&report.result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crud_properties_flags_ignored_title() {
+    let report = run_with_fault(
+        "crud_properties_flags_ignored_title",
+        "video.update.ignore_title",
+    )
+    .await;
+
+    assert_eq!(
+        report.result.status,
+        Status::Fail,
+        "{}",
+        describe(&report.result)
+    );
+    assert!(
+        report.result.message.contains("title"),
+        "the message should name the field `title`: {}",
+        describe(&report.result)
+    );
+    assert!(
+        shrunk_calls(&report) <= MAX_SHRUNK_CALLS,
+        "the failure should shrink to at most {MAX_SHRUNK_CALLS} calls: {}",
+        describe(&report.result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crud_properties_flags_audit_row_of_rejected_delete() {
+    let report = run_with_fault(
+        "crud_properties_flags_audit_row_of_rejected_delete",
+        "user.delete.audit_outside_transaction",
+    )
+    .await;
+
+    assert_eq!(
+        report.result.status,
+        Status::Fail,
+        "{}",
+        describe(&report.result)
+    );
+    assert!(
+        report.result.message.contains("audit_log"),
+        "the message should name audit_log: {}",
+        describe(&report.result)
+    );
+    assert!(
+        shrunk_calls(&report) <= MAX_SHRUNK_CALLS,
+        "the failure should shrink to at most {MAX_SHRUNK_CALLS} calls: {}",
+        describe(&report.result)
+    );
+}
