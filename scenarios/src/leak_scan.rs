@@ -12,8 +12,8 @@ use harness::scan::{Finding, Location, Scanner};
 /// Maximum number of findings a check reports. The rest are counted in the last one.
 const MAX_REPORTED: usize = 40;
 
-/// Largest file scanned under a folder; larger files are scanned too, but only their first
-/// bytes up to this size, because report and snapshot files are far smaller.
+/// Number of bytes scanned per file. A larger file is scanned up to this size only. Report and
+/// snapshot files are far smaller.
 const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
 
 /// Scans each response body: a JSON body by field path, any other body by line and column.
@@ -84,7 +84,8 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
 
 /// Turns findings into report lines: the first finding of each source and label, with the
 /// number of further matches of that label in that source, at most 40 lines. A format's match
-/// at the place of a canary's exact match is left out, because the canary's label says more.
+/// at the place of a canary's exact match is left out, because the canary's label is more
+/// precise.
 pub fn summarize(findings: Vec<Finding>) -> Vec<String> {
     let exact_places: HashSet<(String, Location)> = findings
         .iter()

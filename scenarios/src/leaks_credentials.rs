@@ -1,5 +1,5 @@
 //! Check `leaks.credentials`: no database credential leaves where it belongs. Every role of the
-//! run has a password unique to the run; those passwords are the canaries. The check walks
+//! run has a password unique to the run, and those passwords are the canaries. The check walks
 //! every endpoint (see [`tour`](crate::tour)) and scans for the canaries, connection strings and
 //! key-value pairs with a password, and the verifiers Postgres stores for role passwords, in:
 //!
@@ -49,7 +49,7 @@ pub fn scanner(deployment: &Deployment) -> Result<Scanner, String> {
         .map_err(|error| format!("building the scanner failed: {error}"))
 }
 
-/// The run's role passwords, labelled by role.
+/// Returns the run's role passwords as canaries, labelled by role.
 pub fn canaries(deployment: &Deployment) -> Vec<Canary> {
     [
         &deployment.superuser,

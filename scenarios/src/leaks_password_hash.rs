@@ -75,7 +75,7 @@ async fn check(run: &Run) -> Result<(Vec<Finding>, String), String> {
     Ok((findings, passed))
 }
 
-/// What a scan covered, for the pass message.
+/// Counts of what a scan covered, for the pass message.
 struct Coverage {
     hashes: usize,
     responses: usize,

@@ -1,6 +1,6 @@
 //! A walk over every endpoint of the API: creates, reads, lists, updates, logins and typical
 //! client errors, through the harness's recording client. The leak checks run it so that the
-//! response log holds every kind of response even when no other check ran before them.
+//! response log contains every kind of response even when no other check ran before them.
 
 use harness::deployment::Deployment;
 use harness::http::{AppClient, AppResponse, HttpError};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 /// walk on a database with many users: 20 pages cover 2,000 users.
 const MAX_USER_PAGES: usize = 20;
 
-/// What the tour created and has not deleted yet.
+/// Resources the tour created and has not deleted yet, and its request count.
 #[derive(Debug, Default)]
 pub struct Tour {
     users: Vec<Uuid>,

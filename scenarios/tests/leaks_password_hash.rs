@@ -77,7 +77,7 @@ async fn leaks_password_hash_flags_audit_row() {
             .all(|finding| finding.contains(", field $.actor: ")),
         "the findings should name the column: {audit:?}"
     );
-    // The second user's hash never changed, so its row holds the stored value exactly.
+    // The second user's hash never changed, so its row contains the stored value exactly.
     assert!(
         audit
             .iter()

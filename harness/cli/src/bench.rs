@@ -92,8 +92,8 @@ pub fn scan(size_mib: usize, runs: usize) -> u8 {
 }
 
 /// Generates `len` bytes of JSON log lines like the app's, with request ids, paths, URLs and
-/// near misses of the formats (the word password, `$` signs, `md5`), and one real secret format
-/// per 16 MiB so that the confirming patterns run too.
+/// near misses of the formats (the word password, `$` signs, `md5`). Every 16 MiB it adds one
+/// argon2 hash, so that the confirming patterns run too.
 fn generate_log(len: usize) -> Vec<u8> {
     let mut random = XorShift(0x9E37_79B9_7F4A_7C15);
     let paths = [
@@ -140,7 +140,7 @@ fn generate_log(len: usize) -> Vec<u8> {
     data
 }
 
-/// An argon2id PHC string with pseudo-random salt and hash, unique per `seed`.
+/// Builds an argon2id PHC string with pseudo-random salt and hash, unique per `seed`.
 fn fake_argon2_hash(seed: u64) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut random = XorShift(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1);

@@ -38,11 +38,11 @@ impl fmt::Display for Location {
 /// One secret found in a source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// What was scanned, such as `app container lv-app-… stdout` or `GET /v1/users (200) body`.
+    /// Name of the scanned source, such as `container lv-app-… stdout` or a response body.
     pub source: String,
-    /// Where in the source.
+    /// Position in the source.
     pub location: Location,
-    /// What was found: a canary's or a format's label.
+    /// Label of the canary or format that matched.
     pub label: String,
     /// Whether the match is a canary's exact value, rather than a format's.
     pub exact: bool,

@@ -1,9 +1,9 @@
 //! Secret formats: password hashes and credentials recognised by their shape.
 //!
 //! Each format has an anchor, a short pattern that the scanner's regex set looks for first, and
-//! a full pattern that must match where the anchor matched (an anchored search, which fails
-//! after a few bytes on text that only resembles the format). Every full pattern has a bounded
-//! length, which sets the overlap between stream blocks.
+//! a full pattern that must match where the anchor matched. That anchored search fails after a
+//! few bytes on text that only resembles the format. Every full pattern has a bounded length,
+//! which sets the overlap between stream blocks.
 
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
@@ -35,17 +35,17 @@ pub struct Format {
     pub name: &'static str,
     /// Pattern that every match contains, cheap to search for.
     pub anchor: &'static str,
-    /// Longest possible match in bytes, computed from the full pattern.
+    /// Maximum match length in bytes, computed from the full pattern.
     pub max_len: usize,
-    /// Capture group that holds the secret part, checked against placeholders.
+    /// Capture group that contains the secret part, checked against placeholders.
     secret_group: Option<usize>,
     regex: Regex,
 }
 
 impl Format {
     /// Compiles a format. Every match of `pattern` starts with a match of `anchor`, and
-    /// `pattern` must have a bounded length (no `*` or `+`), so that a streaming scan knows how
-    /// many bytes to carry between blocks. When `secret_group` is set, a match whose group is a
+    /// `pattern` must have a bounded length (no `*` or `+`), which sets how many bytes a
+    /// streaming scan carries between blocks. When `secret_group` is set, a match whose group is a
     /// placeholder such as `[redacted]` is skipped.
     pub fn new(
         name: &'static str,
@@ -77,7 +77,7 @@ impl Format {
     /// secret range (the secret group's, or the whole match), unless there is no match or the
     /// secret is a placeholder.
     pub(crate) fn confirm(&self, haystack: &[u8], start: usize) -> Option<(usize, (usize, usize))> {
-        // One byte past the longest match, so that `\b` at the end sees the next byte.
+        // One byte past the maximum match length, so that `\b` at the end can read the next byte.
         let end = (start + self.max_len + 1).min(haystack.len());
         let input = Input::new(haystack)
             .span(start..end)

@@ -47,20 +47,20 @@ pub enum ScanError {
     Format {
         /// Name of the format.
         name: &'static str,
-        /// What is wrong with it.
+        /// Description of the problem.
         reason: String,
     },
 }
 
-/// What a match is: one of the scanner's canaries or one of its formats (by index).
+/// Source of a match: one of the scanner's canaries or one of its formats (by index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Detector {
     Canary(usize),
     Format(usize),
 }
 
-/// One match in a haystack: byte range, detector, and the range that holds the secret (the whole
-/// match unless the format marks a part of it), which excerpts replace with the label.
+/// One match in a haystack: byte range, detector, and the range that contains the secret (the
+/// whole match unless the format marks a part of it), which excerpts replace with the label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Hit {
     pub start: usize,
@@ -77,7 +77,7 @@ pub struct Scanner {
     /// The formats' anchors as one regex set (a multi-pattern regex): a fast first pass whose
     /// every match names its format and its position, where the full pattern is then tried.
     anchors: Option<regex_automata::meta::Regex>,
-    /// Longest possible match of any canary or format, in bytes.
+    /// Maximum match length of any canary or format, in bytes.
     max_match_len: usize,
 }
 
@@ -162,7 +162,7 @@ impl Scanner {
         &self.formats
     }
 
-    /// Longest possible match, in bytes: the overlap kept between stream blocks.
+    /// Maximum match length, in bytes: the overlap kept between stream blocks.
     pub fn max_match_len(&self) -> usize {
         self.max_match_len
     }

@@ -3,9 +3,9 @@
 //!
 //! The stream keeps a buffer. A scan reports the matches that start before the last
 //! `max_match_len` bytes, then drops what it scanned except those last bytes and a little
-//! look-behind. A match that starts in the kept tail is found by the next scan, which sees all of
-//! it. Each detector resumes after its last reported match, so a match that ends inside the tail
-//! is not reported a second time.
+//! look-behind. A match that starts in the kept tail is found by the next scan, which reads all
+//! of it. Each detector resumes after its last reported match, so a match that ends inside the
+//! tail is not reported a second time.
 
 use std::collections::HashMap;
 

@@ -256,7 +256,7 @@ pub fn request(class: ErrorClass, setup: &Setup) -> Request {
         ErrorClass::StatementTimeout | ErrorClass::DatabaseUnreachable => {
             get(format!("/v1/users/{}", setup.unknown_id))
         }
-        // A read of a table that is not locked: it fails only because no pool connection is free.
+        // A read of a table that is not locked, so it fails only when no pool connection is free.
         ErrorClass::PoolExhausted => get(format!("/v1/videos/{}", setup.unknown_id)),
         ErrorClass::UnknownRoute => get("/v1/no-such-route".to_owned()),
         ErrorClass::WrongMethod => Request {

@@ -119,7 +119,7 @@ static STACK_TRACE: LazyLock<Regex> = LazyLock::new(|| {
 static IPV4: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b").expect("valid regex"));
 
-/// What the run knows that no error body may contain.
+/// Values of the run that no error body may contain.
 pub struct Forbidden {
     /// Names from the database catalog that are flagged anywhere: constraints, indexes,
     /// sequences, and tables and columns whose names are not words of the API.
@@ -139,7 +139,7 @@ pub struct Forbidden {
 
 impl Forbidden {
     /// Sorts catalog names into [`Forbidden::identifiers`] and [`Forbidden::relations`].
-    /// `names` holds (name, is a table or column) pairs.
+    /// `names` contains (name, is a table or column) pairs.
     pub fn split_catalog_names(names: &[(String, bool)]) -> (Vec<String>, Vec<String>) {
         let mut identifiers = Vec::new();
         let mut relations = Vec::new();
@@ -231,8 +231,8 @@ pub fn check(response: &ErrorResponse<'_>, forbidden: &Forbidden) -> Vec<Violati
     violations
 }
 
-/// The documented shape: `{"error":{"code":C,"message":M,"request_id":R}}` as JSON, with a
-/// documented code that goes with the status and the request id of the `X-Request-Id` header.
+/// Checks the documented shape: `{"error":{"code":C,"message":M,"request_id":R}}` as JSON, with
+/// a documented code that goes with the status and the request id of the `X-Request-Id` header.
 fn check_shape(response: &ErrorResponse<'_>) -> Vec<Violation> {
     let mut violations = Vec::new();
     let shape = |evidence: String, part| Violation {
