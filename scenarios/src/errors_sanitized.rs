@@ -203,11 +203,12 @@ pub async fn observe(run: &mut Run) -> Result<Vec<Observation>, String> {
         fault_env.retain(|(existing, _)| existing != key);
         fault_env.push((key.to_owned(), value.to_owned()));
     }
-    run.start_app_with_env(fault_env)
-        .await
-        .map_err(|error| format!("restarting the app with small pool limits failed: {error}"))?;
-
-    let observed = send_catalogue(run).await;
+    let observed = match run.start_app_with_env(fault_env).await {
+        Ok(()) => send_catalogue(run).await,
+        Err(error) => Err(format!(
+            "restarting the app with small pool limits failed: {error}"
+        )),
+    };
 
     // The usual settings come back even after a failure, for the checks that follow.
     let restored = run.start_app_with_env(previous_env).await;

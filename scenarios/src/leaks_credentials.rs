@@ -187,3 +187,85 @@ pub mod image_config {
         findings
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use harness::secret::Secret;
+    use serde_json::json;
+
+    use super::*;
+
+    const APP_PASSWORD: &str = "Xq7pL2mVn9Rt4sKw8yZb3cHd6fJg1aEe";
+
+    fn scanner() -> Scanner {
+        let canary = Canary::new("password of role lv_app", Secret::new(APP_PASSWORD));
+        Scanner::new(vec![canary], credential_formats()).expect("scanner should build")
+    }
+
+    #[test]
+    fn image_env_with_a_password_flagged() {
+        let config = json!({
+            "Env": ["PATH=/usr/bin", format!("DB_PASSWORD={APP_PASSWORD}")],
+            "Labels": {"org.localizevideos.image": "app"},
+        });
+        let history =
+            json!([{"created_by": "COPY localizevideos-app /usr/local/bin/", "comment": ""}]);
+
+        let findings =
+            image_config::scan_config(&scanner(), "localizevideos/app:x", &config, &history);
+
+        let locations: Vec<String> = findings
+            .iter()
+            .map(|finding| {
+                format!(
+                    "{}, {}: {}",
+                    finding.source, finding.location, finding.label
+                )
+            })
+            .collect();
+        assert_eq!(
+            locations,
+            [
+                "image localizevideos/app:x config, field $.Env[1], column 4: password key-value pair",
+                "image localizevideos/app:x config, field $.Env[1], column 13: password of role lv_app",
+            ]
+        );
+    }
+
+    #[test]
+    fn image_history_with_a_connection_string_flagged() {
+        let history = json!([{
+            "created_by": "ENV DATABASE_URL=postgres://lv_app:hunter2hunter2@db/x",
+            "comment": "",
+        }]);
+
+        let findings =
+            image_config::scan_config(&scanner(), "app:x", &json!({"Env": []}), &history);
+
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].source, "image app:x history");
+        assert!(
+            !findings[0].to_string().contains("hunter2hunter2"),
+            "{}",
+            findings[0]
+        );
+    }
+
+    #[test]
+    fn final_output_with_a_canary_flagged() {
+        let table = format!("CHECK  RESULT\nleaks.credentials  FAIL  {APP_PASSWORD}\n");
+
+        let lines = scan_final_output(
+            &scanner(),
+            &[("the results table", &table), ("report.json", "{}")],
+        );
+
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("the results table, line 2, column 26: password of role lv_app"),
+            "{}",
+            lines[0]
+        );
+        assert!(!lines[0].contains(APP_PASSWORD), "{}", lines[0]);
+    }
+}
