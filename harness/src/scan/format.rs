@@ -228,14 +228,16 @@ fn url_with_password() -> Format {
 /// Key-value pairs that set a password: `password=…` (libpq connection strings, env files,
 /// `DB_PASSWORD=`), `password: …` and JSON `"password": "…"`. A match starts at the word
 /// `password` or `passwd`, in lower, upper or title case. `pwd` is left out because the shell's
-/// `PWD=/path` would match it.
+/// `PWD=/path` would match it, and a value cannot start with `:`, so that Rust paths such as
+/// `password::tests` do not match.
 ///
 /// NOTE: other mixed cases, such as `PassWord=`, are not matched. A case-insensitive anchor
 /// expands into too many literals for the regex set's prefilter and halves its speed.
 fn password_pair() -> Format {
     let key = r"(?:passw(?:or)?d|PASSW(?:OR)?D|Passw(?:or)?d)";
-    let pattern =
-        format!(r#"(?-u){key}["']?[ \t]{{0,4}}[=:][ \t]{{0,4}}["']?([^\s&;,"'<>]{{1,256}})"#);
+    let pattern = format!(
+        r#"(?-u){key}["']?[ \t]{{0,4}}[=:][ \t]{{0,4}}["']?([^\s&;,"'<>:][^\s&;,"'<>]{{0,255}})"#
+    );
     built_in(
         "password key-value pair",
         r"(?-u)passw(?:or)?d|PASSW(?:OR)?D|Passw(?:or)?d",

@@ -164,6 +164,10 @@ fn near_misses_do_not_match() {
             "field `password_hash`: database unchanged",
         ),
         ("shell working directory", "PWD=/root/work"),
+        (
+            "Rust path",
+            r#"<testcase name="password::tests::salts_differ"/>"#,
+        ),
         ("environment reference", "DB_PASSWORD=${DB_PASSWORD}"),
     ];
     for (case, text) in cases {
