@@ -299,12 +299,28 @@ async fn exhaust_pool(
         observed
     };
     let (blocked, observed) = tokio::join!(blockers, probe);
-    for result in blocked {
-        if let Err(error) = result {
-            tracing::warn!(check = NAME, %error, "a request that held a pool connection failed");
+    let observed = observed?;
+
+    // A blocked statement that reached its statement timeout before the probe ended freed its
+    // connection, so a probe that then succeeded says nothing about the app.
+    let mut timed_out = 0;
+    for result in &blocked {
+        match result {
+            Ok(response) if response.status == StatusCode::SERVICE_UNAVAILABLE => timed_out += 1,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(check = NAME, %error, "a request that held a pool connection failed");
+            }
         }
     }
-    observed
+    if observed.status != StatusCode::SERVICE_UNAVAILABLE && timed_out > 0 {
+        return Err(format!(
+            "{timed_out} of the statements that held the pool reached their statement timeout \
+             before the probe ended, so the pool was not exhausted; the machine was too slow for \
+             the 1 s acquire timeout and 4 s statement timeout this check gives the app"
+        ));
+    }
+    Ok(observed)
 }
 
 /// Sends `request` twice at once, one per pool connection ([`faults::POOL_SIZE`]), each with
