@@ -19,6 +19,9 @@ mod responses;
 mod transitions;
 
 use std::cell::{Cell, RefCell};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use harness::check::CheckResult;
@@ -32,7 +35,7 @@ use proptest_state_machine::ReferenceStateMachine;
 use crate::redact::redact;
 use driver::{CaseFailure, Driver};
 pub use reproduction::{Regressions, regressions_path};
-use reproduction::{SeedLedger, render_sequence};
+use reproduction::{SeedLedger, persist_seed, render_sequence};
 use transitions::CrudMachine;
 
 /// Stable check name.
@@ -348,15 +351,38 @@ async fn run_sequences(target: &Target<'_>, options: &Options) -> Result<Sequenc
     let handle = tokio::runtime::Handle::current();
     let driver = Driver::new(handle, target.app_url, auditor, reset)?;
 
+    // The proptest thread outlives this future when a signal drops it, so the guard sets a flag
+    // that stops it and keeps its seed out of the regressions file.
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _guard = CancelOnDrop(Arc::clone(&cancelled));
     let options = options.clone();
-    let joined = tokio::task::spawn_blocking(move || run_proptest(driver, &options))
+    tokio::task::spawn_blocking(move || run_proptest(driver, &options, &cancelled))
         .await
-        .map_err(|error| format!("the property runner thread failed: {error}"))?;
-    Ok(joined)
+        .map_err(|error| format!("the property runner thread failed: {error}"))
+}
+
+/// Sets its flag when dropped, which happens when the future awaiting the proptest thread is
+/// cancelled.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Decides whether a failing case's seed goes to the regressions file: only for a disagreement
+/// with the model, in a run that was neither interrupted nor stopped by an infrastructure failure.
+fn keeps_seed(
+    result: &Result<(), TestError<impl std::fmt::Debug>>,
+    infrastructure_failed: bool,
+    cancelled: bool,
+) -> bool {
+    matches!(result, Err(TestError::Fail(..))) && !infrastructure_failed && !cancelled
 }
 
 /// Runs proptest on this (blocking) thread. Each case blocks on the runtime of the driver.
-fn run_proptest(driver: Driver, options: &Options) -> SequencesReport {
+fn run_proptest(driver: Driver, options: &Options, cancelled: &AtomicBool) -> SequencesReport {
     let ledger = SeedLedger::new(options.regressions.clone());
     let saved_seed = ledger.saved();
     let replaying = matches!(options.regressions, Regressions::Replay(_));
@@ -382,11 +408,29 @@ fn run_proptest(driver: Driver, options: &Options) -> SequencesReport {
         if infrastructure.borrow().is_some() {
             return Err(TestCaseError::fail("no verdict: the infrastructure failed"));
         }
+        if cancelled.load(Ordering::SeqCst) {
+            *infrastructure.borrow_mut() = Some("the run was interrupted".to_owned());
+            return Err(TestCaseError::fail("no verdict: the run was interrupted"));
+        }
         cases.set(cases.get() + 1);
-        match driver
-            .borrow_mut()
-            .run_case(initial, &calls, seen.as_deref())
-        {
+        // A panic in the driver (such as a runtime that shuts down after a signal) is no
+        // verdict on the app, so it must not reach proptest as a failing case.
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            driver
+                .borrow_mut()
+                .run_case(initial, &calls, seen.as_deref())
+        }))
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(CaseFailure::Infrastructure(format!(
+                "the driver panicked: {message}"
+            )))
+        });
+        match outcome {
             Ok(()) => Ok(()),
             Err(CaseFailure::Finding { call, message }) => Err(TestCaseError::fail(format!(
                 "call {call} of {}: {message}",
@@ -414,12 +458,18 @@ fn run_proptest(driver: Driver, options: &Options) -> SequencesReport {
          the model; median reset {:.1} ms",
         median.as_secs_f64() * 1000.0
     );
+    let infrastructure = infrastructure.into_inner();
+    let keep_seed = keeps_seed(
+        &result,
+        infrastructure.is_some(),
+        cancelled.load(Ordering::SeqCst),
+    );
     let mut report = SequencesReport {
         driver,
         summary,
         findings: Vec::new(),
         reproduction: None,
-        error: infrastructure.into_inner(),
+        error: infrastructure,
     };
     if report.error.is_some() {
         return report;
@@ -435,6 +485,12 @@ fn run_proptest(driver: Driver, options: &Options) -> SequencesReport {
                 Regressions::Replay(seed) => Some(seed.clone()),
                 _ => saved_seed.lock().ok().and_then(|seed| seed.clone()),
             };
+            if let (true, Regressions::File(path), Some(seed)) =
+                (keep_seed, &options.regressions, &case_seed)
+                && let Err(error) = persist_seed(path, seed)
+            {
+                tracing::warn!(path = %path.display(), %error, "cannot write the failing seed to the regressions file");
+            }
             let command = case_seed
                 .as_deref()
                 .map(|seed| options.replay_command.render(seed));
@@ -457,4 +513,34 @@ fn median(times: &[Duration]) -> Duration {
     let mut sorted = times.to_vec();
     sorted.sort();
     sorted[sorted.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed() -> Result<(), TestError<()>> {
+        Err(TestError::Fail("call 1 of 1: status differs".into(), ()))
+    }
+
+    #[test]
+    fn seed_kept_for_model_disagreement() {
+        assert!(keeps_seed(&failed(), false, false));
+    }
+
+    #[test]
+    fn seed_dropped_after_infrastructure_failure() {
+        assert!(!keeps_seed(&failed(), true, false));
+    }
+
+    #[test]
+    fn seed_dropped_after_interruption() {
+        assert!(!keeps_seed(&failed(), false, true));
+    }
+
+    #[test]
+    fn seed_dropped_when_proptest_aborts() {
+        let aborted: Result<(), TestError<()>> = Err(TestError::Abort("too many rejects".into()));
+        assert!(!keeps_seed(&aborted, false, false));
+    }
 }

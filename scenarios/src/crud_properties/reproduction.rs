@@ -4,6 +4,9 @@
 //! every later run replays first.
 //!
 //! The regressions file uses proptest's format (`cc <seed> # <comment>`), one case per line.
+//! Proptest hands the ledger the seed of every failing case, but only the caller knows whether
+//! the failure was a disagreement with the model, so the ledger records the seed and
+//! [`persist_seed`] writes it.
 
 use std::any::Any;
 use std::fmt;
@@ -39,8 +42,9 @@ pub enum Regressions {
     Replay(String),
 }
 
-/// A [`FailurePersistence`] over [`Regressions`] that also keeps the seed it last saved, so
-/// that the report can name it.
+/// A [`FailurePersistence`] over [`Regressions`] that records the seed of the last failing case
+/// instead of writing it, so that the report can name it and the caller decides whether it is a
+/// regression to keep (see [`persist_seed`]).
 #[derive(Clone, Debug)]
 pub struct SeedLedger {
     regressions: Regressions,
@@ -98,22 +102,11 @@ impl FailurePersistence for SeedLedger {
         seed: PersistedSeed,
         shrunken_value: &dyn fmt::Debug,
     ) {
-        let seed = seed.to_string();
-        if let Ok(mut saved) = self.saved.lock() {
-            *saved = Some(seed.clone());
-        }
-        let Regressions::File(path) = &self.regressions else {
-            return;
-        };
-        // The Debug form of the shrunk value is long and may carry passwords, so the comment
-        // names only the date. The run's report shows the sequence.
+        // The Debug form of the shrunk value is long and may carry passwords, so nothing but the
+        // seed is kept. The run's report shows the sequence.
         let _ = shrunken_value;
-        let line = format!(
-            "{seed} # crud.properties failure found {}\n",
-            chrono::Utc::now().format("%Y-%m-%d")
-        );
-        if let Err(error) = append(path, &line) {
-            tracing::warn!(path = %path.display(), %error, "cannot write the failing seed to the regressions file");
+        if let Ok(mut saved) = self.saved.lock() {
+            *saved = Some(seed.to_string());
         }
     }
 
@@ -131,6 +124,17 @@ impl FailurePersistence for SeedLedger {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Appends `seed` with today's date to the regressions file at `path`, creating the file with its
+/// header if missing. Call it only for a case whose responses or database disagreed with the
+/// model: an interrupted run or an infrastructure failure is no regression.
+pub fn persist_seed(path: &Path, seed: &str) -> std::io::Result<()> {
+    let line = format!(
+        "{seed} # crud.properties failure found {}\n",
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    append(path, &line)
 }
 
 fn append(path: &Path, line: &str) -> std::io::Result<()> {
@@ -191,6 +195,17 @@ mod tests {
     use super::*;
     use crate::crud_properties::calls::{Envelope, Password, Ref};
 
+    const SEED: &str = "cc 0000000000000000000000000000000000000000000000000000000000000001";
+
+    /// Returns a path in the temporary folder that no other test or process uses.
+    fn temporary_path(test: &str) -> PathBuf {
+        let path = std::env::temp_dir()
+            .join(format!("crud-properties-{test}-{}", std::process::id()))
+            .join("regressions.txt");
+        let _ = fs::remove_dir_all(path.parent().expect("the path has a parent"));
+        path
+    }
+
     #[test]
     fn sequence_shows_symbolic_ids_and_hides_passwords() {
         let calls = [
@@ -224,6 +239,32 @@ mod tests {
 
         assert_eq!(seeds.len(), 1);
         assert_eq!(seeds[0].to_string(), seed);
+    }
+
+    #[test]
+    fn ledger_records_seed_without_writing() {
+        let path = temporary_path("ledger");
+        let mut ledger = SeedLedger::new(Regressions::File(path.clone()));
+        let seed: PersistedSeed = SEED.parse().expect("the seed should parse");
+
+        ledger.save_persisted_failure2(None, seed, &"value");
+
+        assert!(!path.exists(), "the ledger should not write the file");
+        let saved = ledger.saved().lock().expect("lock").clone();
+        assert_eq!(saved.as_deref(), Some(SEED));
+    }
+
+    #[test]
+    fn persist_seed_appends_under_header() {
+        let path = temporary_path("ledger");
+
+        persist_seed(&path, SEED).expect("the first seed should be written");
+        persist_seed(&path, SEED).expect("the second seed should be written");
+
+        let text = fs::read_to_string(&path).expect("the file should exist");
+        assert!(text.starts_with(REGRESSIONS_HEADER), "{text}");
+        assert_eq!(text.matches(SEED).count(), 2, "{text}");
+        let _ = fs::remove_dir_all(path.parent().expect("the path has a parent"));
     }
 
     #[test]
