@@ -34,7 +34,7 @@ use proptest_state_machine::ReferenceStateMachine;
 
 use crate::redact::redact;
 use driver::{CaseFailure, Driver};
-pub use reproduction::{Regressions, regressions_path};
+pub use reproduction::{CASE_SEED_FORM, Regressions, parse_case_seed, regressions_path};
 use reproduction::{SeedLedger, persist_seed, render_sequence};
 use transitions::CrudMachine;
 
@@ -128,7 +128,9 @@ impl Options {
             Err(_) => rand::random(),
         };
         let regressions = match std::env::var(REPLAY_VAR) {
-            Ok(seed) if !seed.trim().is_empty() => Regressions::Replay(seed.trim().to_owned()),
+            Ok(seed) if !seed.trim().is_empty() => Regressions::Replay(
+                parse_case_seed(&seed).map_err(|message| format!("{REPLAY_VAR}: {message}"))?,
+            ),
             _ => Regressions::File(regressions_path()),
         };
         Ok(Self {
@@ -383,7 +385,18 @@ fn keeps_seed(
 
 /// Runs proptest on this (blocking) thread. Each case blocks on the runtime of the driver.
 fn run_proptest(driver: Driver, options: &Options, cancelled: &AtomicBool) -> SequencesReport {
-    let ledger = SeedLedger::new(options.regressions.clone());
+    let ledger = match SeedLedger::load(options.regressions.clone()) {
+        Ok(ledger) => ledger,
+        Err(message) => {
+            return SequencesReport {
+                driver,
+                summary: String::new(),
+                findings: Vec::new(),
+                reproduction: None,
+                error: Some(message),
+            };
+        }
+    };
     let saved_seed = ledger.saved();
     let replaying = matches!(options.regressions, Regressions::Replay(_));
     let config = Config {

@@ -71,9 +71,10 @@ enum Command {
         #[arg(long, value_name = "S")]
         seed: Option<u64>,
 
-        /// Replay one failing case of crud.properties by its case seed (`cc <hex>`, as a
-        /// failure report prints it) instead of generating cases.
-        #[arg(long, value_name = "CASE_SEED")]
+        /// Replay one failing case of crud.properties by its case seed (`cc` and 64 hex digits,
+        /// as a failure report prints it) instead of generating cases [default:
+        /// CRUD_PROPERTIES_REPLAY].
+        #[arg(long, value_name = "CASE_SEED", value_parser = scenarios::crud_properties::parse_case_seed)]
         replay: Option<String>,
     },
 

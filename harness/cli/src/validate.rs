@@ -77,6 +77,12 @@ pub async fn validate(
             return EXIT_ENVIRONMENT;
         }
     };
+    if selection.properties
+        && let Err(message) = properties_options.regressions.load_seeds()
+    {
+        print_error(&message);
+        return EXIT_ENVIRONMENT;
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {

@@ -153,3 +153,32 @@ fn validate_help_lists_exit_statuses() {
     }
     assert!(stdout.contains("--report <DIR>"), "{stdout}");
 }
+
+#[test]
+fn invalid_replay_is_rejected() {
+    let cases = ["", "cc 12", "xs 00", "not a seed"];
+    for value in cases {
+        let output = harness(
+            &["validate", "--only", "crud.properties", "--replay", value],
+            &[],
+        );
+        assert_usage_error(
+            &output,
+            &format!("--replay {value:?}"),
+            &[&format!("invalid case seed {value:?}"), "64 hex digits"],
+        );
+    }
+}
+
+#[test]
+fn invalid_replay_variable_is_rejected() {
+    let output = harness(
+        &["validate", "--only", "crud.properties"],
+        &[("CRUD_PROPERTIES_REPLAY", "cc 12")],
+    );
+    assert_usage_error(
+        &output,
+        "CRUD_PROPERTIES_REPLAY=cc 12",
+        &["CRUD_PROPERTIES_REPLAY", "\"cc 12\"", "64 hex digits"],
+    );
+}
