@@ -33,7 +33,10 @@ Exit status:
        be created, Postgres that stops or does not become ready, a failed database bootstrap
   130  interrupted by SIGINT (Ctrl-C)
   143  interrupted by SIGTERM
-After a signal, the run's containers, network and unfinished images are removed first.";
+After a signal, the run's containers, network and unfinished images are removed first.
+
+App images: validate removes old app images only when HARNESS_KEEP_APP_IMAGES is set, and
+then keeps that many of the newest. Otherwise `harness gc` prunes them.";
 
 /// Checks the LocalizeVideos data layer against Postgres and the app in containers.
 #[derive(Debug, Parser)]

@@ -199,8 +199,8 @@ async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
     status
 }
 
-/// Prepares the images, reaps dead runs and old app images, starts the run and runs the
-/// selected checks. An error means that the environment did not come up, and no check ran.
+/// Prepares the images, reaps dead runs, prunes old app images when HARNESS_KEEP_APP_IMAGES is
+/// set, starts the run and runs the selected checks. An error means that the environment did not come up, and no check ran.
 async fn run_checks(
     config: Config,
     run_id: RunId,
@@ -222,12 +222,13 @@ async fn run_checks(
     for removed in &reaped.removed {
         tracing::info!("reaped {removed} (its process has exited)");
     }
-    let pruned = prune_app_images(&docker, config.keep_app_images).await?;
-    for removed in &pruned.removed {
-        tracing::info!(
-            "removed {removed} (older than the newest {} app images)",
-            config.keep_app_images
-        );
+    // Pruning only on request: on a shared Docker engine, another user's image built seconds
+    // ago may be older than the newest few and not yet used by a container.
+    if let Some(keep) = config.keep_app_images {
+        let pruned = prune_app_images(&docker, keep).await?;
+        for removed in &pruned.removed {
+            tracing::info!("removed {removed} (older than the newest {keep} app images)");
+        }
     }
 
     let mut run = Run::start_with_config(

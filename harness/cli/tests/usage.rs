@@ -182,3 +182,15 @@ fn invalid_replay_variable_is_rejected() {
         &["CRUD_PROPERTIES_REPLAY", "\"cc 12\"", "64 hex digits"],
     );
 }
+
+#[test]
+fn validate_help_describes_image_pruning() {
+    let output = harness(&["validate", "--help"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("only when HARNESS_KEEP_APP_IMAGES is set"),
+        "{stdout}"
+    );
+}
