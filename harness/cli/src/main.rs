@@ -65,13 +65,20 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
 
-        /// Number of generated cases of crud.properties [default: PROPTEST_CASES, else 64].
-        #[arg(long, value_name = "N")]
+        /// Number of generated cases of crud.properties, from 1 [default: PROPTEST_CASES, else
+        /// 64].
+        #[arg(
+            long,
+            value_name = "N",
+            allow_negative_numbers = true,
+            value_parser = clap::value_parser!(u32).range(1..),
+            conflicts_with = "replay"
+        )]
         cases: Option<u32>,
 
-        /// Seed of crud.properties' generator, for a reproducible run [default:
-        /// PROPTEST_RNG_SEED, else random; the report prints it].
-        #[arg(long, value_name = "S")]
+        /// Seed of crud.properties' generator, an unsigned 64-bit integer, for a reproducible
+        /// run [default: PROPTEST_RNG_SEED, else random; the report prints it].
+        #[arg(long, value_name = "S", allow_negative_numbers = true)]
         seed: Option<u64>,
 
         /// Replay one failing case of crud.properties by its case seed (`cc` and 64 hex digits,

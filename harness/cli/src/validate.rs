@@ -39,6 +39,34 @@ pub struct PropertiesArgs {
 }
 
 impl PropertiesArgs {
+    /// Returns the crud.properties flags that were given, such as `["--cases", "--seed"]`.
+    fn given(&self) -> Vec<&'static str> {
+        [
+            (self.cases.is_some(), "--cases"),
+            (self.seed.is_some(), "--seed"),
+            (self.replay.is_some(), "--replay"),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
+    }
+
+    /// Rejects crud.properties flags when `--only` does not select crud.properties, because
+    /// they would have no effect.
+    fn check_selected(&self, selection: &Selection) -> Result<(), String> {
+        let given = self.given();
+        if selection.properties || given.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} only apply to {}, which --only does not select; add {} to --only or remove {}",
+            given.join(", "),
+            crud_properties::NAME,
+            crud_properties::NAME,
+            given.join(", ")
+        ))
+    }
+
     /// Builds the check's options: the flags over the environment.
     fn options(self) -> Result<crud_properties::Options, String> {
         let mut options =
@@ -70,6 +98,10 @@ pub async fn validate(
             return EXIT_ENVIRONMENT;
         }
     };
+    if let Err(message) = properties.check_selected(&selection) {
+        print_error(&message);
+        return EXIT_ENVIRONMENT;
+    }
     let properties_options = match properties.options() {
         Ok(options) => options,
         Err(message) => {

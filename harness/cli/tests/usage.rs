@@ -194,3 +194,69 @@ fn validate_help_describes_image_pruning() {
         "{stdout}"
     );
 }
+
+#[test]
+fn cases_below_one_are_rejected() {
+    for value in ["0", "-1"] {
+        let output = harness(
+            &["validate", "--only", "crud.properties", "--cases", value],
+            &[],
+        );
+        assert_usage_error(
+            &output,
+            &format!("--cases {value}"),
+            &[&format!("invalid value '{value}' for '--cases <N>'")],
+        );
+    }
+}
+
+#[test]
+fn cases_with_replay_are_rejected() {
+    let seed = format!("cc {}", "0".repeat(64));
+    let output = harness(
+        &[
+            "validate",
+            "--only",
+            "crud.properties",
+            "--cases",
+            "5",
+            "--replay",
+            &seed,
+        ],
+        &[],
+    );
+    assert_usage_error(&output, "--cases with --replay", &["--cases", "--replay"]);
+}
+
+#[test]
+fn property_flags_need_crud_properties() {
+    let output = harness(
+        &[
+            "validate",
+            "--only",
+            "crud.smoke",
+            "--cases",
+            "5",
+            "--seed",
+            "1",
+        ],
+        &[],
+    );
+    assert_usage_error(
+        &output,
+        "--cases and --seed without crud.properties",
+        &["--cases, --seed only apply to crud.properties"],
+    );
+}
+
+#[test]
+fn empty_proptest_cases_counts_as_unset() {
+    // The run gets past the options and stops at the unreachable Docker engine.
+    let output = harness(
+        &["validate", "--only", "crud.properties"],
+        &[("PROPTEST_CASES", "")],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert!(!stderr.contains("PROPTEST_CASES"), "{stderr}");
+}
