@@ -167,8 +167,11 @@ pub struct Config {
     pub argon2: Argon2Cost,
     /// RUST_LOG inside the app container.
     pub app_rust_log: String,
-    /// Number of app images built by the harness that the reaper keeps, newest first.
-    pub keep_app_images: usize,
+    /// Number of app images built by the harness that `harness validate` keeps, newest first,
+    /// when [`KEEP_APP_IMAGES_VAR`] is set. `None` (unset) means that validate prunes no image,
+    /// because on a shared Docker engine it would remove other users' fresh images; `harness gc`
+    /// prunes with [`keep_app_images_setting`].
+    pub keep_app_images: Option<usize>,
     /// Workspace root: migrations/, snapshots/, images/ and target/ live here.
     pub workspace: PathBuf,
 }
@@ -237,7 +240,10 @@ impl Config {
             });
         }
 
-        let keep_app_images = keep_app_images_setting(get(KEEP_APP_IMAGES_VAR))?;
+        let keep_app_images = match get(KEEP_APP_IMAGES_VAR) {
+            Some(value) => Some(keep_app_images_setting(Some(value))?),
+            None => None,
+        };
 
         let workspace = match get(WORKSPACE_VAR) {
             Some(value) => workspace_setting(&value)?,
@@ -400,7 +406,7 @@ mod tests {
         assert_eq!(config.postgres_ready_timeout, Duration::from_secs(60));
         assert_eq!(config.app_ready_timeout, Duration::from_secs(30));
         assert_eq!(config.app_rust_log, "info");
-        assert_eq!(config.keep_app_images, DEFAULT_KEEP_APP_IMAGES);
+        assert_eq!(config.keep_app_images, None);
         assert!(config.workspace.join("Cargo.toml").is_file());
         assert!(config.migrations_dir().ends_with("migrations"));
     }
@@ -426,7 +432,7 @@ mod tests {
         assert_eq!(config.postgres_ready_timeout, Duration::from_secs(90));
         assert_eq!(config.argon2.memory_kib, 4096);
         assert_eq!(config.app_rust_log, "info,localizevideos_app=debug");
-        assert_eq!(config.keep_app_images, 0);
+        assert_eq!(config.keep_app_images, Some(0));
     }
 
     #[test]

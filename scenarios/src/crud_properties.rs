@@ -19,6 +19,9 @@ mod responses;
 mod transitions;
 
 use std::cell::{Cell, RefCell};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use harness::check::CheckResult;
@@ -31,8 +34,8 @@ use proptest_state_machine::ReferenceStateMachine;
 
 use crate::redact::redact;
 use driver::{CaseFailure, Driver};
-pub use reproduction::{Regressions, regressions_path};
-use reproduction::{SeedLedger, render_sequence};
+pub use reproduction::{CASE_SEED_FORM, Regressions, parse_case_seed, regressions_path};
+use reproduction::{SeedLedger, persist_seed, render_sequence};
 use transitions::CrudMachine;
 
 /// Stable check name.
@@ -107,26 +110,47 @@ pub struct Options {
 
 impl Options {
     /// Builds options from the environment: [`CASES_VAR`] (else `default_cases`), [`SEED_VAR`]
-    /// (else a random seed, which the report prints), and [`REPLAY_VAR`]. The regressions file
-    /// is [`regressions_path`].
+    /// (else a random seed, which the report prints), and [`REPLAY_VAR`]. An empty variable
+    /// counts as unset. The regressions file is [`regressions_path`].
     pub fn from_env(default_cases: u32, replay_command: ReplayCommand) -> Result<Self, String> {
-        let cases = match std::env::var(CASES_VAR) {
-            Ok(text) => text
-                .trim()
-                .parse()
-                .map_err(|_| format!("invalid {CASES_VAR}={text:?}: expected a whole number"))?,
-            Err(_) => default_cases,
+        Self::from_lookup(
+            |name| std::env::var(name).ok(),
+            default_cases,
+            replay_command,
+        )
+    }
+
+    /// Builds options like [`Options::from_env`], reading variables through `lookup`.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        default_cases: u32,
+        replay_command: ReplayCommand,
+    ) -> Result<Self, String> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let cases = match get(CASES_VAR) {
+            Some(text) => match text.trim().parse::<u32>() {
+                Ok(cases) if cases > 0 => cases,
+                _ => {
+                    return Err(format!(
+                        "invalid {CASES_VAR}={text:?}: expected a whole number from 1 to {}",
+                        u32::MAX
+                    ));
+                }
+            },
+            None => default_cases,
         };
-        let seed = match std::env::var(SEED_VAR) {
-            Ok(text) => text
+        let seed = match get(SEED_VAR) {
+            Some(text) => text
                 .trim()
                 .parse()
                 .map_err(|_| format!("invalid {SEED_VAR}={text:?}: expected a u64"))?,
-            Err(_) => rand::random(),
+            None => rand::random(),
         };
-        let regressions = match std::env::var(REPLAY_VAR) {
-            Ok(seed) if !seed.trim().is_empty() => Regressions::Replay(seed.trim().to_owned()),
-            _ => Regressions::File(regressions_path()),
+        let regressions = match get(REPLAY_VAR) {
+            Some(seed) => Regressions::Replay(
+                parse_case_seed(&seed).map_err(|message| format!("{REPLAY_VAR}: {message}"))?,
+            ),
+            None => Regressions::File(regressions_path()),
         };
         Ok(Self {
             cases,
@@ -152,8 +176,8 @@ pub struct Target<'a> {
 /// A failure, reduced and ready to replay.
 #[derive(Clone, Debug)]
 pub struct Reproduction {
-    /// Seed of the run.
-    pub seed: u64,
+    /// Seed of the run, or `None` when one case seed was replayed and no cases were generated.
+    pub seed: Option<u64>,
     /// Seed of the failing case (`cc <hex>`), when proptest reported it.
     pub case_seed: Option<String>,
     /// The shrunk sequence, one line per call.
@@ -167,7 +191,11 @@ pub struct Reproduction {
 impl Reproduction {
     /// Renders the block printed on a failure.
     pub fn render(&self) -> String {
-        let mut text = format!("{NAME} failed (seed {})\n", self.seed);
+        let mut text = match (self.seed, &self.case_seed) {
+            (Some(seed), _) => format!("{NAME} failed (seed {seed})\n"),
+            (None, Some(case_seed)) => format!("{NAME} failed (replayed case {case_seed})\n"),
+            (None, None) => format!("{NAME} failed\n"),
+        };
         text.push_str(&format!("  failure: {}\n", self.failure));
         text.push_str(&format!(
             "  shrunk sequence ({} calls):\n",
@@ -251,14 +279,23 @@ pub async fn run_on_clone(run: &Run, options: &Options) -> Report {
 /// Runs the sequences (and then the concurrency properties) against `target`.
 pub async fn run(target: &Target<'_>, options: &Options) -> Report {
     let started = Instant::now();
-    tracing::info!(
-        check = NAME,
-        app_url = %target.app_url,
-        database = %target.database,
-        cases = options.cases,
-        seed = options.seed,
-        "check started"
-    );
+    match &options.regressions {
+        Regressions::Replay(case_seed) => tracing::info!(
+            check = NAME,
+            app_url = %target.app_url,
+            database = %target.database,
+            %case_seed,
+            "check started: replaying one case"
+        ),
+        _ => tracing::info!(
+            check = NAME,
+            app_url = %target.app_url,
+            database = %target.database,
+            cases = options.cases,
+            seed = options.seed,
+            "check started"
+        ),
+    }
 
     let report = match run_sequences(target, options).await {
         Ok(mut driver_report) => {
@@ -315,7 +352,9 @@ impl SequencesReport {
                 reproduction.calls.len(),
                 reproduction.failure
             )];
-            lines.push(format!("seed {}", reproduction.seed));
+            if let Some(seed) = reproduction.seed {
+                lines.push(format!("seed {seed}"));
+            }
             lines.extend(reproduction.calls.iter().map(|call| format!("call {call}")));
             if let Some(command) = &reproduction.command {
                 lines.push(format!("replay: {command}"));
@@ -348,16 +387,50 @@ async fn run_sequences(target: &Target<'_>, options: &Options) -> Result<Sequenc
     let handle = tokio::runtime::Handle::current();
     let driver = Driver::new(handle, target.app_url, auditor, reset)?;
 
+    // The proptest thread outlives this future when a signal drops it, so the guard sets a flag
+    // that stops it and keeps its seed out of the regressions file.
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _guard = CancelOnDrop(Arc::clone(&cancelled));
     let options = options.clone();
-    let joined = tokio::task::spawn_blocking(move || run_proptest(driver, &options))
+    tokio::task::spawn_blocking(move || run_proptest(driver, &options, &cancelled))
         .await
-        .map_err(|error| format!("the property runner thread failed: {error}"))?;
-    Ok(joined)
+        .map_err(|error| format!("the property runner thread failed: {error}"))
+}
+
+/// Sets its flag when dropped, which happens when the future awaiting the proptest thread is
+/// cancelled.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Decides whether a failing case's seed goes to the regressions file: only for a disagreement
+/// with the model, in a run that was neither interrupted nor stopped by an infrastructure failure.
+fn keeps_seed(
+    result: &Result<(), TestError<impl std::fmt::Debug>>,
+    infrastructure_failed: bool,
+    cancelled: bool,
+) -> bool {
+    matches!(result, Err(TestError::Fail(..))) && !infrastructure_failed && !cancelled
 }
 
 /// Runs proptest on this (blocking) thread. Each case blocks on the runtime of the driver.
-fn run_proptest(driver: Driver, options: &Options) -> SequencesReport {
-    let ledger = SeedLedger::new(options.regressions.clone());
+fn run_proptest(driver: Driver, options: &Options, cancelled: &AtomicBool) -> SequencesReport {
+    let ledger = match SeedLedger::load(options.regressions.clone()) {
+        Ok(ledger) => ledger,
+        Err(message) => {
+            return SequencesReport {
+                driver,
+                summary: String::new(),
+                findings: Vec::new(),
+                reproduction: None,
+                error: Some(message),
+            };
+        }
+    };
     let saved_seed = ledger.saved();
     let replaying = matches!(options.regressions, Regressions::Replay(_));
     let config = Config {
@@ -382,11 +455,29 @@ fn run_proptest(driver: Driver, options: &Options) -> SequencesReport {
         if infrastructure.borrow().is_some() {
             return Err(TestCaseError::fail("no verdict: the infrastructure failed"));
         }
+        if cancelled.load(Ordering::SeqCst) {
+            *infrastructure.borrow_mut() = Some("the run was interrupted".to_owned());
+            return Err(TestCaseError::fail("no verdict: the run was interrupted"));
+        }
         cases.set(cases.get() + 1);
-        match driver
-            .borrow_mut()
-            .run_case(initial, &calls, seen.as_deref())
-        {
+        // A panic in the driver (such as a runtime that shuts down after a signal) is no
+        // verdict on the app, so it must not reach proptest as a failing case.
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            driver
+                .borrow_mut()
+                .run_case(initial, &calls, seen.as_deref())
+        }))
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(CaseFailure::Infrastructure(format!(
+                "the driver panicked: {message}"
+            )))
+        });
+        match outcome {
             Ok(()) => Ok(()),
             Err(CaseFailure::Finding { call, message }) => Err(TestCaseError::fail(format!(
                 "call {call} of {}: {message}",
@@ -410,16 +501,22 @@ fn run_proptest(driver: Driver, options: &Options) -> SequencesReport {
         ),
     };
     let summary = format!(
-        "{cases}, {executed} sequences run with shrinking: responses and database agree with \
-         the model; median reset {:.1} ms",
+        "{cases}, {executed} sequences run: responses and database agree with the model; median \
+         reset {:.1} ms",
         median.as_secs_f64() * 1000.0
+    );
+    let infrastructure = infrastructure.into_inner();
+    let keep_seed = keeps_seed(
+        &result,
+        infrastructure.is_some(),
+        cancelled.load(Ordering::SeqCst),
     );
     let mut report = SequencesReport {
         driver,
         summary,
         findings: Vec::new(),
         reproduction: None,
-        error: infrastructure.into_inner(),
+        error: infrastructure,
     };
     if report.error.is_some() {
         return report;
@@ -435,11 +532,17 @@ fn run_proptest(driver: Driver, options: &Options) -> SequencesReport {
                 Regressions::Replay(seed) => Some(seed.clone()),
                 _ => saved_seed.lock().ok().and_then(|seed| seed.clone()),
             };
+            if let (true, Regressions::File(path), Some(seed)) =
+                (keep_seed, &options.regressions, &case_seed)
+                && let Err(error) = persist_seed(path, seed)
+            {
+                tracing::warn!(path = %path.display(), %error, "cannot write the failing seed to the regressions file");
+            }
             let command = case_seed
                 .as_deref()
                 .map(|seed| options.replay_command.render(seed));
             report.reproduction = Some(Reproduction {
-                seed: options.seed,
+                seed: (!replaying).then_some(options.seed),
                 case_seed,
                 calls: render_sequence(&initial, &calls),
                 failure: reason.to_string(),
@@ -457,4 +560,103 @@ fn median(times: &[Duration]) -> Duration {
     let mut sorted = times.to_vec();
     sorted.sort();
     sorted[sorted.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options_from(variables: &[(&str, &str)]) -> Result<Options, String> {
+        let lookup = |name: &str| {
+            variables
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        Options::from_lookup(lookup, 64, ReplayCommand::Validate)
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let options = options_from(&[(CASES_VAR, ""), (SEED_VAR, " "), (REPLAY_VAR, "")])
+            .expect("empty variables should be ignored");
+
+        assert_eq!(options.cases, 64);
+        assert_eq!(options.regressions, Regressions::File(regressions_path()));
+    }
+
+    #[test]
+    fn cases_variable_sets_cases() {
+        let options = options_from(&[(CASES_VAR, "7")]).expect("7 is valid");
+
+        assert_eq!(options.cases, 7);
+    }
+
+    #[test]
+    fn zero_or_invalid_cases_rejected() {
+        for value in ["0", "-1", "many"] {
+            let error = options_from(&[(CASES_VAR, value)])
+                .expect_err(&format!("{CASES_VAR}={value} should be rejected"));
+            assert!(error.contains(&format!("{value:?}")), "{error}");
+            assert!(error.contains("from 1 to"), "{error}");
+        }
+    }
+
+    fn failed() -> Result<(), TestError<()>> {
+        Err(TestError::Fail("call 1 of 1: status differs".into(), ()))
+    }
+
+    fn reproduction(seed: Option<u64>) -> Reproduction {
+        Reproduction {
+            seed,
+            case_seed: Some(CASE_SEED.to_owned()),
+            calls: vec!["1. GET /v1/users -> expected 200".to_owned()],
+            failure: "status differs".to_owned(),
+            command: None,
+        }
+    }
+
+    const CASE_SEED: &str = "cc 0000000000000000000000000000000000000000000000000000000000000001";
+
+    #[test]
+    fn replay_report_names_case_seed() {
+        let text = reproduction(None).render();
+
+        assert!(
+            text.starts_with(&format!("{NAME} failed (replayed case {CASE_SEED})")),
+            "{text}"
+        );
+        assert!(!text.contains("(seed"), "{text}");
+    }
+
+    #[test]
+    fn generated_report_names_run_seed() {
+        let text = reproduction(Some(42)).render();
+
+        assert!(
+            text.starts_with(&format!("{NAME} failed (seed 42)")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn seed_kept_for_model_disagreement() {
+        assert!(keeps_seed(&failed(), false, false));
+    }
+
+    #[test]
+    fn seed_dropped_after_infrastructure_failure() {
+        assert!(!keeps_seed(&failed(), true, false));
+    }
+
+    #[test]
+    fn seed_dropped_after_interruption() {
+        assert!(!keeps_seed(&failed(), false, true));
+    }
+
+    #[test]
+    fn seed_dropped_when_proptest_aborts() {
+        let aborted: Result<(), TestError<()>> = Err(TestError::Abort("too many rejects".into()));
+        assert!(!keeps_seed(&aborted, false, false));
+    }
 }

@@ -3,20 +3,28 @@
 //! delete, so a rejected delete leaves the row behind. Each self-test asserts that the check
 //! fails and shrinks the failure to a short sequence.
 //!
-//! `PROPTEST_CASES`, `PROPTEST_RNG_SEED` and `CRUD_PROPERTIES_REPLAY` are honoured.
+//! The passing test honours `PROPTEST_CASES`, `PROPTEST_RNG_SEED` and `CRUD_PROPERTIES_REPLAY`.
+//! The self-tests honour only `CRUD_PROPERTIES_REPLAY`: they run a fixed number of cases from a
+//! fixed seed, so that a small `PROPTEST_CASES` cannot keep the fault out of reach.
 
 mod common;
 
 use common::{describe, in_run};
+use harness::check::CheckResult;
 use harness::check::Status;
 use harness::run::RunOptions;
-use scenarios::crud_properties::{self, Options, Regressions, ReplayCommand, Report};
+use scenarios::crud_properties::{
+    self, DEFAULT_MAX_CALLS, Options, REPLAY_VAR, Regressions, ReplayCommand, Report,
+    parse_case_seed,
+};
 
 /// Cases of the passing test: enough to reach every call kind many times, small enough for a
 /// suite on 2 cores.
 const CASES: u32 = 32;
 /// Cases a self-test may generate before the fault shows; it stops at the first failure.
 const SELF_TEST_CASES: u32 = 256;
+/// Generator seed of the self-tests, fixed so that their outcome does not vary between runs.
+const SELF_TEST_SEED: u64 = 20_261_204;
 /// Maximum length of the shrunk sequence that a self-test accepts.
 const MAX_SHRUNK_CALLS: usize = 5;
 
@@ -29,12 +37,24 @@ fn options(test: &str, default_cases: u32) -> Options {
 }
 
 async fn run_with_fault(test: &str, failpoint: &str) -> Report {
-    let mut options = options(test, SELF_TEST_CASES);
-    // The faults are intended, so their failures are not regressions to keep.
-    if !matches!(options.regressions, Regressions::Replay(_)) {
-        options.regressions = Regressions::Off;
-    }
-    options.concurrency = false;
+    let replay = match std::env::var(REPLAY_VAR) {
+        Ok(seed) if !seed.trim().is_empty() => {
+            Some(parse_case_seed(&seed).unwrap_or_else(|message| panic!("{REPLAY_VAR}: {message}")))
+        }
+        _ => None,
+    };
+    let options = Options {
+        cases: SELF_TEST_CASES,
+        seed: SELF_TEST_SEED,
+        max_calls: DEFAULT_MAX_CALLS,
+        // The faults are intended, so their failures are not regressions to keep.
+        regressions: replay.map_or(Regressions::Off, Regressions::Replay),
+        replay_command: ReplayCommand::Test {
+            binary: "crud_properties".to_owned(),
+            test: test.to_owned(),
+        },
+        concurrency: false,
+    };
     let run_options = RunOptions {
         app_features: vec!["failpoints".to_owned()],
         app_env: vec![("FAILPOINTS".to_owned(), format!("{failpoint}=return"))],
@@ -44,6 +64,18 @@ async fn run_with_fault(test: &str, failpoint: &str) -> Report {
         crud_properties::run_on_clone(run, &options).await
     })
     .await
+}
+
+/// Asserts that the check failed, and says when it passed because its cases missed the fault.
+fn assert_fault_found(result: &CheckResult) {
+    assert_ne!(
+        result.status,
+        Status::Pass,
+        "the check passed: {SELF_TEST_CASES} cases from seed {SELF_TEST_SEED} were too few to \
+         reach the fault; raise SELF_TEST_CASES or change SELF_TEST_SEED: {}",
+        describe(result)
+    );
+    assert_eq!(result.status, Status::Fail, "{}", describe(result));
 }
 
 fn shrunk_calls(report: &Report) -> usize {
@@ -78,12 +110,7 @@ async fn crud_properties_flags_ignored_title() {
     )
     .await;
 
-    assert_eq!(
-        report.result.status,
-        Status::Fail,
-        "{}",
-        describe(&report.result)
-    );
+    assert_fault_found(&report.result);
     assert!(
         report.result.message.contains("title"),
         "the message should name the field `title`: {}",
@@ -104,12 +131,7 @@ async fn crud_properties_flags_audit_row_of_rejected_delete() {
     )
     .await;
 
-    assert_eq!(
-        report.result.status,
-        Status::Fail,
-        "{}",
-        describe(&report.result)
-    );
+    assert_fault_found(&report.result);
     assert!(
         report.result.message.contains("audit_log"),
         "the message should name audit_log: {}",

@@ -36,7 +36,10 @@ Exit status:
        be created, Postgres that stops or does not become ready, a failed database bootstrap
   130  interrupted by SIGINT (Ctrl-C)
   143  interrupted by SIGTERM
-After a signal, the run's containers, network and unfinished images are removed first.";
+After a signal, the run's containers, network and unfinished images are removed first.
+
+App images: validate removes old app images only when HARNESS_KEEP_APP_IMAGES is set, and
+then keeps that many of the newest. Otherwise `harness gc` prunes them.";
 
 /// Checks the LocalizeVideos data layer against Postgres and the app in containers.
 #[derive(Debug, Parser)]
@@ -65,18 +68,26 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
 
-        /// Number of generated cases of crud.properties [default: PROPTEST_CASES, else 64].
-        #[arg(long, value_name = "N")]
+        /// Number of generated cases of crud.properties, from 1 [default: PROPTEST_CASES, else
+        /// 64].
+        #[arg(
+            long,
+            value_name = "N",
+            allow_negative_numbers = true,
+            value_parser = clap::value_parser!(u32).range(1..),
+            conflicts_with = "replay"
+        )]
         cases: Option<u32>,
 
-        /// Seed of crud.properties' generator, for a reproducible run [default:
-        /// PROPTEST_RNG_SEED, else random; the report prints it].
-        #[arg(long, value_name = "S")]
+        /// Seed of crud.properties' generator, an unsigned 64-bit integer, for a reproducible
+        /// run [default: PROPTEST_RNG_SEED, else random; the report prints it].
+        #[arg(long, value_name = "S", allow_negative_numbers = true)]
         seed: Option<u64>,
 
-        /// Replay one failing case of crud.properties by its case seed (`cc <hex>`, as a
-        /// failure report prints it) instead of generating cases.
-        #[arg(long, value_name = "CASE_SEED")]
+        /// Replay one failing case of crud.properties by its case seed (`cc` and 64 hex digits,
+        /// as a failure report prints it) instead of generating cases [default:
+        /// CRUD_PROPERTIES_REPLAY].
+        #[arg(long, value_name = "CASE_SEED", value_parser = scenarios::crud_properties::parse_case_seed)]
         replay: Option<String>,
     },
 

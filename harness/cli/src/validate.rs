@@ -42,6 +42,34 @@ pub struct PropertiesArgs {
 }
 
 impl PropertiesArgs {
+    /// Returns the crud.properties flags that were given, such as `["--cases", "--seed"]`.
+    fn given(&self) -> Vec<&'static str> {
+        [
+            (self.cases.is_some(), "--cases"),
+            (self.seed.is_some(), "--seed"),
+            (self.replay.is_some(), "--replay"),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
+    }
+
+    /// Rejects crud.properties flags when `--only` does not select crud.properties, because
+    /// they would have no effect.
+    fn check_selected(&self, selection: &Selection) -> Result<(), String> {
+        let given = self.given();
+        if selection.properties || given.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} only apply to {}, which --only does not select; add {} to --only or remove {}",
+            given.join(", "),
+            crud_properties::NAME,
+            crud_properties::NAME,
+            given.join(", ")
+        ))
+    }
+
     /// Builds the check's options: the flags over the environment.
     fn options(self) -> Result<crud_properties::Options, String> {
         let mut options =
@@ -73,6 +101,10 @@ pub async fn validate(
             return EXIT_ENVIRONMENT;
         }
     };
+    if let Err(message) = properties.check_selected(&selection) {
+        print_error(&message);
+        return EXIT_ENVIRONMENT;
+    }
     let properties_options = match properties.options() {
         Ok(options) => options,
         Err(message) => {
@@ -80,6 +112,12 @@ pub async fn validate(
             return EXIT_ENVIRONMENT;
         }
     };
+    if selection.properties
+        && let Err(message) = properties_options.regressions.load_seeds()
+    {
+        print_error(&message);
+        return EXIT_ENVIRONMENT;
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -233,10 +271,10 @@ async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
     status
 }
 
-/// Prepares the images, reaps dead runs and old app images, starts the run and runs the
-/// selected checks. An error means that the environment did not come up, and no check ran.
-/// With `leaks.credentials` selected, it also returns a scanner for the run's passwords, which
-/// the final output is scanned with after the run's containers are gone.
+/// Prepares the images, reaps dead runs, prunes old app images when HARNESS_KEEP_APP_IMAGES is
+/// set, starts the run and runs the selected checks. An error means that the environment did not
+/// come up, and no check ran. With `leaks.credentials` selected, it also returns a scanner for the
+/// run's passwords, which the final output is scanned with after the run's containers are gone.
 async fn run_checks(
     config: Config,
     run_id: RunId,
@@ -258,12 +296,13 @@ async fn run_checks(
     for removed in &reaped.removed {
         tracing::info!("reaped {removed} (its process has exited)");
     }
-    let pruned = prune_app_images(&docker, config.keep_app_images).await?;
-    for removed in &pruned.removed {
-        tracing::info!(
-            "removed {removed} (older than the newest {} app images)",
-            config.keep_app_images
-        );
+    // Pruning only on request: on a shared Docker engine, another user's image built seconds
+    // ago may be older than the newest few and not yet used by a container.
+    if let Some(keep) = config.keep_app_images {
+        let pruned = prune_app_images(&docker, keep).await?;
+        for removed in &pruned.removed {
+            tracing::info!("removed {removed} (older than the newest {keep} app images)");
+        }
     }
 
     let mut run = Run::start_with_config(

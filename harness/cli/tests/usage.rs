@@ -153,3 +153,110 @@ fn validate_help_lists_exit_statuses() {
     }
     assert!(stdout.contains("--report <DIR>"), "{stdout}");
 }
+
+#[test]
+fn invalid_replay_is_rejected() {
+    let cases = ["", "cc 12", "xs 00", "not a seed"];
+    for value in cases {
+        let output = harness(
+            &["validate", "--only", "crud.properties", "--replay", value],
+            &[],
+        );
+        assert_usage_error(
+            &output,
+            &format!("--replay {value:?}"),
+            &[&format!("invalid case seed {value:?}"), "64 hex digits"],
+        );
+    }
+}
+
+#[test]
+fn invalid_replay_variable_is_rejected() {
+    let output = harness(
+        &["validate", "--only", "crud.properties"],
+        &[("CRUD_PROPERTIES_REPLAY", "cc 12")],
+    );
+    assert_usage_error(
+        &output,
+        "CRUD_PROPERTIES_REPLAY=cc 12",
+        &["CRUD_PROPERTIES_REPLAY", "\"cc 12\"", "64 hex digits"],
+    );
+}
+
+#[test]
+fn validate_help_describes_image_pruning() {
+    let output = harness(&["validate", "--help"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("only when HARNESS_KEEP_APP_IMAGES is set"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn cases_below_one_are_rejected() {
+    for value in ["0", "-1"] {
+        let output = harness(
+            &["validate", "--only", "crud.properties", "--cases", value],
+            &[],
+        );
+        assert_usage_error(
+            &output,
+            &format!("--cases {value}"),
+            &[&format!("invalid value '{value}' for '--cases <N>'")],
+        );
+    }
+}
+
+#[test]
+fn cases_with_replay_are_rejected() {
+    let seed = format!("cc {}", "0".repeat(64));
+    let output = harness(
+        &[
+            "validate",
+            "--only",
+            "crud.properties",
+            "--cases",
+            "5",
+            "--replay",
+            &seed,
+        ],
+        &[],
+    );
+    assert_usage_error(&output, "--cases with --replay", &["--cases", "--replay"]);
+}
+
+#[test]
+fn property_flags_need_crud_properties() {
+    let output = harness(
+        &[
+            "validate",
+            "--only",
+            "crud.smoke",
+            "--cases",
+            "5",
+            "--seed",
+            "1",
+        ],
+        &[],
+    );
+    assert_usage_error(
+        &output,
+        "--cases and --seed without crud.properties",
+        &["--cases, --seed only apply to crud.properties"],
+    );
+}
+
+#[test]
+fn empty_proptest_cases_counts_as_unset() {
+    // The run gets past the options and stops at the unreachable Docker engine.
+    let output = harness(
+        &["validate", "--only", "crud.properties"],
+        &[("PROPTEST_CASES", "")],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert!(!stderr.contains("PROPTEST_CASES"), "{stderr}");
+}

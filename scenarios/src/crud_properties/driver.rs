@@ -120,6 +120,48 @@ impl Driver {
         calls: &[Call],
         seen: Option<&AtomicUsize>,
     ) -> Result<(), CaseFailure> {
+        let outcome = self.run_calls(initial, calls, seen).await;
+        let Err(CaseFailure::Finding { call, message }) = outcome else {
+            return outcome;
+        };
+        // An app whose database stopped returns 500 or 503, which differs from the model but
+        // says nothing about the app's rules, so a finding counts only while both are healthy.
+        match self.probe().await {
+            Ok(()) => Err(CaseFailure::Finding { call, message }),
+            Err(reason) => Err(CaseFailure::Infrastructure(format!(
+                "call {call} differed from the model ({message}), but then {reason}: no verdict"
+            ))),
+        }
+    }
+
+    /// Checks, after a finding, that the app is ready and the database accepts a query.
+    async fn probe(&self) -> Result<(), String> {
+        let url = format!("{}/readyz", self.base_url);
+        match self.client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => {
+                return Err(format!("GET /readyz returned {}", response.status()));
+            }
+            Err(error) => return Err(format!("GET /readyz failed: {error}")),
+        }
+        sqlx::query("SELECT 1")
+            .execute(&self.auditor)
+            .await
+            .map(|_| ())
+            .map_err(|error| {
+                format!(
+                    "the database did not answer the auditor role: {}",
+                    harness::redact::redact(&error.to_string())
+                )
+            })
+    }
+
+    async fn run_calls(
+        &mut self,
+        initial: State,
+        calls: &[Call],
+        seen: Option<&AtomicUsize>,
+    ) -> Result<(), CaseFailure> {
         self.reset().await?;
         let mut known = KnownSlots::default();
         let mut state = initial;

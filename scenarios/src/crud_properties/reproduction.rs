@@ -4,6 +4,9 @@
 //! every later run replays first.
 //!
 //! The regressions file uses proptest's format (`cc <seed> # <comment>`), one case per line.
+//! Proptest hands the ledger the seed of every failing case, but only the caller knows whether
+//! the failure was a disagreement with the model, so the ledger records the seed and
+//! [`persist_seed`] writes it.
 
 use std::any::Any;
 use std::fmt;
@@ -39,21 +42,26 @@ pub enum Regressions {
     Replay(String),
 }
 
-/// A [`FailurePersistence`] over [`Regressions`] that also keeps the seed it last saved, so
-/// that the report can name it.
+/// A [`FailurePersistence`] over [`Regressions`] that records the seed of the last failing case
+/// instead of writing it, so that the report can name it and the caller decides whether it is a
+/// regression to keep (see [`persist_seed`]).
 #[derive(Clone, Debug)]
 pub struct SeedLedger {
     regressions: Regressions,
+    seeds: Vec<PersistedSeed>,
     saved: Arc<Mutex<Option<String>>>,
 }
 
 impl SeedLedger {
-    /// Creates the ledger.
-    pub fn new(regressions: Regressions) -> Self {
-        Self {
+    /// Creates the ledger and reads the seeds that `regressions` names, failing on an unreadable
+    /// file or seed (see [`Regressions::load_seeds`]).
+    pub fn load(regressions: Regressions) -> Result<Self, String> {
+        let seeds = regressions.load_seeds()?;
+        Ok(Self {
             regressions,
+            seeds,
             saved: Arc::new(Mutex::new(None)),
-        }
+        })
     }
 
     /// Returns a handle on the seed of the last failing case, once saved.
@@ -62,34 +70,78 @@ impl SeedLedger {
     }
 }
 
+/// Form of a case seed, for error messages.
+pub const CASE_SEED_FORM: &str = "`cc` followed by a space and 64 hex digits, as a failure report \
+                                  prints it";
+
+/// Parses a case seed: `cc` (proptest's key for its ChaCha generator, the one the check uses),
+/// whitespace and 64 hex digits. Returns it as `cc <hex>` in lowercase.
+pub fn parse_case_seed(text: &str) -> Result<String, String> {
+    let invalid = || format!("invalid case seed {text:?}: expected {CASE_SEED_FORM}");
+    let mut parts = text.split_whitespace();
+    let (Some("cc"), Some(hex), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid());
+    };
+    if hex.len() != 64 || !hex.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(invalid());
+    }
+    let seed = format!("cc {}", hex.to_ascii_lowercase());
+    // Proptest's own parser decides in the end, so that a seed accepted here always replays.
+    seed.parse::<PersistedSeed>().map_err(|()| invalid())?;
+    Ok(seed)
+}
+
+impl Regressions {
+    /// Reads the case seeds to replay: none for [`Regressions::Off`], the one seed of
+    /// [`Regressions::Replay`], and every seed line of the file of [`Regressions::File`] (a
+    /// missing file has none). Blank lines and `#` comments are skipped. An unreadable file or
+    /// seed is an error that names the file and line, because a skipped seed would let a known
+    /// failure pass.
+    pub fn load_seeds(&self) -> Result<Vec<PersistedSeed>, String> {
+        let seeds = match self {
+            Regressions::Off => Vec::new(),
+            Regressions::Replay(seed) => vec![parse_case_seed(seed)?],
+            Regressions::File(path) => read_seed_file(path)?,
+        };
+        Ok(seeds
+            .iter()
+            .map(|seed| seed.parse().expect("parse_case_seed checked the seed"))
+            .collect())
+    }
+}
+
+fn read_seed_file(path: &Path) -> Result<Vec<String>, String> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => {
+            return Err(format!(
+                "reading the regressions file {} failed: {error}",
+                path.display()
+            ));
+        }
+    };
+    let mut seeds = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let seed = line.split('#').next().unwrap_or_default().trim();
+        if seed.is_empty() {
+            continue;
+        }
+        let seed = parse_case_seed(seed).map_err(|message| {
+            format!(
+                "{}:{}: {message}; fix or delete the line",
+                path.display(),
+                index + 1
+            )
+        })?;
+        seeds.push(seed);
+    }
+    Ok(seeds)
+}
+
 impl FailurePersistence for SeedLedger {
     fn load_persisted_failures2(&self, _source_file: Option<&'static str>) -> Vec<PersistedSeed> {
-        let lines: Vec<String> = match &self.regressions {
-            Regressions::Off => return Vec::new(),
-            Regressions::Replay(seed) => vec![seed.clone()],
-            Regressions::File(path) => match fs::read_to_string(path) {
-                Ok(text) => text.lines().map(str::to_owned).collect(),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "cannot read the regressions file; no seeds replayed");
-                    Vec::new()
-                }
-            },
-        };
-        lines
-            .iter()
-            .filter_map(|line| {
-                let seed = line.split('#').next()?.trim();
-                if seed.is_empty() {
-                    return None;
-                }
-                let parsed = seed.parse::<PersistedSeed>().ok();
-                if parsed.is_none() {
-                    tracing::warn!(%seed, "ignoring an unreadable seed in the regressions");
-                }
-                parsed
-            })
-            .collect()
+        self.seeds.clone()
     }
 
     fn save_persisted_failure2(
@@ -98,22 +150,11 @@ impl FailurePersistence for SeedLedger {
         seed: PersistedSeed,
         shrunken_value: &dyn fmt::Debug,
     ) {
-        let seed = seed.to_string();
-        if let Ok(mut saved) = self.saved.lock() {
-            *saved = Some(seed.clone());
-        }
-        let Regressions::File(path) = &self.regressions else {
-            return;
-        };
-        // The Debug form of the shrunk value is long and may carry passwords, so the comment
-        // names only the date. The run's report shows the sequence.
+        // The Debug form of the shrunk value is long and may carry passwords, so nothing but the
+        // seed is kept. The run's report shows the sequence.
         let _ = shrunken_value;
-        let line = format!(
-            "{seed} # crud.properties failure found {}\n",
-            chrono::Utc::now().format("%Y-%m-%d")
-        );
-        if let Err(error) = append(path, &line) {
-            tracing::warn!(path = %path.display(), %error, "cannot write the failing seed to the regressions file");
+        if let Ok(mut saved) = self.saved.lock() {
+            *saved = Some(seed.to_string());
         }
     }
 
@@ -131,6 +172,17 @@ impl FailurePersistence for SeedLedger {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Appends `seed` with today's date to the regressions file at `path`, creating the file with its
+/// header if missing. Call it only for a case whose responses or database disagreed with the
+/// model: an interrupted run or an infrastructure failure is no regression.
+pub fn persist_seed(path: &Path, seed: &str) -> std::io::Result<()> {
+    let line = format!(
+        "{seed} # crud.properties failure found {}\n",
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    append(path, &line)
 }
 
 fn append(path: &Path, line: &str) -> std::io::Result<()> {
@@ -191,6 +243,17 @@ mod tests {
     use super::*;
     use crate::crud_properties::calls::{Envelope, Password, Ref};
 
+    const SEED: &str = "cc 0000000000000000000000000000000000000000000000000000000000000001";
+
+    /// Returns a path in the temporary folder that no other test or process uses.
+    fn temporary_path(test: &str) -> PathBuf {
+        let path = std::env::temp_dir()
+            .join(format!("crud-properties-{test}-{}", std::process::id()))
+            .join("regressions.txt");
+        let _ = fs::remove_dir_all(path.parent().expect("the path has a parent"));
+        path
+    }
+
     #[test]
     fn sequence_shows_symbolic_ids_and_hides_passwords() {
         let calls = [
@@ -218,7 +281,7 @@ mod tests {
     #[test]
     fn replay_loads_only_its_seed() {
         let seed = "cc 0000000000000000000000000000000000000000000000000000000000000001";
-        let ledger = SeedLedger::new(Regressions::Replay(seed.to_owned()));
+        let ledger = SeedLedger::load(Regressions::Replay(seed.to_owned())).expect("valid seed");
 
         let seeds = ledger.load_persisted_failures2(None);
 
@@ -227,8 +290,103 @@ mod tests {
     }
 
     #[test]
+    fn ledger_records_seed_without_writing() {
+        let path = temporary_path("ledger");
+        let mut ledger = SeedLedger::load(Regressions::File(path.clone())).expect("no file");
+        let seed: PersistedSeed = SEED.parse().expect("the seed should parse");
+
+        ledger.save_persisted_failure2(None, seed, &"value");
+
+        assert!(!path.exists(), "the ledger should not write the file");
+        let saved = ledger.saved().lock().expect("lock").clone();
+        assert_eq!(saved.as_deref(), Some(SEED));
+    }
+
+    #[test]
+    fn persist_seed_appends_under_header() {
+        let path = temporary_path("ledger");
+
+        persist_seed(&path, SEED).expect("the first seed should be written");
+        persist_seed(&path, SEED).expect("the second seed should be written");
+
+        let text = fs::read_to_string(&path).expect("the file should exist");
+        assert!(text.starts_with(REGRESSIONS_HEADER), "{text}");
+        assert_eq!(text.matches(SEED).count(), 2, "{text}");
+        let _ = fs::remove_dir_all(path.parent().expect("the path has a parent"));
+    }
+
+    #[test]
+    fn case_seed_accepts_cc_and_64_hex() {
+        let upper = format!("  cc {}  ", &SEED[3..].to_ascii_uppercase());
+
+        assert_eq!(parse_case_seed(SEED).as_deref(), Ok(SEED));
+        assert_eq!(parse_case_seed(&upper).as_deref(), Ok(SEED));
+    }
+
+    #[test]
+    fn case_seed_rejects_other_forms() {
+        let cases = [
+            "",
+            "   ",
+            "cc",
+            "cc 1234",
+            "xs 0000000000000000000000000000000000000000000000000000000000000001",
+            "cc 000000000000000000000000000000000000000000000000000000000000000g",
+            "cc 00000000000000000000000000000000000000000000000000000000000000011",
+            "cc 0000000000000000000000000000000000000000000000000000000000000001 x",
+            "0000000000000000000000000000000000000000000000000000000000000001",
+        ];
+        for text in cases {
+            let error = parse_case_seed(text).expect_err(&format!("{text:?} should be rejected"));
+            assert!(error.contains(&format!("{text:?}")), "{error}");
+            assert!(error.contains("64 hex digits"), "{error}");
+        }
+    }
+
+    #[test]
+    fn seed_file_rejects_unreadable_line() {
+        let path = temporary_path("unreadable-line");
+        fs::create_dir_all(path.parent().expect("the path has a parent")).expect("mkdir");
+        fs::write(
+            &path,
+            format!("# header\n{SEED} # ok\n\ncc nothex # broken\n"),
+        )
+        .expect("write");
+
+        let error = Regressions::File(path.clone())
+            .load_seeds()
+            .expect_err("the broken line should be rejected");
+
+        assert!(error.contains(&format!("{}:4:", path.display())), "{error}");
+        assert!(error.contains("cc nothex"), "{error}");
+        let _ = fs::remove_dir_all(path.parent().expect("the path has a parent"));
+    }
+
+    #[test]
+    fn seed_file_skips_comments_and_blanks() {
+        let path = temporary_path("comments");
+        fs::create_dir_all(path.parent().expect("the path has a parent")).expect("mkdir");
+        fs::write(&path, format!("# header\n\n{SEED} # found\n")).expect("write");
+
+        let seeds = Regressions::File(path.clone())
+            .load_seeds()
+            .expect("valid file");
+
+        assert_eq!(seeds.len(), 1);
+        assert_eq!(seeds[0].to_string(), SEED);
+        let _ = fs::remove_dir_all(path.parent().expect("the path has a parent"));
+    }
+
+    #[test]
+    fn committed_regressions_file_is_readable() {
+        let seeds = Regressions::File(regressions_path()).load_seeds();
+
+        assert!(seeds.is_ok(), "{seeds:?}");
+    }
+
+    #[test]
     fn off_loads_nothing() {
-        let ledger = SeedLedger::new(Regressions::Off);
+        let ledger = SeedLedger::load(Regressions::Off).expect("nothing to read");
 
         assert!(ledger.load_persisted_failures2(None).is_empty());
     }
