@@ -41,6 +41,12 @@ impl Actor {
         Ok(Self(text.to_owned()))
     }
 
+    /// Wraps a value without the header's checks, for the fault that stores a password hash.
+    #[cfg(feature = "failpoints")]
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+
     /// Returns the actor's name as stored.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -197,10 +197,23 @@ impl IntoResponse for ApiError {
             }
         }
 
+        #[cfg(feature = "failpoints")]
+        let message = match &self.cause {
+            Some(cause)
+                if cause.downcast_ref::<DbError>().is_some()
+                    && crate::faults::is_active(crate::faults::ERROR_DATABASE_MESSAGE) =>
+            {
+                Cow::Owned(format!("{cause:#}"))
+            }
+            _ => self.message,
+        };
+        #[cfg(not(feature = "failpoints"))]
+        let message = self.message;
+
         let mut response = self.code.status().into_response();
         response.extensions_mut().insert(ErrorBody {
             code: self.code,
-            message: self.message,
+            message,
         });
         response
     }

@@ -9,6 +9,8 @@ mod db;
 mod env_file;
 mod error;
 mod extract;
+#[cfg(feature = "failpoints")]
+mod faults;
 mod language_tag;
 mod model;
 mod pagination;
@@ -125,6 +127,13 @@ async fn run(config: Config) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    #[cfg(feature = "failpoints")]
+    if faults::is_active(faults::STARTUP_LOG_CONNECTION_STRING) {
+        tracing::info!(
+            database_url = %faults::connection_string(&config.database),
+            "connecting to the database"
+        );
+    }
     let db = match Database::connect_lazy(&config.database, &config.pool) {
         Ok(db) => db,
         Err(err) => {

@@ -129,6 +129,12 @@ impl AppContainer {
         self.container.id()
     }
 
+    /// Returns the image the container runs, as `name:tag`.
+    pub fn image(&self) -> String {
+        let image = self.container.image();
+        format!("{}:{}", image.name(), image.tag())
+    }
+
     /// Returns the testcontainers handle, for stop, start and log access.
     pub fn container(&self) -> &ContainerAsync<GenericImage> {
         &self.container

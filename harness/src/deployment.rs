@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use crate::http::ResponseLog;
 use crate::secret::Secret;
 
 /// Name of the application database.
@@ -43,6 +44,9 @@ pub struct Deployment {
     pub auditor: Credentials,
     /// The migrations folder the database was built from.
     pub migrations_dir: PathBuf,
+    /// Every response the harness's [`AppClient`](crate::http::AppClient)s received in this
+    /// run, shared by all clones of the deployment.
+    pub responses: ResponseLog,
 }
 
 impl Deployment {

@@ -1,6 +1,8 @@
-//! Logging setup: tracing to stderr, every line passed through the redactor first.
+//! Logging setup: tracing to stderr, every line passed through the redactor first. The process
+//! also keeps a copy of what it logged, which `leaks.credentials` scans.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -9,6 +11,22 @@ use crate::redact::redact;
 
 /// Variable with the harness's log filter.
 pub const RUST_LOG_VAR: &str = "RUST_LOG";
+
+/// Maximum size of the copy of the log output kept in memory. Later output is still written to
+/// stderr but no longer copied. A `harness validate` run logs well under 1 MiB.
+const MAX_CAPTURED_LEN: usize = 16 * 1024 * 1024;
+
+/// Copy of everything this process logged through [`RedactingStderr`], as written.
+static CAPTURED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// Returns a copy of the log output this process wrote so far through the subscriber that
+/// [`try_init`] installs (at most the first 16 MiB), exactly as it reached stderr.
+pub fn captured_output() -> Vec<u8> {
+    CAPTURED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+}
 
 /// A log filter variable whose value tracing-subscriber cannot parse.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +132,13 @@ impl Drop for RedactingLine {
         }
         let text = redact(&String::from_utf8_lossy(&self.buffer));
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
+
+        let mut captured = CAPTURED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if captured.len() + text.len() <= MAX_CAPTURED_LEN {
+            captured.extend_from_slice(text.as_bytes());
+        }
     }
 }
 

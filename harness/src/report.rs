@@ -46,10 +46,15 @@ impl Report {
             source,
         };
         std::fs::create_dir_all(dir).map_err(|e| io_error("creating the report folder for", e))?;
-        let json = serde_json::to_string_pretty(self)
-            .map_err(|e| io_error("serialising", std::io::Error::other(e)))?;
-        std::fs::write(&path, redact(&json) + "\n").map_err(|e| io_error("writing", e))?;
+        let json = self.to_json().map_err(|e| io_error("serialising", e))?;
+        std::fs::write(&path, json).map_err(|e| io_error("writing", e))?;
         Ok(path)
+    }
+
+    /// Returns the text [`Report::write`] writes: the report as pretty JSON, redacted.
+    pub fn to_json(&self) -> std::io::Result<String> {
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        Ok(redact(&json) + "\n")
     }
 }
 

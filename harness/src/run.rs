@@ -19,8 +19,10 @@ use crate::config::{Config, ImageRef};
 use crate::deployment::{APP_ROLE, AUDITOR_ROLE, Credentials, Deployment, MIGRATOR_ROLE};
 use crate::docker::{self, short_id};
 use crate::error::{Error, Result};
+use crate::http::ResponseLog;
 use crate::images::{self, BaseImage};
 use crate::labels::{self, RunId};
+use crate::logs::{self, ContainerLogs};
 use crate::migrate;
 use crate::network::{self, RunNetwork};
 use crate::owner::Owner;
@@ -62,6 +64,8 @@ pub struct Run {
     network: Option<RunNetwork>,
     postgres: Option<PostgresContainer>,
     app: Option<AppContainer>,
+    /// Logs of the app containers that [`Run::start_app`] replaced, oldest first.
+    replaced_app_logs: Vec<ContainerLogs>,
     deployment: Deployment,
     finished: bool,
 }
@@ -100,6 +104,7 @@ impl Run {
                 .migrations_dir
                 .clone()
                 .unwrap_or_else(|| config.migrations_dir()),
+            responses: ResponseLog::default(),
         };
 
         let mut run = Run {
@@ -112,6 +117,7 @@ impl Run {
             network: None,
             postgres: None,
             app: None,
+            replaced_app_logs: Vec::new(),
             deployment,
             finished: false,
         };
@@ -175,7 +181,8 @@ impl Run {
     }
 
     /// Starts the app container (replacing a running one) and waits until `/readyz` returns
-    /// 200. The database must already be migrated, or the app never becomes ready.
+    /// 200. The database must already be migrated, or the app never becomes ready. The logs of
+    /// a replaced container are kept for [`Run::app_logs`].
     pub async fn start_app(&mut self) -> Result<()> {
         let network_name = match (&self.network, &self.postgres) {
             (Some(network), Some(_)) => network.name.clone(),
@@ -186,6 +193,8 @@ impl Run {
             }
         };
         if let Some(previous) = self.app.take() {
+            let logs = logs::read_all(&self.docker, previous.id(), previous.name()).await?;
+            self.replaced_app_logs.push(logs);
             remove_container(previous.name().to_owned(), previous.into_container()).await?;
         }
 
@@ -219,6 +228,18 @@ impl Run {
             "app container start to ready"
         );
         Ok(())
+    }
+
+    /// Replaces the app's extra environment (see [`RunOptions::app_env`]) with `app_env` and
+    /// starts a new app container with it, as [`Run::start_app`] does.
+    pub async fn start_app_with_env(&mut self, app_env: Vec<(String, String)>) -> Result<()> {
+        self.options.app_env = app_env;
+        self.start_app().await
+    }
+
+    /// Returns the extra environment the app container starts with.
+    pub fn app_env(&self) -> &[(String, String)] {
+        &self.options.app_env
     }
 
     /// Starts another app container of this run, `lv-app-<run id>-<instance>`, connected to
@@ -275,23 +296,33 @@ impl Run {
     /// Stops and starts the Postgres container (its data folder stays), re-reads the published
     /// port, which can change, and waits until it is ready again.
     pub async fn restart_postgres(&mut self) -> Result<()> {
-        let Some(postgres) = &self.postgres else {
-            return Err(Error::Usage(
-                "restart_postgres needs a started run".to_owned(),
-            ));
-        };
-        let container_error = |source| Error::ContainerStart {
-            container: postgres.name().to_owned(),
-            image: self.config.postgres_image.to_string(),
-            source: Box::new(source),
-        };
-        postgres.container().stop().await.map_err(container_error)?;
+        self.stop_postgres().await?;
+        self.start_postgres().await
+    }
+
+    /// Stops the Postgres container (SIGTERM, then SIGKILL after Docker's grace period). Its
+    /// data folder stays, and [`Run::start_postgres`] starts it again.
+    pub async fn stop_postgres(&mut self) -> Result<()> {
+        let postgres = self.started_postgres("stop_postgres")?;
+        postgres
+            .container()
+            .stop()
+            .await
+            .map_err(|source| self.postgres_error(source))?;
+        tracing::info!(container = %postgres.name(), "Postgres container stopped");
+        Ok(())
+    }
+
+    /// Starts the stopped Postgres container, re-reads the published port, which can change,
+    /// and waits until it is ready.
+    pub async fn start_postgres(&mut self) -> Result<()> {
+        let postgres = self.started_postgres("start_postgres")?;
         postgres
             .container()
             .start()
             .await
-            .map_err(container_error)?;
-        self.deployment.postgres_port = match postgres.host_port().await {
+            .map_err(|source| self.postgres_error(source))?;
+        let port = match postgres.host_port().await {
             Ok(port) => port,
             Err(error) => {
                 return Err(
@@ -300,12 +331,40 @@ impl Run {
             }
         };
         postgres
-            .wait_until_ready(
-                &self.docker,
-                self.deployment.postgres_port,
-                self.config.postgres_ready_timeout,
-            )
-            .await
+            .wait_until_ready(&self.docker, port, self.config.postgres_ready_timeout)
+            .await?;
+        self.deployment.postgres_port = port;
+        Ok(())
+    }
+
+    fn started_postgres(&self, step: &str) -> Result<&PostgresContainer> {
+        self.postgres
+            .as_ref()
+            .ok_or_else(|| Error::Usage(format!("{step} needs a started run")))
+    }
+
+    fn postgres_error(&self, source: testcontainers::TestcontainersError) -> Error {
+        Error::ContainerStart {
+            container: postgres::container_name(&self.id),
+            image: self.config.postgres_image.to_string(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Reads the whole stdout and stderr of every app container of the run: the ones
+    /// [`Run::start_app`] replaced, oldest first, then the running one.
+    pub async fn app_logs(&self) -> Result<Vec<ContainerLogs>> {
+        let mut all = self.replaced_app_logs.clone();
+        if let Some(app) = &self.app {
+            all.push(logs::read_all(&self.docker, app.id(), app.name()).await?);
+        }
+        Ok(all)
+    }
+
+    /// Reads the whole stdout and stderr of the Postgres container: the server log.
+    pub async fn postgres_logs(&self) -> Result<ContainerLogs> {
+        let postgres = self.started_postgres("postgres_logs")?;
+        logs::read_all(&self.docker, postgres.id(), postgres.name()).await
     }
 
     /// Returns the run id.

@@ -96,7 +96,7 @@ pub async fn run(deployment: &Deployment) -> CheckResult {
 async fn smoke(deployment: &Deployment) -> Result<Vec<String>, String> {
     let suffix = Uuid::new_v4().simple().to_string()[..12].to_owned();
     let actor = format!("crud.smoke-{suffix}");
-    let api = Api::new(&deployment.app_url, &actor).map_err(stop_message)?;
+    let api = Api::new(deployment, &actor).map_err(stop_message)?;
     let pool = deployment
         .pool(&deployment.auditor)
         .await

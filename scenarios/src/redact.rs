@@ -43,6 +43,7 @@ mod tests {
             app: credentials("lv_app", "app-secret-3"),
             auditor: credentials("lv_auditor", "auditor-secret-4"),
             migrations_dir: PathBuf::from("migrations"),
+            responses: Default::default(),
         }
     }
 

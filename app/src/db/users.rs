@@ -61,6 +61,8 @@ impl Database {
         .fetch_one(&mut *tx)
         .await?;
 
+        #[cfg(feature = "failpoints")]
+        let actor = &crate::faults::audit_actor(actor, Some(&user.password_hash));
         audit::insert(&mut tx, &audit_entry(actor, Action::Create, created.id)).await?;
         tx.commit().await?;
         Ok(created)
@@ -132,6 +134,8 @@ impl Database {
         let Some(updated) = updated else {
             return Ok(None);
         };
+        #[cfg(feature = "failpoints")]
+        let actor = &crate::faults::audit_actor(actor, changes.password_hash.as_deref());
         audit::insert(&mut tx, &audit_entry(actor, Action::Update, id)).await?;
         tx.commit().await?;
         Ok(Some(updated))

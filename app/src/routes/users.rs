@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -94,16 +94,36 @@ async fn read(
 async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListUsersQuery>,
-) -> Result<Json<Page<User>>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = PageRequest::parse(query.limit.as_deref(), query.offset.as_deref())?;
 
     let (items, total) = state.db.list_users(page).await?;
-    Ok(Json(Page {
+    let page = Page {
         items,
         limit: page.limit,
         offset: page.offset,
         total,
-    }))
+    };
+    #[cfg(feature = "failpoints")]
+    if crate::faults::is_active(crate::faults::USER_LIST_NESTED_HASH) {
+        return with_nested_hashes(&state, page).await;
+    }
+    Ok(Json(page).into_response())
+}
+
+/// Fail point `user.list.nested_hash`: adds `security.password_hash` to every item.
+#[cfg(feature = "failpoints")]
+async fn with_nested_hashes(state: &AppState, page: Page<User>) -> Result<Response, ApiError> {
+    let mut body = serde_json::to_value(&page).map_err(ApiError::internal)?;
+    let items = body["items"]
+        .as_array_mut()
+        .expect("a page has an items array");
+    for (item, user) in items.iter_mut().zip(&page.items) {
+        if let Some(record) = state.db.find_login(&user.email).await? {
+            item["security"] = serde_json::json!({ "password_hash": record.password_hash });
+        }
+    }
+    Ok(Json(body).into_response())
 }
 
 async fn update(

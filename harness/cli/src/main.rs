@@ -1,8 +1,11 @@
 //! The `harness` command: `validate` runs the checks against Postgres and the app in containers,
-//! `gc` removes what crashed runs left behind and old app images.
+//! `gc` removes what crashed runs left behind and old app images, `scan` looks for credentials
+//! in files, and `bench` measures the secret scanner.
 
+mod bench;
 mod gc;
 mod preflight;
+mod scan;
 mod selection;
 mod validate;
 
@@ -88,6 +91,21 @@ enum Command {
         replay: Option<String>,
     },
 
+    /// Scan files for connection strings with a password and password hashes.
+    ///
+    /// Exits with 0 when nothing is found, 1 when something is (each finding is printed with
+    /// its file, line and a redacted excerpt), 2 when a file cannot be read.
+    Scan {
+        /// Files or folders to scan [default: target/nextest, target/harness/reports and
+        /// snapshots/ of the workspace].
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+
+    /// Measure the speed of a harness component. Build with `--release` for real numbers.
+    #[command(subcommand)]
+    Bench(Bench),
+
     /// Remove the containers, networks and unfinished images of harness runs whose process has
     /// exited, and the app images beyond the newest N.
     Gc {
@@ -101,6 +119,20 @@ enum Command {
         /// HARNESS_KEEP_APP_IMAGES, or 3].
         #[arg(long, value_name = "N")]
         keep_app_images: Option<usize>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// Throughput of the secret scanner (canaries and formats) on generated log text.
+    Scan {
+        /// Size of the generated log, in MiB.
+        #[arg(long, default_value_t = 256, value_name = "MIB")]
+        size_mib: usize,
+
+        /// Number of timed scans per scanner setup; the median is reported.
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
     },
 }
 
@@ -138,6 +170,8 @@ fn main() -> ExitCode {
                 };
                 validate::validate(only, report, properties).await
             }
+            Command::Scan { paths } => scan::scan(paths),
+            Command::Bench(Bench::Scan { size_mib, runs }) => bench::scan(size_mib, runs),
             Command::Gc {
                 all,
                 keep_app_images,

@@ -1,6 +1,9 @@
 //! The `--only` option of `harness validate`: which checks run.
 
-use scenarios::{crud_properties, crud_smoke, migrations_replay};
+use scenarios::{
+    crud_properties, crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash,
+    migrations_replay,
+};
 
 /// Selection of the checks to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,6 +14,12 @@ pub struct Selection {
     pub crud: bool,
     /// Whether `crud.properties` runs.
     pub properties: bool,
+    /// Whether `errors.sanitized` runs.
+    pub errors: bool,
+    /// Whether `leaks.password_hash` runs.
+    pub password_hash: bool,
+    /// Whether `leaks.credentials` runs.
+    pub credentials: bool,
 }
 
 impl Selection {
@@ -23,6 +32,9 @@ impl Selection {
                 replay: true,
                 crud: true,
                 properties: true,
+                errors: true,
+                password_hash: true,
+                credentials: true,
             });
         }
         let valid = scenarios::CHECKS.join(", ");
@@ -52,7 +64,21 @@ impl Selection {
             replay: names.contains(&migrations_replay::NAME),
             crud: names.contains(&crud_smoke::NAME),
             properties: names.contains(&crud_properties::NAME),
+            errors: names.contains(&errors_sanitized::NAME),
+            password_hash: names.contains(&leaks_password_hash::NAME),
+            credentials: names.contains(&leaks_credentials::NAME),
         })
+    }
+
+    /// Returns whether a selected check needs the app image.
+    pub fn needs_app(&self) -> bool {
+        self.crud || self.properties || self.needs_run_app()
+    }
+
+    /// Returns whether a selected check uses the run's own app container (crud.properties
+    /// starts app containers of its own).
+    pub fn needs_run_app(&self) -> bool {
+        self.crud || self.errors || self.password_hash || self.credentials
     }
 }
 
@@ -69,12 +95,24 @@ mod tests {
         replay: true,
         crud: true,
         properties: true,
+        errors: true,
+        password_hash: true,
+        credentials: true,
+    };
+
+    const NONE: Selection = Selection {
+        replay: false,
+        crud: false,
+        properties: false,
+        errors: false,
+        password_hash: false,
+        credentials: false,
     };
 
     const REPLAY_AND_SMOKE: Selection = Selection {
         replay: true,
         crud: true,
-        properties: false,
+        ..NONE
     };
 
     #[test]
@@ -84,22 +122,40 @@ mod tests {
 
     #[test]
     fn names_select_their_checks() {
-        let crud_only = Selection {
-            replay: false,
-            crud: true,
-            properties: false,
-        };
+        let crud_only = Selection { crud: true, ..NONE };
         let replay_only = Selection {
             replay: true,
-            crud: false,
-            properties: false,
+            ..NONE
+        };
+        let leaks_only = Selection {
+            password_hash: true,
+            credentials: true,
+            ..NONE
         };
         let cases: &[(&[&str], Selection)] = &[
             (&["crud.smoke"], crud_only),
             (&[" crud.smoke "], crud_only),
             (&["migrations.replay"], replay_only),
             (&["crud.smoke", "migrations.replay"], REPLAY_AND_SMOKE),
-            (&["crud.smoke", "migrations.replay", "crud.properties"], ALL),
+            (&["leaks.password_hash", "leaks.credentials"], leaks_only),
+            (
+                &["errors.sanitized"],
+                Selection {
+                    errors: true,
+                    ..NONE
+                },
+            ),
+            (
+                &[
+                    "crud.smoke",
+                    "migrations.replay",
+                    "crud.properties",
+                    "errors.sanitized",
+                    "leaks.password_hash",
+                    "leaks.credentials",
+                ],
+                ALL,
+            ),
             (&["crud.smoke", "crud.smoke"], crud_only),
         ];
         for (values, expected) in cases {

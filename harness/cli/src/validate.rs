@@ -16,10 +16,13 @@ use harness::labels::{self, RunId};
 use harness::owner::Owner;
 use harness::report::{self, Report, render_table};
 use harness::run::{BUILD_WAIT_TIMEOUT, Run, RunOptions};
+use harness::scan::Scanner;
 use harness::signals;
 use scenarios::crud_properties::{self, Regressions, ReplayCommand};
 use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
-use scenarios::{crud_smoke, migrations_replay};
+use scenarios::{
+    crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash, migrations_replay,
+};
 
 use crate::preflight::check_inputs;
 use crate::selection::Selection;
@@ -160,20 +163,23 @@ pub async fn validate(
     };
 
     // Any error before the checks ran means that the environment did not come up.
-    let checks = match outcome {
-        Ok(checks) => checks,
+    let (checks, output_scanner) = match outcome {
+        Ok(outcome) => outcome,
         Err(error) => {
             print_error(&error.to_string());
             return EXIT_ENVIRONMENT;
         }
     };
 
-    let report = Report {
+    let mut report = Report {
         run_id: run_id.to_string(),
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
         checks,
     };
+    if let Some(scanner) = &output_scanner {
+        scan_final_output(scanner, &mut report);
+    }
     println!("\nrun {run_id}\n{}", render_table(&report.checks));
     match report.write(&report_dir) {
         Ok(path) => println!("report written to {}", path.display()),
@@ -188,6 +194,40 @@ pub async fn validate(
         EXIT_PASS
     } else {
         EXIT_FAIL
+    }
+}
+
+/// Scans the table and report.json as they will be printed and written for the run's role
+/// passwords and connection strings. A finding fails `leaks.credentials`.
+fn scan_final_output(scanner: &Scanner, report: &mut Report) {
+    let table = render_table(&report.checks);
+    let json = match report.to_json() {
+        Ok(json) => json,
+        Err(error) => {
+            print_error(&format!("serialising the report failed: {error}"));
+            return;
+        }
+    };
+    let findings = leaks_credentials::scan_final_output(
+        scanner,
+        &[("the results table", &table), ("report.json", &json)],
+    );
+    if findings.is_empty() {
+        return;
+    }
+    if let Some(check) = report
+        .checks
+        .iter_mut()
+        .find(|check| check.name == leaks_credentials::NAME)
+    {
+        let mut all = check.findings.clone();
+        all.extend(findings);
+        *check = CheckResult::from_findings(
+            leaks_credentials::NAME,
+            Duration::from_millis(check.duration_ms),
+            check.message.clone(),
+            all,
+        );
     }
 }
 
@@ -232,18 +272,20 @@ async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
 }
 
 /// Prepares the images, reaps dead runs, prunes old app images when HARNESS_KEEP_APP_IMAGES is
-/// set, starts the run and runs the selected checks. An error means that the environment did not come up, and no check ran.
+/// set, starts the run and runs the selected checks. An error means that the environment did not
+/// come up, and no check ran. With `leaks.credentials` selected, it also returns a scanner for the
+/// run's passwords, which the final output is scanned with after the run's containers are gone.
 async fn run_checks(
     config: Config,
     run_id: RunId,
     selection: &Selection,
     properties: &crud_properties::Options,
-) -> Result<Vec<CheckResult>, Error> {
+) -> Result<(Vec<CheckResult>, Option<Scanner>), Error> {
     let docker = harness::docker::connect().await?;
 
     // Every image first, so that a missing one stops the run before any container starts.
     images::ensure_base_image(&docker, &config, BaseImage::Postgres).await?;
-    let app_image = if selection.crud || selection.properties {
+    let app_image = if selection.needs_app() {
         let labels = labels::run_labels(&run_id, &Owner::current());
         Some(app_image::ensure_app_image(&docker, &config, &[], &labels).await?)
     } else {
@@ -274,6 +316,17 @@ async fn run_checks(
     .await?;
 
     let checks = run_selected(&mut run, selection, properties).await;
+    let output_scanner = if selection.credentials {
+        match leaks_credentials::scanner(run.deployment()) {
+            Ok(scanner) => Some(scanner),
+            Err(message) => {
+                print_error(&message);
+                None
+            }
+        }
+    } else {
+        None
+    };
     if let Err(error) = run.shutdown().await {
         // The verdicts stand, and the leftovers are reported and make the exit status 1.
         print_error(&error.to_string());
@@ -283,9 +336,9 @@ async fn run_checks(
             Duration::ZERO,
             format!("removing the run's containers and network failed: {error}"),
         ));
-        return Ok(checks);
+        return Ok((checks, output_scanner));
     }
-    Ok(checks)
+    Ok((checks, output_scanner))
 }
 
 /// Runs the selected checks on a started run. `migrations.replay` migrates the fresh database
@@ -314,22 +367,30 @@ async fn run_selected(
             .map_err(|error| error.to_string())
     };
 
+    // crud.smoke, errors.sanitized and the leak checks share the run's app container.
+    let started = Instant::now();
+    let app_started = if selection.needs_run_app() {
+        match migrated {
+            Err(reason) => Err(format!(
+                "the database is not migrated, so the app cannot start: {reason}"
+            )),
+            Ok(()) => run
+                .start_app()
+                .await
+                .map_err(|error| format!("the app did not start: {error}")),
+        }
+    } else {
+        Ok(())
+    };
+    let not_started = |name: &str| match &app_started {
+        Ok(()) => None,
+        Err(message) => Some(CheckResult::error(name, started.elapsed(), message.clone())),
+    };
+
     if selection.crud {
-        let started = Instant::now();
-        let result = match migrated {
-            Err(reason) => CheckResult::error(
-                crud_smoke::NAME,
-                started.elapsed(),
-                format!("the database is not migrated, so the app cannot start: {reason}"),
-            ),
-            Ok(()) => match run.start_app().await {
-                Ok(()) => crud_smoke::run(run.deployment()).await,
-                Err(error) => CheckResult::error(
-                    crud_smoke::NAME,
-                    started.elapsed(),
-                    format!("the app did not start: {error}"),
-                ),
-            },
+        let result = match not_started(crud_smoke::NAME) {
+            Some(result) => result,
+            None => crud_smoke::run(run.deployment()).await,
         };
         checks.push(result);
     }
@@ -338,6 +399,31 @@ async fn run_selected(
     // a clone of it, with an app container of its own.
     if selection.properties {
         checks.push(crud_properties::run_on_clone(run, properties).await.result);
+    }
+
+    // After the other checks, so that their error responses are judged too. It restarts the
+    // app and Postgres, so it runs after crud.properties, whose clones live on that Postgres.
+    if selection.errors {
+        let result = match not_started(errors_sanitized::NAME) {
+            Some(result) => result,
+            None => errors_sanitized::run(run).await,
+        };
+        checks.push(result);
+    }
+    // Last, so that they scan every response and log of the run.
+    if selection.password_hash {
+        let result = match not_started(leaks_password_hash::NAME) {
+            Some(result) => result,
+            None => leaks_password_hash::run(run).await,
+        };
+        checks.push(result);
+    }
+    if selection.credentials {
+        let result = match not_started(leaks_credentials::NAME) {
+            Some(result) => result,
+            None => leaks_credentials::run(run).await,
+        };
+        checks.push(result);
     }
     checks
 }

@@ -1,26 +1,18 @@
-//! The HTTP side: requests to the app and the parts of each response the
-//! checks read.
+//! The HTTP side: requests to the app through the harness's recording client, and the parts of
+//! each response the checks read.
 
-use std::time::Duration;
-
+use harness::deployment::Deployment;
+use harness::http::AppClient;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use super::NAME;
 use super::findings::{Findings, Step, Stop};
 
-/// Timeout of one request, so that a hung app stops the check instead of blocking
-/// it. It is far above the latency seen here: all 22 requests of a run took
-/// under 0.6 s against a debug build with 64 KiB of argon2 memory.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Response header that carries the request id.
-const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// Client for the app's HTTP API, sending one `X-Actor` on every request.
+/// Client for the app's HTTP API, sending one `X-Actor` on every request. Every response is
+/// recorded in the deployment's response log, where the leak checks scan it.
 pub struct Api {
-    client: reqwest::Client,
-    base_url: String,
-    actor: String,
+    client: AppClient,
 }
 
 /// A response: status, request id header, and body as text and JSON.
@@ -36,17 +28,12 @@ pub struct Reply {
 }
 
 impl Api {
-    /// Creates a client for the app at `base_url` that acts as `actor`.
-    pub fn new(base_url: &str, actor: &str) -> Result<Self, Stop> {
-        let client = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(|error| Stop::Error(format!("cannot build the HTTP client: {error}")))?;
-        Ok(Self {
-            client,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            actor: actor.to_owned(),
-        })
+    /// Creates a client for the deployment's app that acts as `actor`.
+    pub fn new(deployment: &Deployment, actor: &str) -> Result<Self, Stop> {
+        let client = AppClient::new(deployment, NAME)
+            .map_err(|error| Stop::Error(error.to_string()))?
+            .with_header("X-Actor", actor);
+        Ok(Self { client })
     }
 
     /// Sends `method path` with an optional JSON body.
@@ -57,38 +44,16 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Reply, Stop> {
-        let url = format!("{}{path}", self.base_url);
-        let mut request = self
+        let response = self
             .client
-            .request(method, &url)
-            .header("X-Actor", &self.actor);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-
-        let response = request.send().await.map_err(|error| {
-            Stop::Error(format!(
-                "{step}: request to {url} failed: {error}; check that the app is running"
-            ))
-        })?;
-        let status = response.status();
-        let request_id = response
-            .headers()
-            .get(REQUEST_ID_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let body = response.text().await.map_err(|error| {
-            Stop::Error(format!(
-                "{step}: reading the response from {url} failed: {error}"
-            ))
-        })?;
-        let json = serde_json::from_str(&body).ok();
-
+            .send(method, path, body)
+            .await
+            .map_err(|error| Stop::Error(format!("{step}: {error}")))?;
         Ok(Reply {
-            status,
-            request_id,
-            body,
-            json,
+            status: response.status,
+            request_id: response.request_id().map(str::to_owned),
+            body: response.body,
+            json: response.json,
         })
     }
 }

@@ -1,0 +1,133 @@
+//! Check `leaks.password_hash`: no password hash leaves the database. It walks every endpoint
+//! (see [`tour`](crate::tour)), reads the stored hashes directly as the auditor role, and scans
+//! for those exact values and for the common hash formats (argon2, bcrypt, scrypt, pbkdf2,
+//! SCRAM verifiers, Postgres md5, phpass) in:
+//!
+//! - every response that any check of the run received (the deployment's response log);
+//! - the stdout and stderr of every app container of the run;
+//! - every row of `audit_log`, column by column.
+//!
+//! NOTE: the exact values are the hashes stored when the check runs. A hash of a user deleted
+//! before (such as crud.smoke's) is found only by its format.
+
+use std::time::Instant;
+
+use harness::check::CheckResult;
+use harness::run::Run;
+use harness::scan::{Canary, Finding, Scanner, password_hash_formats};
+use harness::secret::Secret;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::leak_scan::{scan_container_logs, scan_responses, summarize};
+use crate::redact::redact;
+use crate::tour;
+
+/// Stable check name.
+pub const NAME: &str = "leaks.password_hash";
+
+/// Runs the check on a run whose app is started.
+pub async fn run(run: &Run) -> CheckResult {
+    let started = Instant::now();
+    tracing::info!(check = NAME, "check started");
+
+    let result = match check(run).await {
+        Ok((findings, passed)) => {
+            CheckResult::from_findings(NAME, started.elapsed(), passed, summarize(findings))
+        }
+        Err(message) => CheckResult::error(NAME, started.elapsed(), message),
+    };
+
+    tracing::info!(check = NAME, status = ?result.status, message = %result.message, "check finished");
+    result
+}
+
+/// Returns the findings and the pass message, or the reason no verdict was reached.
+async fn check(run: &Run) -> Result<(Vec<Finding>, String), String> {
+    let deployment = run.deployment();
+    let mut walk = tour::walk(deployment, NAME)
+        .await
+        .map_err(|error| format!("walking the API failed: {error}"))?;
+
+    let pool = deployment
+        .pool(&deployment.auditor)
+        .await
+        .map_err(|error| {
+            format!(
+                "connecting to Postgres as the auditor role failed: {}",
+                redact(deployment, &error.to_string())
+            )
+        })?;
+    let outcome = scan(run, &pool).await;
+    tour::clean_up(deployment, NAME, &mut walk).await;
+    pool.close().await;
+    let (findings, summary) = outcome?;
+
+    let passed = format!(
+        "none of the {} stored hashes and no hash format in {} responses ({} from this \
+         check's walk), the logs of {} app containers or {} audit_log rows",
+        summary.hashes,
+        summary.responses,
+        walk.requests(),
+        summary.app_containers,
+        summary.audit_rows
+    );
+    Ok((findings, passed))
+}
+
+/// Counts of what a scan covered, for the pass message.
+struct Coverage {
+    hashes: usize,
+    responses: usize,
+    app_containers: usize,
+    audit_rows: usize,
+}
+
+async fn scan(run: &Run, pool: &PgPool) -> Result<(Vec<Finding>, Coverage), String> {
+    let deployment = run.deployment();
+    let database_error = |error: sqlx::Error| {
+        format!(
+            "reading the database as the auditor role failed: {}",
+            redact(deployment, &error.to_string())
+        )
+    };
+
+    let stored: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, password_hash FROM users")
+        .fetch_all(pool)
+        .await
+        .map_err(database_error)?;
+    let canaries: Vec<Canary> = stored
+        .iter()
+        .filter(|(_, hash)| hash.len() >= harness::scan::MIN_CANARY_LEN)
+        .map(|(id, hash)| Canary::new(format!("password hash of user {id}"), Secret::new(hash)))
+        .collect();
+    let hashes = canaries.len();
+    let scanner = Scanner::new(canaries, password_hash_formats())
+        .map_err(|error| format!("building the scanner failed: {error}"))?;
+
+    let responses = deployment.responses.responses();
+    let mut findings = scan_responses(&scanner, &responses);
+
+    let app_logs = run
+        .app_logs()
+        .await
+        .map_err(|error| format!("reading the app container logs failed: {error}"))?;
+    findings.extend(scan_container_logs(&scanner, &app_logs));
+
+    let rows: Vec<(i64, serde_json::Value)> =
+        sqlx::query_as("SELECT id, to_jsonb(audit_log) FROM audit_log ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .map_err(database_error)?;
+    for (id, row) in &rows {
+        findings.extend(scanner.scan_json(format!("audit_log row id={id}"), row));
+    }
+
+    let coverage = Coverage {
+        hashes,
+        responses: responses.len(),
+        app_containers: app_logs.len(),
+        audit_rows: rows.len(),
+    };
+    Ok((findings, coverage))
+}
