@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{describe, in_run};
+use common::{describe, faulty_app, in_run};
 use harness::check::CheckResult;
 use harness::check::Status;
 use harness::run::RunOptions;
@@ -55,11 +55,7 @@ async fn run_with_fault(test: &str, failpoint: &str) -> Report {
         },
         concurrency: false,
     };
-    let run_options = RunOptions {
-        app_features: vec!["failpoints".to_owned()],
-        app_env: vec![("FAILPOINTS".to_owned(), format!("{failpoint}=return"))],
-        ..RunOptions::default()
-    };
+    let run_options = faulty_app(&format!("{failpoint}=return"));
     in_run(run_options, async |run| {
         crud_properties::run_on_clone(run, &options).await
     })

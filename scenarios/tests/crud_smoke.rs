@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{describe, in_run, step};
+use common::{describe, faulty_app, in_run, step};
 use harness::check::Status;
 use harness::run::RunOptions;
 use scenarios::crud_smoke;
@@ -22,14 +22,7 @@ async fn crud_smoke_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crud_smoke_flags_ignored_title_update() {
-    let options = RunOptions {
-        app_features: vec!["failpoints".to_owned()],
-        app_env: vec![(
-            "FAILPOINTS".to_owned(),
-            "video.update.ignore_title=return".to_owned(),
-        )],
-        ..RunOptions::default()
-    };
+    let options = faulty_app("video.update.ignore_title=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

@@ -6,7 +6,7 @@ mod common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use common::{describe, in_run, step};
+use common::{describe, faulty_app, in_run, step};
 use harness::check::Status;
 use harness::run::RunOptions;
 use scenarios::errors_sanitized;
@@ -60,14 +60,7 @@ async fn error_shapes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_sanitized_flags_database_message() {
-    let options = RunOptions {
-        app_features: vec!["failpoints".to_owned()],
-        app_env: vec![(
-            "FAILPOINTS".to_owned(),
-            "error.database_message=return".to_owned(),
-        )],
-        ..RunOptions::default()
-    };
+    let options = faulty_app("error.database_message=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

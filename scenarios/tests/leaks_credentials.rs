@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{describe, in_run, step};
+use common::{describe, faulty_app, in_run, step};
 use harness::check::Status;
 use harness::run::RunOptions;
 use scenarios::leaks_credentials;
@@ -22,14 +22,7 @@ async fn leaks_credentials_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaks_credentials_flags_logged_connection_string() {
-    let options = RunOptions {
-        app_features: vec!["failpoints".to_owned()],
-        app_env: vec![(
-            "FAILPOINTS".to_owned(),
-            "startup.log_connection_string=return".to_owned(),
-        )],
-        ..RunOptions::default()
-    };
+    let options = faulty_app("startup.log_connection_string=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

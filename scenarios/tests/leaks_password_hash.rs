@@ -3,17 +3,13 @@
 
 mod common;
 
-use common::{describe, in_run, step};
+use common::{describe, faulty_app, in_run, step};
 use harness::check::{CheckResult, Status};
 use harness::run::RunOptions;
 use scenarios::leaks_password_hash;
 
 async fn run_with_failpoints(failpoints: &str) -> CheckResult {
-    let options = RunOptions {
-        app_features: vec!["failpoints".to_owned()],
-        app_env: vec![("FAILPOINTS".to_owned(), failpoints.to_owned())],
-        ..RunOptions::default()
-    };
+    let options = faulty_app(failpoints);
     in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

@@ -31,6 +31,16 @@ pub fn step<T>(result: harness::error::Result<T>, step: &str) -> T {
     }
 }
 
+/// Returns run options for an app built with the `failpoints` feature and started with
+/// `FAILPOINTS` set to `failpoints`, such as `video.update.ignore_title=return`.
+pub fn faulty_app(failpoints: &str) -> RunOptions {
+    RunOptions {
+        app_features: vec!["failpoints".to_owned()],
+        app_env: vec![("FAILPOINTS".to_owned(), failpoints.to_owned())],
+        ..RunOptions::default()
+    }
+}
+
 /// Starts a run with `options`, runs `body` and shuts the run down, panicking with the harness
 /// error if the run cannot start or stop.
 pub async fn in_run<T>(options: RunOptions, body: impl AsyncFnOnce(&mut Run) -> T) -> T {
