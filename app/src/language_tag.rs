@@ -1,6 +1,6 @@
 //! BCP-47 language tags (RFC 5646): syntax check and case normalisation.
 
-/// Maximum tag length in characters. RFC 5646 section 4.4.1 asks
+/// Maximum tag length in characters. RFC 5646 section 4.4.1 requires
 /// implementations to support at least 35 characters, and the database
 /// column has the same limit.
 pub const MAX_LEN: usize = 35;

@@ -1,4 +1,4 @@
-//! What a check is given: where the app and Postgres are reachable, and as whom.
+//! The deployment a check receives: the app's and Postgres's addresses, and the roles to use.
 
 use std::path::PathBuf;
 

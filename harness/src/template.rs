@@ -25,7 +25,7 @@ use crate::postgres::MAINTENANCE_DATABASE;
 /// Name of the template database of a run.
 pub const TEMPLATE_DATABASE: &str = "localizevideos_template";
 
-/// A migrated template database that nobody can connect to.
+/// A migrated template database that accepts no connections.
 #[derive(Debug)]
 pub struct TemplateDatabase {
     name: String,

@@ -302,7 +302,7 @@ async fn exhaust_pool(
     let observed = observed?;
 
     // A blocked statement that reached its statement timeout before the probe ended freed its
-    // connection, so a probe that then succeeded says nothing about the app.
+    // connection. A probe that succeeded after that proves nothing about the app.
     let mut timed_out = 0;
     for result in &blocked {
         match result {

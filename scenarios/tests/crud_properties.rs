@@ -62,7 +62,7 @@ async fn run_with_fault(test: &str, failpoint: &str) -> Report {
     .await
 }
 
-/// Asserts that the check failed, and says when it passed because its cases missed the fault.
+/// Asserts that the check failed, and reports when it passed because its cases missed the fault.
 fn assert_fault_found(result: &CheckResult) {
     assert_ne!(
         result.status,

@@ -124,8 +124,8 @@ impl Driver {
         let Err(CaseFailure::Finding { call, message }) = outcome else {
             return outcome;
         };
-        // An app whose database stopped returns 500 or 503, which differs from the model but
-        // says nothing about the app's rules, so a finding counts only while both are healthy.
+        // An app whose database stopped returns 500 or 503. That differs from the model but
+        // breaks none of the app's rules, so a finding counts only while both are healthy.
         match self.probe().await {
             Ok(()) => Err(CaseFailure::Finding { call, message }),
             Err(reason) => Err(CaseFailure::Infrastructure(format!(
