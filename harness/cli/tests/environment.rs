@@ -23,8 +23,9 @@ fn postgres_that_exits_is_an_environment_error() {
         "expected exit 2\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(
-        stderr.contains("exited with code 0 after running")
-            && stderr.contains("before it became ready"),
+        // "after running N s" appears only when Docker reports the start and finish times,
+        // which it may not yet have done for a container that exits at once.
+        stderr.contains("exited with code 0") && stderr.contains("before it became ready"),
         "the error should say that the container exited: {stderr}"
     );
     assert!(
