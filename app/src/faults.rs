@@ -2,8 +2,11 @@
 //! `failpoints` feature, and FAILPOINTS selects the faults at start (`name=return`). Each fault
 //! breaks one rule that a harness check must catch; docs/http-contract.md lists them.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::audit::Actor;
 use crate::config::DatabaseConfig;
+use crate::db::DbErrorKind;
 
 /// `GET /v1/users` nests each user's password hash in the item, as `security.password_hash`.
 pub const USER_LIST_NESTED_HASH: &str = "user.list.nested_hash";
@@ -15,6 +18,14 @@ pub const STARTUP_LOG_CONNECTION_STRING: &str = "startup.log_connection_string";
 /// password hash in `actor`. That is the only free-text column of `audit_log`, and its
 /// 100-character limit leaves no room for the rest of the row.
 pub const AUDIT_USER_STORES_HASH: &str = "audit.user.store_hash";
+
+/// After the first database error that makes the database unavailable (a lost connection, a
+/// refused connect, a pool timeout, a server shutdown), the pool rejects every new connection,
+/// so the app never recovers without a restart.
+pub const DATABASE_NEVER_RECONNECT: &str = "database.never_reconnect";
+
+/// Whether an unavailable database has been seen, for [`DATABASE_NEVER_RECONNECT`].
+static DATABASE_LOST: AtomicBool = AtomicBool::new(false);
 
 /// Returns whether the fail point `name` is configured.
 pub fn is_active(name: &str) -> bool {
@@ -45,4 +56,27 @@ pub fn audit_actor(actor: &Actor, password_hash: Option<&str>) -> Actor {
         Some(hash) if is_active(AUDIT_USER_STORES_HASH) => Actor::from_stored(hash.to_owned()),
         _ => actor.clone(),
     }
+}
+
+/// Notes a database error of `kind`, for [`DATABASE_NEVER_RECONNECT`].
+pub fn note_database_error(kind: DbErrorKind) {
+    if kind == DbErrorKind::Unavailable && is_active(DATABASE_NEVER_RECONNECT) {
+        if !DATABASE_LOST.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                failpoint = DATABASE_NEVER_RECONNECT,
+                "database unavailable; the pool now rejects every new connection"
+            );
+        }
+    }
+}
+
+/// Returns an error when [`DATABASE_NEVER_RECONNECT`] is active and the database has been
+/// unavailable once, so that the pool discards the new connection.
+pub fn reject_new_connection() -> Result<(), sqlx::Error> {
+    if DATABASE_LOST.load(Ordering::Relaxed) && is_active(DATABASE_NEVER_RECONNECT) {
+        return Err(sqlx::Error::Protocol(format!(
+            "fail point {DATABASE_NEVER_RECONNECT} rejects new connections"
+        )));
+    }
+    Ok(())
 }

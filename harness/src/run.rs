@@ -322,6 +322,14 @@ impl Run {
             .start()
             .await
             .map_err(|source| self.postgres_error(source))?;
+        self.refresh_postgres_port().await
+    }
+
+    /// Re-reads the port published for the Postgres container and waits until Postgres is
+    /// ready through it. Docker publishes a new port when the container starts again or is
+    /// reconnected to its network (Docker 20.10).
+    pub async fn refresh_postgres_port(&mut self) -> Result<()> {
+        let postgres = self.started_postgres("refresh_postgres_port")?;
         let port = match postgres.host_port().await {
             Ok(port) => port,
             Err(error) => {

@@ -20,6 +20,8 @@ pub struct Selection {
     pub password_hash: bool,
     /// Whether `leaks.credentials` runs.
     pub credentials: bool,
+    /// Whether each of [`scenarios::FAULT_CHECKS`] runs, by index.
+    pub fault_checks: [bool; scenarios::FAULT_CHECKS.len()],
 }
 
 impl Selection {
@@ -35,6 +37,7 @@ impl Selection {
                 errors: true,
                 password_hash: true,
                 credentials: true,
+                fault_checks: [true; scenarios::FAULT_CHECKS.len()],
             });
         }
         let valid = scenarios::CHECKS.join(", ");
@@ -67,6 +70,7 @@ impl Selection {
             errors: names.contains(&errors_sanitized::NAME),
             password_hash: names.contains(&leaks_password_hash::NAME),
             credentials: names.contains(&leaks_credentials::NAME),
+            fault_checks: scenarios::FAULT_CHECKS.map(|name| names.contains(&name)),
         })
     }
 
@@ -78,7 +82,11 @@ impl Selection {
     /// Returns whether a selected check uses the run's own app container (crud.properties
     /// starts app containers of its own).
     pub fn needs_run_app(&self) -> bool {
-        self.crud || self.errors || self.password_hash || self.credentials
+        self.crud
+            || self.errors
+            || self.password_hash
+            || self.credentials
+            || self.fault_checks.contains(&true)
     }
 }
 
@@ -98,6 +106,7 @@ mod tests {
         errors: true,
         password_hash: true,
         credentials: true,
+        fault_checks: [true; scenarios::FAULT_CHECKS.len()],
     };
 
     const NONE: Selection = Selection {
@@ -107,6 +116,7 @@ mod tests {
         errors: false,
         password_hash: false,
         credentials: false,
+        fault_checks: [false; scenarios::FAULT_CHECKS.len()],
     };
 
     const REPLAY_AND_SMOKE: Selection = Selection {

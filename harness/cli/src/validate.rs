@@ -425,5 +425,20 @@ async fn run_selected(
         };
         checks.push(result);
     }
+
+    // Restarts and chaos last: see `scenarios::FAULT_CHECKS`. Each one judges its own error
+    // responses with the errors.sanitized rules, since the leak checks above do not see them.
+    for (name, selected) in scenarios::FAULT_CHECKS.iter().zip(selection.fault_checks) {
+        if !selected {
+            continue;
+        }
+        let result = match not_started(name) {
+            Some(result) => result,
+            None => scenarios::run_fault_check(run, name)
+                .await
+                .expect("every FAULT_CHECKS name has a check"),
+        };
+        checks.push(result);
+    }
     checks
 }

@@ -1,0 +1,124 @@
+//! The chaos checks against the app, and the self-test that shows the ledger catching the
+//! writes a crash loses when Postgres acknowledges commits before they reach the disk.
+
+mod common;
+
+use common::{describe, faulty_app, in_run, step};
+use harness::check::Status;
+use harness::run::{Run, RunOptions};
+use scenarios::{chaos_latency, chaos_partition, chaos_pause, chaos_postgres_crash};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_postgres_crash_passes() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        chaos_postgres_crash::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_partition_passes() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        chaos_partition::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_pause_passes() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        chaos_pause::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_latency_passes() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        chaos_latency::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_partition_flags_never_reconnect() {
+    let options = faulty_app("database.never_reconnect=return");
+    let result = in_run(options, async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(
+            run.start_app().await,
+            "starting the app built with failpoints",
+        );
+        chaos_partition::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    let readiness = result
+        .findings
+        .iter()
+        .any(|finding| finding.starts_with("/readyz did not return 200 within"));
+    assert!(
+        readiness,
+        "a finding should say that /readyz stayed not ready: {}",
+        describe(&result)
+    );
+}
+
+/// Turns off synchronous commit and delays the WAL writer, as the superuser, with settings a
+/// reload applies.
+async fn acknowledge_before_flush(run: &Run) {
+    let deployment = run.deployment();
+    let pool = step(
+        deployment
+            .pool_on(&deployment.superuser, harness::postgres::MAINTENANCE_DATABASE)
+            .await
+            .map_err(|error| harness::error::Error::Usage(error.to_string())),
+        "connecting as the superuser",
+    );
+    for statement in [
+        "ALTER SYSTEM SET synchronous_commit = off",
+        "ALTER SYSTEM SET wal_writer_delay = '10s'",
+        "ALTER SYSTEM SET wal_writer_flush_after = '64MB'",
+        "SELECT pg_reload_conf()",
+    ] {
+        if let Err(error) = sqlx::query(statement).execute(&pool).await {
+            panic!("{statement} failed: {error}");
+        }
+    }
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_postgres_crash_rejects_async_commit() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        acknowledge_before_flush(run).await;
+        chaos_postgres_crash::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Error, "{}", describe(&result));
+    assert!(
+        result.message.contains("synchronous_commit=off"),
+        "the message should name the setting: {}",
+        describe(&result)
+    );
+}

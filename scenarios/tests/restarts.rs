@@ -1,0 +1,79 @@
+//! The restart checks against the app, and the self-test with an app built with the fail point
+//! that never opens a new database connection after the first outage.
+
+mod common;
+
+use common::{describe, faulty_app, in_run, step};
+use harness::check::Status;
+use harness::run::RunOptions;
+use scenarios::{restarts_app_crash, restarts_app_graceful, restarts_postgres_fast};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_app_graceful_passes() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        restarts_app_graceful::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_app_crash_passes() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        restarts_app_crash::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_postgres_fast_passes() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        restarts_postgres_fast::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_postgres_fast_flags_never_reconnect() {
+    let options = faulty_app("database.never_reconnect=return");
+    let result = in_run(options, async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(
+            run.start_app().await,
+            "starting the app built with failpoints",
+        );
+        restarts_postgres_fast::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    let readiness = result
+        .findings
+        .iter()
+        .any(|finding| finding.starts_with("/readyz did not return 200 within"));
+    assert!(
+        readiness,
+        "a finding should say that /readyz stayed not ready: {}",
+        describe(&result)
+    );
+    let writes = result
+        .findings
+        .iter()
+        .any(|finding| finding.starts_with("no write sent after healing"));
+    assert!(
+        writes,
+        "a finding should say that no write succeeded after healing: {}",
+        describe(&result)
+    );
+}
