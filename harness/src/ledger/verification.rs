@@ -16,8 +16,9 @@ const LISTED_VALUES: usize = 5;
 /// Both read-backs compared with the ledger, and the window of unavailability.
 #[derive(Clone, Debug, Serialize)]
 pub struct Verification {
-    /// Comparison with the values read through the API.
-    pub api: Comparison,
+    /// Comparison with the values read through the API, or `None` when only the database was
+    /// read (see [`Verification::from_database`]).
+    pub api: Option<Comparison>,
     /// Comparison with the values read from the database.
     pub database: Comparison,
     /// Span of the writes that were not acknowledged, or `None` if all were.
@@ -42,7 +43,16 @@ impl Verification {
     /// Compares `attempts` with values already read back.
     pub fn from_values(attempts: &[Attempt], api: &[String], database: &[String]) -> Self {
         Self {
-            api: compare(attempts, api),
+            api: Some(compare(attempts, api)),
+            ..Self::from_database(attempts, database)
+        }
+    }
+
+    /// Compares `attempts` with the values read from the database only, for a caller whose
+    /// API read-back failed (an app that did not recover still leaves the database to judge).
+    pub fn from_database(attempts: &[Attempt], database: &[String]) -> Self {
+        Self {
+            api: None,
             database: compare(attempts, database),
             window: UnavailabilityWindow::of(attempts),
         }
@@ -50,14 +60,20 @@ impl Verification {
 
     /// Returns whether either read-back breaks the ledger's rules.
     pub fn is_violated(&self) -> bool {
-        self.api.is_violated() || self.database.is_violated()
+        self.api.as_ref().is_some_and(Comparison::is_violated) || self.database.is_violated()
     }
 
     /// Returns one finding per broken rule and read-back, naming the values.
     pub fn findings(&self) -> Vec<String> {
         let mut findings = Vec::new();
-        for (source, comparison) in [(Source::Api, &self.api), (Source::Database, &self.database)]
-        {
+        let sources = [
+            (Source::Api, self.api.as_ref()),
+            (Source::Database, Some(&self.database)),
+        ];
+        for (source, comparison) in sources {
+            let Some(comparison) = comparison else {
+                continue;
+            };
             let mut add = |count: usize, what: &str, values: Vec<String>| {
                 if count > 0 {
                     findings.push(format!(
@@ -94,7 +110,7 @@ impl Verification {
         findings
     }
 
-    /// Summarizes the counts and the window in one line, such as `412 attempted: 380
+    /// Summarizes the counts and the window in one line, such as `412 writes attempted: 380
     /// acknowledged, 20 failed, 12 indeterminate (3 recovered); lost 0, ...`.
     pub fn summary(&self) -> String {
         let database = &self.database;
@@ -108,10 +124,18 @@ impl Verification {
                 window.last_finished.as_millis()
             ),
         };
+        let api = match &self.api {
+            Some(api) => format!(
+                "lost {}, unexpected {}, duplicated {} (API)",
+                api.lost.len(),
+                api.unexpected.len(),
+                api.duplicated.len()
+            ),
+            None => "API not read".to_owned(),
+        };
         format!(
             "{} writes attempted: {} acknowledged, {} failed, {} indeterminate ({} recovered); \
-             lost {}, unexpected {}, duplicated {} (database), lost {}, unexpected {}, \
-             duplicated {} (API); {window}",
+             lost {}, unexpected {}, duplicated {} (database), {api}; {window}",
             database.attempted,
             database.acknowledged,
             database.failed,
@@ -120,9 +144,6 @@ impl Verification {
             database.lost.len(),
             database.unexpected.len(),
             database.duplicated.len(),
-            self.api.lost.len(),
-            self.api.unexpected.len(),
-            self.api.duplicated.len(),
         )
     }
 }

@@ -14,7 +14,7 @@ use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
 use harness::check::CheckResult;
-use harness::ledger::{Ledger, Verification};
+use harness::ledger::{self, Ledger, Verification};
 use harness::load::{self, Load, LoadOptions, LoadTarget};
 use harness::run::Run;
 
@@ -193,11 +193,21 @@ async fn execute(run: &mut Run, drill: &Drill) -> Result<Outcome, String> {
         acknowledged: acknowledged.or_else(|| Recovery::first_acknowledged(&attempts, healed)),
     };
 
-    // Verify: the ledger, recovery, readiness, sanitized errors.
-    let verification = Verification::read_back(run.deployment(), drill.check, &ledger, owner)
+    // Verify: the ledger, recovery, readiness, sanitized errors. The database is read first,
+    // because an app that did not recover cannot serve the API read-back, and that is a
+    // finding rather than a reason to give up the verdict.
+    let database = ledger::read_database(run.deployment(), owner)
         .await
         .map_err(|error| format!("{error}; {replay}"))?;
-    let mut findings = verification.findings();
+    let mut verification = Verification::from_database(&attempts, &database);
+    let mut findings = Vec::new();
+    match ledger::read_api(run.deployment(), drill.check, owner).await {
+        Ok(api) => verification.api = Some(ledger::compare(&attempts, &api)),
+        Err(error) => findings.push(format!(
+            "{error}; the app must serve reads again after healing"
+        )),
+    }
+    findings.extend(verification.findings());
     findings.extend(recovery.findings(bound, &samples));
     if let Some(what) = drill.fault.outage() {
         let outage = Outage {
