@@ -122,3 +122,25 @@ async fn chaos_postgres_crash_rejects_async_commit() {
         describe(&result)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_postgres_crash_flags_async_commit_loss() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        acknowledge_before_flush(run).await;
+        chaos_postgres_crash::run_drill(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    let lost = result
+        .findings
+        .iter()
+        .any(|finding| finding.contains("acknowledged writes lost"));
+    assert!(
+        lost,
+        "a finding should report lost acknowledged writes: {}",
+        describe(&result)
+    );
+}
