@@ -3,6 +3,7 @@
 //! breaks one rule that a harness check must catch; docs/http-contract.md lists them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::audit::Actor;
 use crate::config::DatabaseConfig;
@@ -23,6 +24,14 @@ pub const AUDIT_USER_STORES_HASH: &str = "audit.user.store_hash";
 /// refused connect, a pool timeout, a server shutdown), the pool rejects every new connection,
 /// so the app never recovers without a restart.
 pub const DATABASE_NEVER_RECONNECT: &str = "database.never_reconnect";
+
+/// `POST /v1/videos` returns 201 before its transaction commits; the commit follows
+/// [`DEFERRED_COMMIT_DELAY`] later in a background task, which a crash of the app ends, so the
+/// acknowledged video is rolled back.
+pub const VIDEO_CREATE_COMMIT_AFTER_RESPONSE: &str = "video.create.commit_after_response";
+
+/// Delay of the commit under [`VIDEO_CREATE_COMMIT_AFTER_RESPONSE`].
+const DEFERRED_COMMIT_DELAY: Duration = Duration::from_millis(500);
 
 /// Whether an unavailable database has been seen, for [`DATABASE_NEVER_RECONNECT`].
 static DATABASE_LOST: AtomicBool = AtomicBool::new(false);
@@ -79,4 +88,18 @@ pub fn reject_new_connection() -> Result<(), sqlx::Error> {
         )));
     }
     Ok(())
+}
+
+/// Commits `transaction` after [`DEFERRED_COMMIT_DELAY`] in a background task, for
+/// [`VIDEO_CREATE_COMMIT_AFTER_RESPONSE`]. A failed commit is logged.
+pub fn commit_later(transaction: sqlx::Transaction<'static, sqlx::Postgres>) {
+    tokio::spawn(async move {
+        tokio::time::sleep(DEFERRED_COMMIT_DELAY).await;
+        if let Err(error) = transaction.commit().await {
+            tracing::error!(
+                failpoint = VIDEO_CREATE_COMMIT_AFTER_RESPONSE,
+                "deferred commit of a created video failed: {error}"
+            );
+        }
+    });
 }

@@ -77,3 +77,27 @@ async fn restarts_postgres_fast_flags_never_reconnect() {
         describe(&result)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_app_crash_flags_commit_after_response() {
+    let options = faulty_app("video.create.commit_after_response=return");
+    let result = in_run(options, async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(
+            run.start_app().await,
+            "starting the app built with failpoints",
+        );
+        restarts_app_crash::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    let lost = result.findings.iter().any(|finding| {
+        finding.contains("acknowledged writes lost") && finding.contains("database read-back")
+    });
+    assert!(
+        lost,
+        "a finding should report acknowledged writes lost from the database: {}",
+        describe(&result)
+    );
+}

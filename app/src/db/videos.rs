@@ -64,6 +64,11 @@ impl Database {
         .await?;
 
         audit::insert(&mut tx, &audit_entry(actor, Action::Create, created.id)).await?;
+        #[cfg(feature = "failpoints")]
+        if crate::faults::is_active(crate::faults::VIDEO_CREATE_COMMIT_AFTER_RESPONSE) {
+            crate::faults::commit_later(tx);
+            return Ok(created);
+        }
         tx.commit().await?;
         Ok(created)
     }
