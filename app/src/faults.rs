@@ -30,6 +30,17 @@ pub const DATABASE_NEVER_RECONNECT: &str = "database.never_reconnect";
 /// acknowledged video is rolled back.
 pub const VIDEO_CREATE_COMMIT_AFTER_RESPONSE: &str = "video.create.commit_after_response";
 
+/// `POST /v1/videos` waits [`VIDEO_CREATE_SLOW_DELAY`] in its transaction before the commit, so
+/// that a load always has requests in flight.
+pub const VIDEO_CREATE_SLOW: &str = "video.create.slow";
+
+/// Wait of a create under [`VIDEO_CREATE_SLOW`].
+pub const VIDEO_CREATE_SLOW_DELAY: Duration = Duration::from_secs(2);
+
+/// On SIGTERM or SIGINT the app exits at once with status 0, without waiting for the requests
+/// in flight and without logging that it abandons them.
+pub const SHUTDOWN_SKIP_DRAIN: &str = "shutdown.skip_drain";
+
 /// Delay of the commit under [`VIDEO_CREATE_COMMIT_AFTER_RESPONSE`].
 const DEFERRED_COMMIT_DELAY: Duration = Duration::from_millis(500);
 

@@ -196,6 +196,11 @@ async fn run(config: Config) -> ExitCode {
     );
     let _ = stop_sender.send(());
 
+    #[cfg(feature = "failpoints")]
+    if faults::is_active(faults::SHUTDOWN_SKIP_DRAIN) {
+        server_task.abort();
+        return ExitCode::SUCCESS;
+    }
     let drained = shutdown::drain(&mut server_task, &mut signals, grace).await;
 
     if drained {

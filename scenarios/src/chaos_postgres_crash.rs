@@ -56,8 +56,8 @@ async fn require_durable_commits(run: &Run) -> Result<(), String> {
     let settings: Result<(String, String), sqlx::Error> =
         sqlx::query_as(DURABILITY_SETTINGS).fetch_one(&pool).await;
     pool.close().await;
-    let (fsync, synchronous_commit) =
-        settings.map_err(|error| format!("reading fsync and synchronous_commit failed: {error}"))?;
+    let (fsync, synchronous_commit) = settings
+        .map_err(|error| format!("reading fsync and synchronous_commit failed: {error}"))?;
     if fsync != "on" || synchronous_commit != "on" {
         return Err(format!(
             "Postgres runs with fsync={fsync} and synchronous_commit={synchronous_commit}, so an \

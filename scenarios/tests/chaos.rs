@@ -87,7 +87,10 @@ async fn acknowledge_before_flush(run: &Run) {
     let deployment = run.deployment();
     let pool = step(
         deployment
-            .pool_on(&deployment.superuser, harness::postgres::MAINTENANCE_DATABASE)
+            .pool_on(
+                &deployment.superuser,
+                harness::postgres::MAINTENANCE_DATABASE,
+            )
             .await
             .map_err(|error| harness::error::Error::Usage(error.to_string())),
         "connecting as the superuser",

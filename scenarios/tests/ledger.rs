@@ -96,5 +96,10 @@ async fn ledger_flags_rows_changed_behind_app() {
         "database: unexpected"
     );
     assert_eq!(api.unexpected, unexpected, "API: unexpected");
-    assert_eq!(verification.findings().len(), 6, "{:?}", verification.findings());
+    assert_eq!(
+        verification.findings().len(),
+        6,
+        "{:?}",
+        verification.findings()
+    );
 }

@@ -101,3 +101,30 @@ async fn restarts_app_crash_flags_commit_after_response() {
         describe(&result)
     );
 }
+
+/// With creates that take 2 s, each of the two load workers almost always has a write in
+/// flight at SIGTERM. The check flags such a write that got no response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_app_graceful_flags_skipped_drain() {
+    let options = faulty_app("video.create.slow=return;shutdown.skip_drain=return");
+    let result = in_run(options, async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(
+            run.start_app().await,
+            "starting the app built with failpoints",
+        );
+        restarts_app_graceful::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    let abandoned = result
+        .findings
+        .iter()
+        .any(|finding| finding.contains("was in flight at SIGTERM"));
+    assert!(
+        abandoned,
+        "a finding should name a write abandoned at SIGTERM: {}",
+        describe(&result)
+    );
+}

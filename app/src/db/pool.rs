@@ -21,10 +21,9 @@ impl Database {
             .max_connections(pool.max_connections)
             .acquire_timeout(pool.acquire_timeout);
         #[cfg(feature = "failpoints")]
-        let pool_options = pool_options
-            .after_connect(|_connection, _metadata| {
-                Box::pin(async { crate::faults::reject_new_connection() })
-            });
+        let pool_options = pool_options.after_connect(|_connection, _metadata| {
+            Box::pin(async { crate::faults::reject_new_connection() })
+        });
         let pool_handle = pool_options.connect_lazy_with(options);
         Ok(Self { pool: pool_handle })
     }

@@ -65,6 +65,10 @@ impl Database {
 
         audit::insert(&mut tx, &audit_entry(actor, Action::Create, created.id)).await?;
         #[cfg(feature = "failpoints")]
+        if crate::faults::is_active(crate::faults::VIDEO_CREATE_SLOW) {
+            tokio::time::sleep(crate::faults::VIDEO_CREATE_SLOW_DELAY).await;
+        }
+        #[cfg(feature = "failpoints")]
         if crate::faults::is_active(crate::faults::VIDEO_CREATE_COMMIT_AFTER_RESPONSE) {
             crate::faults::commit_later(tx);
             return Ok(created);

@@ -125,6 +125,12 @@ pub async fn validate(
             return EXIT_ENVIRONMENT;
         }
     };
+    if selection.fault_checks.contains(&true)
+        && let Err(message) = scenarios::fault_drill::schedule::check_env()
+    {
+        print_error(&message);
+        return EXIT_ENVIRONMENT;
+    }
     let run_id = RunId::generate();
     let report_dir = report_dir.unwrap_or_else(|| config.default_report_dir(&run_id));
     if let Err(error) = report::prepare_dir(&report_dir) {

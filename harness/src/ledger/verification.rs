@@ -149,7 +149,11 @@ impl Verification {
 }
 
 fn list(values: &[String]) -> String {
-    let shown: Vec<&str> = values.iter().take(LISTED_VALUES).map(String::as_str).collect();
+    let shown: Vec<&str> = values
+        .iter()
+        .take(LISTED_VALUES)
+        .map(String::as_str)
+        .collect();
     match values.len().checked_sub(LISTED_VALUES) {
         Some(more) if more > 0 => format!("{} and {more} more", shown.join(", ")),
         _ => shown.join(", "),

@@ -83,7 +83,9 @@ pub async fn inject_and_heal(
             fault::disconnect(&docker, &network, &postgres)
                 .await
                 .map_err(|error| failed("disconnecting Postgres", error))?;
-            timeline.record(format!("Postgres container disconnected from network {network}"));
+            timeline.record(format!(
+                "Postgres container disconnected from network {network}"
+            ));
         }
         Fault::Pause => {
             fault::pause(&docker, &postgres)
@@ -135,7 +137,9 @@ pub async fn inject_and_heal(
             fault::connect(&docker, &network, &postgres)
                 .await
                 .map_err(|error| failed("reconnecting Postgres", error))?;
-            timeline.record(format!("Postgres container reconnected to network {network}"));
+            timeline.record(format!(
+                "Postgres container reconnected to network {network}"
+            ));
             run.refresh_postgres_port()
                 .await
                 .map_err(|error| failed("reading the new published port of Postgres", error))?;

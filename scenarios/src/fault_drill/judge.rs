@@ -148,8 +148,7 @@ pub fn sanitized(
 ) -> Vec<String> {
     let mut findings = Vec::new();
     for response in responses {
-        if response.check != check || !response.is_error() || response.path.starts_with("/readyz")
-        {
+        if response.check != check || !response.is_error() || response.path.starts_with("/readyz") {
             continue;
         }
         let error_response = ErrorResponse {
@@ -250,7 +249,11 @@ mod tests {
         let findings = readiness_during_outage(&samples, OUTAGE, "Postgres was down");
 
         assert_eq!(findings.len(), 1, "findings: {findings:?}");
-        assert!(findings[0].contains("never returned 503"), "finding: {}", findings[0]);
+        assert!(
+            findings[0].contains("never returned 503"),
+            "finding: {}",
+            findings[0]
+        );
     }
 
     #[test]

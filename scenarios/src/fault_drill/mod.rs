@@ -158,8 +158,7 @@ async fn execute(run: &mut Run, drill: &Drill) -> Result<Outcome, String> {
     // Inject, hold and heal.
     let mut timeline = Timeline::new(&ledger);
     let injected =
-        inject::inject_and_heal(run, drill.fault, &schedule, &target, &ledger, &mut timeline)
-            .await;
+        inject::inject_and_heal(run, drill.fault, &schedule, &target, &ledger, &mut timeline).await;
     let replay = format!(
         "seed {seed} ({}={seed} replays it): lead-in {} ms, fault {} ms; {}",
         schedule::SEED_VAR,

@@ -89,6 +89,14 @@ pub fn recovery_bound() -> Result<Duration, String> {
     }
 }
 
+/// Checks [`SEED_VAR`] and [`RECOVERY_BOUND_VAR`], so that an invalid value stops a run
+/// before anything starts.
+pub fn check_env() -> Result<(), String> {
+    seed()?;
+    recovery_bound()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,7 +121,10 @@ mod tests {
                 .iter()
                 .map(|(freeze, gap)| *freeze + *gap)
                 .sum();
-            assert!(planned >= schedule.hold, "seed {seed}: stutter shorter than hold");
+            assert!(
+                planned >= schedule.hold,
+                "seed {seed}: stutter shorter than hold"
+            );
         }
     }
 }
