@@ -2,12 +2,13 @@
 //! `failpoints` feature, and FAILPOINTS selects the faults at start (`name=return`). Each fault
 //! breaks one rule that a harness check must catch; docs/http-contract.md lists them.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use crate::audit::Actor;
 use crate::config::DatabaseConfig;
 use crate::db::DbErrorKind;
+use crate::readiness::Readiness;
 
 /// `GET /v1/users` nests each user's password hash in the item, as `security.password_hash`.
 pub const USER_LIST_NESTED_HASH: &str = "user.list.nested_hash";
@@ -25,9 +26,9 @@ pub const AUDIT_USER_STORES_HASH: &str = "audit.user.store_hash";
 /// so the app never recovers without a restart.
 pub const DATABASE_NEVER_RECONNECT: &str = "database.never_reconnect";
 
-/// `POST /v1/videos` returns 201 before its transaction commits; the commit follows
-/// [`DEFERRED_COMMIT_DELAY`] later in a background task, which a crash of the app ends, so the
-/// acknowledged video is rolled back.
+/// `POST /v1/videos` returns 201 before its transaction commits. A background task commits
+/// [`DEFERRED_COMMIT_DELAY`] later, so a crash of the app in between rolls the acknowledged
+/// video back.
 pub const VIDEO_CREATE_COMMIT_AFTER_RESPONSE: &str = "video.create.commit_after_response";
 
 /// `POST /v1/videos` waits [`VIDEO_CREATE_SLOW_DELAY`] in its transaction before the commit, so
@@ -43,6 +44,13 @@ pub const SHUTDOWN_SKIP_DRAIN: &str = "shutdown.skip_drain";
 
 /// Delay of the commit under [`VIDEO_CREATE_COMMIT_AFTER_RESPONSE`].
 const DEFERRED_COMMIT_DELAY: Duration = Duration::from_millis(500);
+
+/// Once `/readyz` has returned ready, it returns the same result again without reading the
+/// database, so it stays 200 while the database is unreachable.
+pub const READINESS_CACHED: &str = "readiness.cached";
+
+/// Schema version of the first ready result under [`READINESS_CACHED`], or -1 before it.
+static CACHED_SCHEMA_VERSION: AtomicI64 = AtomicI64::new(-1);
 
 /// Whether an unavailable database has been seen, for [`DATABASE_NEVER_RECONNECT`].
 static DATABASE_LOST: AtomicBool = AtomicBool::new(false);
@@ -113,4 +121,23 @@ pub fn commit_later(transaction: sqlx::Transaction<'static, sqlx::Postgres>) {
             );
         }
     });
+}
+
+/// Returns the cached ready result while [`READINESS_CACHED`] is active and a check has been
+/// ready once.
+pub fn cached_readiness() -> Option<Readiness> {
+    if !is_active(READINESS_CACHED) {
+        return None;
+    }
+    let schema_version = CACHED_SCHEMA_VERSION.load(Ordering::Relaxed);
+    (schema_version >= 0).then_some(Readiness::Ready { schema_version })
+}
+
+/// Caches `readiness` for [`READINESS_CACHED`] when it is ready.
+pub fn remember_readiness(readiness: &Readiness) {
+    if let Readiness::Ready { schema_version } = readiness
+        && is_active(READINESS_CACHED)
+    {
+        CACHED_SCHEMA_VERSION.store(*schema_version, Ordering::Relaxed);
+    }
 }

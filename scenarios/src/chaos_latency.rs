@@ -1,4 +1,4 @@
-//! Check `chaos.latency`: Postgres answers late under load. Postgres is frozen and thawed in
+//! Check `chaos.latency`: Postgres responds late under load. Postgres is frozen and thawed in
 //! short seeded cycles (100 to 400 ms frozen, 50 to 250 ms running), so that queries and
 //! connects in a freeze wait for the thaw. Writes may slow down or time out, but none may be
 //! lost, errors must be sanitized, and the app must serve normally afterwards.
@@ -17,7 +17,7 @@ use crate::fault_drill::{self, Drill, Fault};
 /// Stable check name.
 pub const NAME: &str = "chaos.latency";
 
-/// The drill: 3 to 5 s of freeze cycles.
+/// Returns the drill: 3 to 5 s of freeze cycles.
 pub fn drill() -> Drill {
     Drill {
         check: NAME,

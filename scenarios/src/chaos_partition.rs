@@ -1,6 +1,6 @@
 //! Check `chaos.partition`: Postgres disconnected from the run network under load for a few
 //! seconds, then reconnected. The app reaches Postgres by container name, which does not
-//! resolve while it is disconnected. `/readyz` must say not ready during the partition, and
+//! resolve while it is disconnected. `/readyz` must return 503 during the partition, and
 //! the app must recover without a restart.
 
 use harness::check::CheckResult;
@@ -11,7 +11,7 @@ use crate::fault_drill::{self, Drill, Fault};
 /// Stable check name.
 pub const NAME: &str = "chaos.partition";
 
-/// The drill: 2 to 4 s disconnected.
+/// Returns the drill: 2 to 4 s disconnected.
 pub fn drill() -> Drill {
     Drill {
         check: NAME,

@@ -17,7 +17,7 @@ pub const NAME: &str = "chaos.postgres_crash";
 const DURABILITY_SETTINGS: &str =
     "SELECT current_setting('fsync'), current_setting('synchronous_commit')";
 
-/// The drill: SIGKILL, then 1 to 3 s down before the container starts again.
+/// Returns the drill: SIGKILL, then 1 to 3 s down before the container starts again.
 pub fn drill() -> Drill {
     Drill {
         check: NAME,

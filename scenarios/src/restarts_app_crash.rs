@@ -10,7 +10,7 @@ use crate::fault_drill::{self, Drill, Fault};
 /// Stable check name.
 pub const NAME: &str = "restarts.app_crash";
 
-/// The drill: SIGKILL, then 200 to 1000 ms without an app before a new container starts.
+/// Returns the drill: SIGKILL, then 200 to 1000 ms without an app before a new container starts.
 pub fn drill() -> Drill {
     Drill {
         check: NAME,

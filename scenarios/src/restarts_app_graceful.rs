@@ -1,5 +1,5 @@
 //! Check `restarts.app_graceful`: SIGTERM to the app under load. The app must drain: exit with
-//! code 0, finish or answer every request in flight, lose no acknowledged write, and send only
+//! code 0, send a response to every request in flight, lose no acknowledged write, and send only
 //! sanitized errors. A new app container then serves again.
 
 use harness::check::CheckResult;
@@ -10,7 +10,7 @@ use crate::fault_drill::{self, Drill, Fault};
 /// Stable check name.
 pub const NAME: &str = "restarts.app_graceful";
 
-/// The drill: SIGTERM, then 200 to 1000 ms without an app before a new container starts.
+/// Returns the drill: SIGTERM, then 200 to 1000 ms without an app before a new container starts.
 pub fn drill() -> Drill {
     Drill {
         check: NAME,

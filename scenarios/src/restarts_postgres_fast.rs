@@ -12,7 +12,7 @@ use crate::fault_drill::{self, Drill, Fault};
 /// Stable check name.
 pub const NAME: &str = "restarts.postgres_fast";
 
-/// The drill: SIGINT, then 1 to 3 s down before the container starts again.
+/// Returns the drill: SIGINT, then 1 to 3 s down before the container starts again.
 pub fn drill() -> Drill {
     Drill {
         check: NAME,

@@ -147,3 +147,36 @@ async fn chaos_postgres_crash_flags_async_commit_loss() {
         describe(&result)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_pause_flags_cached_readiness() {
+    let options = faulty_app("readiness.cached=return");
+    let result = in_run(options, async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(
+            run.start_app().await,
+            "starting the app built with failpoints",
+        );
+        chaos_pause::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    let ready_while_paused = result.findings.iter().any(|finding| {
+        finding.starts_with("/readyz returned 200 ready") && finding.contains("Postgres was paused")
+    });
+    assert!(
+        ready_while_paused,
+        "a finding should name a 200 from /readyz while Postgres was paused: {}",
+        describe(&result)
+    );
+    let never_not_ready = result
+        .findings
+        .iter()
+        .any(|finding| finding.starts_with("/readyz never returned 503"));
+    assert!(
+        never_not_ready,
+        "a finding should say that /readyz never returned 503: {}",
+        describe(&result)
+    );
+}

@@ -19,7 +19,7 @@ const APP_EXIT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Deadline for Postgres to exit after a signal. A fast shutdown writes a checkpoint first.
 const POSTGRES_EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What happened during the fault, on the ledger's clock.
+/// Times and exit code of an injected fault, on the ledger's clock.
 #[derive(Clone, Copy, Debug)]
 pub struct Injected {
     /// When the fault was injected.
@@ -32,7 +32,7 @@ pub struct Injected {
     pub exit_code: Option<i64>,
 }
 
-/// Injects `fault`, holds it for the schedule's duration and heals it. After an app restart,
+/// Injects `fault`, keeps it for the schedule's duration and heals it. After an app restart,
 /// `target` points at the new app container.
 pub async fn inject_and_heal(
     run: &mut Run,

@@ -1,5 +1,5 @@
-//! The rules a fault drill checks besides the ledger: `/readyz` tells the truth, the app
-//! recovers within the bound, error responses are sanitized, and a graceful shutdown finishes
+//! The rules a fault drill checks besides the ledger: `/readyz` reports the database's state,
+//! the app recovers within the bound, error responses are sanitized, and a graceful shutdown finishes
 //! the requests in flight.
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use crate::errors_sanitized::rules::{self, ErrorResponse, Forbidden};
 
 /// Time after an injection before the database counts as unreachable. A fast shutdown
 /// finishes its checkpoint first, and a probe sent a moment after the signal may still be
-/// served, so an answer in this margin is not a lie.
+/// served, so a ready response in this margin is not a finding.
 pub const SETTLE: Duration = Duration::from_millis(500);
 
 /// How long before a signal a write must have been sent to count as in flight at the signal,
@@ -29,23 +29,32 @@ pub struct Outage {
     pub end: Duration,
 }
 
-/// Returns a finding for each `/readyz` answer of 200 to a poll sent after the database became
-/// unreachable and answered before healing began, one for each poll that took longer than the
-/// app's readiness cut-off allows, and one if no poll sent during the outage returned 503.
+/// Returns a finding for each `/readyz` 200 to a poll sent after the database became
+/// unreachable and received before healing began. It adds one for each poll without a response
+/// in time, and one if no poll sent during the outage returned 503.
 pub fn readiness_during_outage(samples: &[Sample], outage: Outage, what: &str) -> Vec<String> {
     let mut findings = Vec::new();
     let unreachable_from = outage.start + SETTLE;
+    let ready: Vec<&Sample> = samples
+        .iter()
+        .filter(|sample| {
+            sample.sent >= unreachable_from
+                && sample.finished <= outage.end
+                && sample.state == ReadyState::Ready
+        })
+        .collect();
+    if let (Some(first), Some(last)) = (ready.first(), ready.last()) {
+        findings.push(format!(
+            "/readyz returned 200 ready to {} polls sent from +{} ms to +{} ms, while {what} \
+             (from +{} ms to +{} ms); it must return 503 while the database is unreachable",
+            ready.len(),
+            first.sent.as_millis(),
+            last.sent.as_millis(),
+            outage.start.as_millis(),
+            outage.end.as_millis()
+        ));
+    }
     for sample in samples {
-        let inside = sample.sent >= unreachable_from && sample.finished <= outage.end;
-        if inside && sample.state == ReadyState::Ready {
-            findings.push(format!(
-                "/readyz returned 200 ready to a poll sent at +{} ms, while {what} (from +{} ms \
-                 to +{} ms); it must return 503 while the database is unreachable",
-                sample.sent.as_millis(),
-                outage.start.as_millis(),
-                outage.end.as_millis()
-            ));
-        }
         let during = sample.sent >= outage.start && sample.sent <= outage.end;
         if during && matches!(sample.state, ReadyState::NoResponse(_)) {
             findings.push(format!(
@@ -74,14 +83,14 @@ pub fn readiness_during_outage(samples: &[Sample], outage: Outage, what: &str) -
     findings
 }
 
-/// How the app came back after healing, on the ledger's clock.
+/// Times of the app's recovery after healing, on the ledger's clock.
 #[derive(Clone, Copy, Debug)]
 pub struct Recovery {
     /// When healing ended.
     pub healed: Duration,
-    /// Answer time of the first ready poll sent after healing.
+    /// Response time of the first ready poll sent after healing.
     pub ready: Option<Duration>,
-    /// Answer time of the first acknowledged write sent after healing.
+    /// Response time of the first acknowledged write sent after healing.
     pub acknowledged: Option<Duration>,
 }
 
@@ -165,8 +174,8 @@ pub fn sanitized(
 }
 
 /// Returns a finding for each write that was in flight at `signal` (sent at least
-/// [`IN_FLIGHT_MARGIN`] before, answered after) and got no response: a graceful shutdown must
-/// finish it or answer it.
+/// [`IN_FLIGHT_MARGIN`] before, finished after) and got no response. A graceful shutdown must
+/// finish it or send an error response.
 pub fn abandoned_in_flight(attempts: &[Attempt], signal: Duration) -> Vec<String> {
     attempts
         .iter()
@@ -239,7 +248,11 @@ mod tests {
         let findings = readiness_during_outage(&samples, OUTAGE, "Postgres was down");
 
         assert_eq!(findings.len(), 1, "findings: {findings:?}");
-        assert!(findings[0].contains("+2000 ms"), "finding: {}", findings[0]);
+        assert!(
+            findings[0].contains("to 1 polls sent from +2000 ms to +2000 ms"),
+            "finding: {}",
+            findings[0]
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The runbook every restart and chaos check follows: start a load that records each write in
-//! a ledger, poll `/readyz`, inject the fault on a seeded schedule, heal it, wait for the app
-//! to recover, then read every write back and judge.
+//! The runbook every restart and chaos check follows. It starts a load that records each write
+//! in a ledger and polls `/readyz`, injects the fault on a seeded schedule and heals it, waits
+//! for the app to recover, then reads every write back and judges.
 //!
 //! A failing check's message carries the seed and the fault's time line; setting
 //! `HARNESS_FAULT_SEED` to that seed replays the same schedule.
@@ -40,7 +40,8 @@ pub enum Fault {
     /// Postgres frozen with the cgroup freezer; healing thaws it.
     Pause,
     /// Postgres frozen and thawed in short cycles (see [`Schedule::stutter`]), so that every
-    /// query and connect in a freeze waits: latency without a capability or an extra image.
+    /// query and connect in a freeze waits. This adds latency without a capability or an extra
+    /// image.
     Stutter,
 }
 
@@ -244,7 +245,7 @@ async fn execute(run: &mut Run, drill: &Drill) -> Result<Outcome, String> {
 }
 
 /// Waits until a write sent at or after `since` is acknowledged, until `deadline` on the
-/// ledger's clock, and returns its answer time.
+/// ledger's clock, and returns the time its response arrived.
 async fn wait_for_acknowledged(
     ledger: &Ledger,
     since: Duration,
@@ -261,8 +262,8 @@ async fn wait_for_acknowledged(
     }
 }
 
-/// The graceful shutdown's own rules: exit code 0, no abandoned request in the old app
-/// container's log, and every write in flight at SIGTERM answered.
+/// Checks the graceful shutdown's own rules: exit code 0, no abandoned request in the old app
+/// container's log, and a response to every write in flight at SIGTERM.
 async fn graceful_findings(
     run: &Run,
     injected: &Injected,

@@ -1,5 +1,5 @@
-//! A monitor that polls `/readyz` through a fault and keeps every answer on the ledger's time
-//! line.
+//! A monitor that polls `/readyz` through a fault and records every response on the ledger's
+//! time line.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -12,11 +12,11 @@ use tokio::task::JoinHandle;
 /// Interval between two polls.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Timeout of one poll. The app cuts a readiness check off after 3 s, so an answer that takes
+/// Timeout of one poll. The app cuts a readiness check off after 3 s, so a response that takes
 /// longer is itself a finding.
 pub const POLL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What one poll of `/readyz` returned.
+/// Result of one poll of `/readyz`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReadyState {
     /// 200 ready.
@@ -40,7 +40,7 @@ impl std::fmt::Display for ReadyState {
     }
 }
 
-/// One poll: when it was sent and answered, from the ledger's start, and the answer.
+/// One poll: its send and response times, from the ledger's start, and its result.
 #[derive(Clone, Debug)]
 pub struct Sample {
     /// Send time.
