@@ -109,7 +109,7 @@ impl Recovery {
     pub fn findings(&self, bound: Duration, samples: &[Sample]) -> Vec<String> {
         let deadline = self.healed + bound;
         let mut findings = Vec::new();
-        if !self.ready.is_some_and(|ready| ready <= deadline) {
+        if self.ready.is_none_or(|ready| ready > deadline) {
             let last = samples
                 .last()
                 .map_or("nothing".to_owned(), |sample| sample.state.to_string());
@@ -120,9 +120,9 @@ impl Recovery {
                 self.healed.as_millis()
             ));
         }
-        if !self
+        if self
             .acknowledged
-            .is_some_and(|acknowledged| acknowledged <= deadline)
+            .is_none_or(|acknowledged| acknowledged > deadline)
         {
             findings.push(format!(
                 "no write sent after healing (at +{} ms) was acknowledged within {} ms; the app \
