@@ -88,13 +88,14 @@ pub fn audit_actor(actor: &Actor, password_hash: Option<&str>) -> Actor {
 
 /// Notes a database error of `kind`, for [`DATABASE_NEVER_RECONNECT`].
 pub fn note_database_error(kind: DbErrorKind) {
-    if kind == DbErrorKind::Unavailable && is_active(DATABASE_NEVER_RECONNECT) {
-        if !DATABASE_LOST.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                failpoint = DATABASE_NEVER_RECONNECT,
-                "database unavailable; the pool now rejects every new connection"
-            );
-        }
+    if kind == DbErrorKind::Unavailable
+        && is_active(DATABASE_NEVER_RECONNECT)
+        && !DATABASE_LOST.swap(true, Ordering::Relaxed)
+    {
+        tracing::warn!(
+            failpoint = DATABASE_NEVER_RECONNECT,
+            "database unavailable; the pool now rejects every new connection"
+        );
     }
 }
 
