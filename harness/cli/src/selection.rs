@@ -163,8 +163,22 @@ mod tests {
                     "errors.sanitized",
                     "leaks.password_hash",
                     "leaks.credentials",
+                    "restarts.app_graceful",
+                    "restarts.app_crash",
+                    "restarts.postgres_fast",
+                    "chaos.postgres_crash",
+                    "chaos.partition",
+                    "chaos.pause",
+                    "chaos.latency",
                 ],
                 ALL,
+            ),
+            (
+                &["chaos.pause", "restarts.app_crash"],
+                Selection {
+                    fault_checks: [false, true, false, false, false, true, false],
+                    ..NONE
+                },
             ),
             (&["crud.smoke", "crud.smoke"], crud_only),
         ];
