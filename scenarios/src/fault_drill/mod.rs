@@ -224,9 +224,15 @@ async fn execute(run: &mut Run, drill: &Drill) -> Result<Outcome, String> {
         drill.check,
         &forbidden,
     ));
+    let slowest = attempts
+        .iter()
+        .map(|attempt| attempt.finished.saturating_sub(attempt.sent))
+        .max()
+        .unwrap_or_default();
     let mut summary = format!(
-        "{}; {}; bound {} ms",
+        "{}; slowest write {} ms; {}; bound {} ms",
         verification.summary(),
+        slowest.as_millis(),
         recovery.describe(),
         bound.as_millis()
     );
