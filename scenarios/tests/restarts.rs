@@ -128,3 +128,26 @@ async fn restarts_app_graceful_flags_skipped_drain() {
         describe(&result)
     );
 }
+
+/// With creates that take 2 s, writes are in flight at SIGTERM, and a correct drain finishes
+/// them, so the check passes and its message counts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_app_graceful_finishes_slow_writes() {
+    let options = faulty_app("video.create.slow=return");
+    let result = in_run(options, async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(
+            run.start_app().await,
+            "starting the app built with failpoints",
+        );
+        restarts_app_graceful::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+    assert!(
+        !result.message.contains("; 0 writes in flight at SIGTERM"),
+        "writes should be in flight at SIGTERM: {}",
+        describe(&result)
+    );
+}

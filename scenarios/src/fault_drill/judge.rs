@@ -32,7 +32,11 @@ pub struct Outage {
 /// Returns a finding for each `/readyz` 200 to a poll sent after the database became
 /// unreachable and received before healing began. It adds one for each poll without a response
 /// in time, and one if no poll sent during the outage returned 503.
-pub fn readiness_during_outage(samples: &[Sample], outage: Outage, what: &str) -> Vec<String> {
+pub fn readiness_during_outage(
+    samples: &[Sample],
+    outage: Outage,
+    description: &str,
+) -> Vec<String> {
     let mut findings = Vec::new();
     let unreachable_from = outage.start + SETTLE;
     let ready: Vec<&Sample> = samples
@@ -45,7 +49,7 @@ pub fn readiness_during_outage(samples: &[Sample], outage: Outage, what: &str) -
         .collect();
     if let (Some(first), Some(last)) = (ready.first(), ready.last()) {
         findings.push(format!(
-            "/readyz returned 200 ready to {} polls sent from +{} ms to +{} ms, while {what} \
+            "/readyz returned 200 ready to {} polls sent from +{} ms to +{} ms, while {description} \
              (from +{} ms to +{} ms); it must return 503 while the database is unreachable",
             ready.len(),
             first.sent.as_millis(),
@@ -58,7 +62,7 @@ pub fn readiness_during_outage(samples: &[Sample], outage: Outage, what: &str) -
         let during = sample.sent >= outage.start && sample.sent <= outage.end;
         if during && matches!(sample.state, ReadyState::NoResponse(_)) {
             findings.push(format!(
-                "/readyz sent at +{} ms got {} within the harness's {} s timeout, while {what}; \
+                "/readyz sent at +{} ms got {} within the harness's {} s timeout, while {description}; \
                  the app must answer within its 3 s readiness cut-off",
                 sample.sent.as_millis(),
                 sample.state,
@@ -74,7 +78,7 @@ pub fn readiness_during_outage(samples: &[Sample], outage: Outage, what: &str) -
     });
     if !not_ready {
         findings.push(format!(
-            "/readyz never returned 503 not_ready to a poll sent while {what} (from +{} ms to \
+            "/readyz never returned 503 not_ready to a poll sent while {description} (from +{} ms to \
              +{} ms)",
             outage.start.as_millis(),
             outage.end.as_millis()

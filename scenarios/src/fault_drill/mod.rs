@@ -209,12 +209,16 @@ async fn execute(run: &mut Run, drill: &Drill) -> Result<Outcome, String> {
     }
     findings.extend(verification.findings());
     findings.extend(recovery.findings(bound, &samples));
-    if let Some(what) = drill.fault.outage() {
+    if let Some(description) = drill.fault.outage() {
         let outage = Outage {
             start: injected.start,
             end: injected.heal_started,
         };
-        findings.extend(judge::readiness_during_outage(&samples, outage, what));
+        findings.extend(judge::readiness_during_outage(
+            &samples,
+            outage,
+            description,
+        ));
     }
     let mut forbidden = errors_sanitized::forbidden(run).await?;
     forbidden.hosts.extend(before.hosts);

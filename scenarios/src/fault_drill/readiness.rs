@@ -99,7 +99,7 @@ impl ReadinessMonitor {
     }
 
     /// Waits until a poll sent at or after `since` returns ready, until `deadline` on the
-    /// ledger's clock. Returns the answer time of that poll.
+    /// ledger's clock. Returns the time its response arrived.
     pub async fn wait_until_ready(
         &self,
         ledger: &Ledger,
