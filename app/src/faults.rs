@@ -38,6 +38,14 @@ pub const VIDEO_CREATE_SLOW: &str = "video.create.slow";
 /// Wait of a create under [`VIDEO_CREATE_SLOW`].
 pub const VIDEO_CREATE_SLOW_DELAY: Duration = Duration::from_secs(2);
 
+/// `POST /v1/videos` inserts the video a second time when the first insert took longer than
+/// [`SLOW_CREATE_THRESHOLD`]: a retry on a suspected timeout that ignores that the first insert
+/// committed, so a slow database duplicates the video.
+pub const VIDEO_CREATE_RETRY_SLOW: &str = "video.create.retry_slow";
+
+/// Duration of a create above which [`VIDEO_CREATE_RETRY_SLOW`] inserts again.
+const SLOW_CREATE_THRESHOLD: Duration = Duration::from_millis(100);
+
 /// On SIGTERM or SIGINT the app exits at once with status 0, without waiting for the requests
 /// in flight and without logging that it abandons them.
 pub const SHUTDOWN_SKIP_DRAIN: &str = "shutdown.skip_drain";
@@ -141,4 +149,10 @@ pub fn remember_readiness(readiness: &Readiness) {
     {
         CACHED_SCHEMA_VERSION.store(*schema_version, Ordering::Relaxed);
     }
+}
+
+/// Returns whether [`VIDEO_CREATE_RETRY_SLOW`] is active and a create that took `elapsed` is
+/// to be inserted again.
+pub fn retries_slow_create(elapsed: Duration) -> bool {
+    elapsed > SLOW_CREATE_THRESHOLD && is_active(VIDEO_CREATE_RETRY_SLOW)
 }

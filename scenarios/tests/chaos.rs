@@ -189,3 +189,27 @@ async fn chaos_pause_flags_cached_readiness() {
         describe(&result)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_latency_flags_retried_creates() {
+    let options = faulty_app("video.create.retry_slow=return");
+    let result = in_run(options, async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(
+            run.start_app().await,
+            "starting the app built with failpoints",
+        );
+        chaos_latency::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    let duplicated = result.findings.iter().any(|finding| {
+        finding.contains("duplicated values") && finding.contains("database read-back")
+    });
+    assert!(
+        duplicated,
+        "a finding should report duplicated values in the database: {}",
+        describe(&result)
+    );
+}
