@@ -1,6 +1,7 @@
 //! Deliberate faults for the harness's self-tests. This module exists only in builds with the
 //! `failpoints` feature, and FAILPOINTS selects the faults at start (`name=return`). Each fault
-//! breaks one rule that a harness check must catch; docs/http-contract.md lists them.
+//! breaks one rule that a harness check must catch, except `video.create.slow`, which only
+//! slows creates down for another fault's self-test. docs/http-contract.md lists them.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
