@@ -31,9 +31,9 @@ impl Outcome {
     /// Classifies a request that got no response. Only a failed connect proves that the app
     /// never saw the request; a timeout or a broken connection after the connect does not.
     ///
-    /// NOTE: a connect to a published port can succeed while the container behind it is down,
-    /// because Docker's userland proxy accepts the connection and then closes it. Such a write
-    /// is indeterminate, which is safe (it cannot count as lost) but less precise.
+    /// NOTE: a connect to a published port can succeed while the process in the container does
+    /// not listen, because Docker's userland proxy accepts the connection and then closes it.
+    /// Such a write is indeterminate, which is safe (it cannot count as lost) but less precise.
     pub fn from_send_error(error: &reqwest::Error) -> Self {
         if error.is_connect() && !error.is_timeout() {
             Self::Failed

@@ -87,6 +87,24 @@ pub fn readiness_during_outage(
     findings
 }
 
+/// Returns a finding for each `/readyz` poll answered before `fault_start` with anything but
+/// 200: the database was reachable then, and the app had been ready before the drill started.
+pub fn readiness_before_fault(samples: &[Sample], fault_start: Duration) -> Vec<String> {
+    samples
+        .iter()
+        .filter(|sample| sample.finished < fault_start && sample.state != ReadyState::Ready)
+        .map(|sample| {
+            format!(
+                "/readyz returned {} to a poll sent at +{} ms, before the fault (at +{} ms), \
+                 while the database was reachable",
+                sample.state,
+                sample.sent.as_millis(),
+                fault_start.as_millis()
+            )
+        })
+        .collect()
+}
+
 /// Times of the app's recovery after healing, on the ledger's clock.
 #[derive(Clone, Copy, Debug)]
 pub struct Recovery {
@@ -271,6 +289,20 @@ mod tests {
             "finding: {}",
             findings[0]
         );
+    }
+
+    #[test]
+    fn readiness_before_fault_flags_not_ready() {
+        let samples = [
+            sample(100, 110, ReadyState::Ready),
+            sample(200, 210, not_ready()),
+            sample(900, 1200, not_ready()),
+        ];
+
+        let findings = readiness_before_fault(&samples, Duration::from_millis(1000));
+
+        assert_eq!(findings.len(), 1, "findings: {findings:?}");
+        assert!(findings[0].contains("+200 ms"), "finding: {}", findings[0]);
     }
 
     #[test]

@@ -209,6 +209,7 @@ async fn execute(run: &mut Run, drill: &Drill) -> Result<Outcome, String> {
     }
     findings.extend(verification.findings());
     findings.extend(recovery.findings(bound, &samples));
+    findings.extend(judge::readiness_before_fault(&samples, injected.start));
     if let Some(description) = drill.fault.outage() {
         let outage = Outage {
             start: injected.start,
