@@ -1,8 +1,9 @@
 //! The `harness` command: `validate` runs the checks against Postgres and the app in containers,
 //! `gc` removes what crashed runs left behind and old app images, `scan` looks for credentials
-//! in files, and `bench` measures the secret scanner.
+//! in files, `doctor` checks what a run needs, and `bench` measures the secret scanner.
 
 mod bench;
+mod doctor;
 mod gc;
 mod preflight;
 mod scan;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use harness::config::ImageRef;
 
 /// Exit status when every selected check passed.
 const EXIT_PASS: u8 = 0;
@@ -63,10 +65,17 @@ enum Command {
         #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',')]
         only: Vec<String>,
 
-        /// Folder for report.json, created if missing and checked for write access before the
-        /// run starts [default: target/harness/reports/<run id>/ in the workspace].
+        /// Folder for report.json, junit.xml and summary.md, created if missing and checked
+        /// for write access before the run starts [default: target/harness/reports/<run id>/
+        /// in the workspace].
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
+
+        /// Validate this prebuilt app image instead of building the bundled app, such as a
+        /// release candidate `registry.example:5000/localizevideos:1.4.0-rc1`. It must exist
+        /// in the local engine and honour docs/http-contract.md and docs/configuration.md.
+        #[arg(long, value_name = "IMAGE[:TAG]", value_parser = parse_image)]
+        app_image: Option<ImageRef>,
 
         /// Number of generated cases of crud.properties, from 1 [default: PROPTEST_CASES, else
         /// 64].
@@ -90,6 +99,12 @@ enum Command {
         #[arg(long, value_name = "CASE_SEED", value_parser = scenarios::crud_properties::parse_case_seed)]
         replay: Option<String>,
     },
+
+    /// Check what a run needs (settings, Docker, images, tools, disk space, a loopback port)
+    /// and print what to fix. Starts no container.
+    ///
+    /// Exits with 0 when nothing blocks a run (warnings allowed), 2 otherwise.
+    Doctor,
 
     /// Scan files for connection strings with a password and password hashes.
     ///
@@ -159,6 +174,7 @@ fn main() -> ExitCode {
             Command::Validate {
                 only,
                 report,
+                app_image,
                 cases,
                 seed,
                 replay,
@@ -168,8 +184,9 @@ fn main() -> ExitCode {
                     seed,
                     replay,
                 };
-                validate::validate(only, report, properties).await
+                validate::validate(only, report, app_image, properties).await
             }
+            Command::Doctor => doctor::doctor().await,
             Command::Scan { paths } => scan::scan(paths),
             Command::Bench(Bench::Scan { size_mib, runs }) => bench::scan(size_mib, runs),
             Command::Gc {
@@ -179,6 +196,16 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::from(status)
+}
+
+/// Parses an image reference for `--app-image`.
+fn parse_image(reference: &str) -> Result<ImageRef, String> {
+    ImageRef::parse(reference).ok_or_else(|| {
+        format!(
+            "`{reference}` is not a valid image reference; expected NAME[:TAG], such as \
+             localizevideos/app:1.4.0 (digests are not accepted)"
+        )
+    })
 }
 
 /// Prints an error, redacted, to stderr.

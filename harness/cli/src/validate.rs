@@ -7,7 +7,7 @@ use chrono::Utc;
 use harness::app_image;
 use harness::check::{CheckResult, Status};
 use harness::cleanup::{self, CLEANUP_TIMEOUT};
-use harness::config::Config;
+use harness::config::{Config, ImageRef};
 use harness::error::Error;
 use harness::gc::{GcMode, collect_garbage};
 use harness::image_prune::prune_app_images;
@@ -91,6 +91,7 @@ impl PropertiesArgs {
 pub async fn validate(
     only: Vec<String>,
     report_dir: Option<PathBuf>,
+    app_image: Option<ImageRef>,
     properties: PropertiesArgs,
 ) -> u8 {
     // Usage and configuration first: nothing starts when one of them is wrong.
@@ -118,7 +119,7 @@ pub async fn validate(
         print_error(&message);
         return EXIT_ENVIRONMENT;
     }
-    let config = match Config::from_env() {
+    let mut config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
             print_error(&error.to_string());
@@ -130,6 +131,10 @@ pub async fn validate(
     {
         print_error(&message);
         return EXIT_ENVIRONMENT;
+    }
+    // The flag overrides HARNESS_APP_IMAGE.
+    if let Some(image) = app_image {
+        config.app_image = Some(image);
     }
     let run_id = RunId::generate();
     let report_dir = report_dir.unwrap_or_else(|| config.default_report_dir(&run_id));
@@ -178,6 +183,7 @@ pub async fn validate(
     };
 
     let mut report = Report {
+        schema_version: report::SCHEMA_VERSION,
         run_id: run_id.to_string(),
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
@@ -188,7 +194,10 @@ pub async fn validate(
     }
     println!("\nrun {run_id}\n{}", render_table(&report.checks));
     match report.write(&report_dir) {
-        Ok(path) => println!("report written to {}", path.display()),
+        Ok(path) => println!(
+            "report written to {} (with junit.xml and summary.md beside it)",
+            path.display()
+        ),
         Err(error) => {
             print_error(&error.to_string());
             return EXIT_ENVIRONMENT;
@@ -214,9 +223,16 @@ fn scan_final_output(scanner: &Scanner, report: &mut Report) {
             return;
         }
     };
+    let junit = report.to_junit();
+    let summary = report.to_summary();
     let findings = leaks_credentials::scan_final_output(
         scanner,
-        &[("the results table", &table), ("report.json", &json)],
+        &[
+            ("the results table", &table),
+            ("report.json", &json),
+            ("junit.xml", &junit),
+            ("summary.md", &summary),
+        ],
     );
     if findings.is_empty() {
         return;
