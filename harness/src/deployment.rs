@@ -25,14 +25,16 @@ pub struct Credentials {
     pub password: Secret,
 }
 
-/// A running Postgres and app, as seen from the harness (through ports on 127.0.0.1).
+/// A running Postgres and app, as seen from the harness.
 #[derive(Clone, Debug)]
 pub struct Deployment {
     /// Base URL of the app, such as `http://127.0.0.1:49153`, without a trailing slash.
     pub app_url: String,
-    /// Host the harness reaches Postgres on (always `127.0.0.1`).
+    /// Host the harness reaches Postgres on: `127.0.0.1`, or the container's address on the run
+    /// network in the production-like topology.
     pub postgres_host: String,
-    /// Host port mapped to the Postgres container's 5432; re-queried after every start.
+    /// Port the harness reaches Postgres on: the host port mapped to the container's 5432, or
+    /// 5432 itself in the production-like topology. Re-read after every start.
     pub postgres_port: u16,
     /// The bootstrap superuser (POSTGRES_USER of the image).
     pub superuser: Credentials,

@@ -26,10 +26,12 @@ use crate::logs::{self, ContainerLogs};
 use crate::migrate;
 use crate::network::{self, RunNetwork};
 use crate::owner::Owner;
+use crate::pg_hba;
 use crate::postgres::{self, PostgresContainer};
 use crate::redact;
 use crate::secret::Secret;
 use crate::signals;
+use crate::topology::Topology;
 
 /// Deadline for an app image build that outlived its cancelled caller to end before the
 /// shutdown sweep. The build copies one file onto the runtime image and takes seconds.
@@ -50,6 +52,9 @@ pub struct RunOptions {
     pub run_id: Option<RunId>,
     /// App image to run, or `None` so that [`app_image::ensure_app_image`] picks or builds it.
     pub app_image: Option<ImageRef>,
+    /// How the harness reaches Postgres: through a port published on 127.0.0.1 (the default),
+    /// or production-like, with no published port and restricted pg_hba.conf rules.
+    pub topology: Topology,
 }
 
 /// A running set of containers for one run. End it with [`Run::shutdown`]. If it is dropped
@@ -146,33 +151,65 @@ impl Run {
             &network_name,
             &self.labels,
             &self.deployment.superuser.password,
+            self.options.topology.publishes_postgres(),
         )
         .await?;
-        let postgres = self.postgres.insert(postgres);
+        self.postgres = Some(postgres);
 
-        self.deployment.postgres_port = match postgres.host_port().await {
-            Ok(port) => port,
-            Err(error) => {
-                return Err(
-                    explain_stop(&self.docker, postgres.name(), postgres.id(), error).await,
-                );
-            }
-        };
+        let (host, port) = self.postgres_address().await?;
+        self.deployment.postgres_host = host;
+        self.deployment.postgres_port = port;
+        let postgres = self.started_postgres("start_database")?;
         postgres
             .wait_until_ready(
                 &self.docker,
+                &self.deployment.postgres_host,
                 self.deployment.postgres_port,
                 self.config.postgres_ready_timeout,
             )
             .await?;
         tracing::info!(
             container = %postgres.name(),
+            host = %self.deployment.postgres_host,
             port = self.deployment.postgres_port,
+            topology = ?self.options.topology,
             elapsed = ?started.elapsed(),
             "Postgres container start to ready"
         );
 
-        bootstrap::bootstrap(&self.deployment).await
+        bootstrap::bootstrap(&self.deployment).await?;
+        if self.options.topology == Topology::ProductionLike {
+            let addresses = network::addresses(&self.docker, &network_name).await?;
+            pg_hba::restrict(&self.deployment, &addresses).await?;
+        }
+        Ok(())
+    }
+
+    /// Returns the host and port the harness reaches Postgres on: 127.0.0.1 and the published
+    /// port, or, in the production-like topology, the container's address on the run network
+    /// and 5432. Both can change when the container is stopped and started.
+    async fn postgres_address(&self) -> Result<(String, u16)> {
+        let postgres = self.started_postgres("postgres_address")?;
+        let address = match self.options.topology {
+            Topology::PublishedPort => postgres
+                .host_port()
+                .await
+                .map(|port| ("127.0.0.1".to_owned(), port)),
+            Topology::ProductionLike => {
+                let network = self.network.as_ref().ok_or_else(|| {
+                    Error::Usage("postgres_address needs a started run".to_owned())
+                })?;
+                network::container_address(&self.docker, postgres.id(), &network.name)
+                    .await
+                    .map(|host| (host, postgres::PORT))
+            }
+        };
+        match address {
+            Ok(address) => Ok(address),
+            Err(error) => {
+                Err(explain_stop(&self.docker, postgres.name(), postgres.id(), error).await)
+            }
+        }
     }
 
     /// Applies the migrations folder as lv_migrator and returns the number of migrations.
@@ -235,6 +272,16 @@ impl Run {
     pub async fn start_app_with_env(&mut self, app_env: Vec<(String, String)>) -> Result<()> {
         self.options.app_env = app_env;
         self.start_app().await
+    }
+
+    /// Returns the topology the run was started with.
+    pub fn topology(&self) -> Topology {
+        self.options.topology
+    }
+
+    /// Returns the name of the run's network, once created.
+    pub fn network_name(&self) -> Option<&str> {
+        self.network.as_ref().map(|network| network.name.as_str())
     }
 
     /// Returns the extra environment the app container starts with.
@@ -322,17 +369,16 @@ impl Run {
             .start()
             .await
             .map_err(|source| self.postgres_error(source))?;
-        let port = match postgres.host_port().await {
-            Ok(port) => port,
-            Err(error) => {
-                return Err(
-                    explain_stop(&self.docker, postgres.name(), postgres.id(), error).await,
-                );
-            }
-        };
+        let (host, port) = self.postgres_address().await?;
         postgres
-            .wait_until_ready(&self.docker, port, self.config.postgres_ready_timeout)
+            .wait_until_ready(
+                &self.docker,
+                &host,
+                port,
+                self.config.postgres_ready_timeout,
+            )
             .await?;
+        self.deployment.postgres_host = host;
         self.deployment.postgres_port = port;
         Ok(())
     }

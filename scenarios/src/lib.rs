@@ -4,6 +4,8 @@
 //! [`CheckResult`](harness::check::CheckResult); the CLI and the nextest wrappers in
 //! `tests/` call the same functions.
 
+pub mod access_isolation;
+pub mod access_least_privilege;
 pub mod crud_properties;
 pub mod crud_smoke;
 pub mod errors_sanitized;
@@ -26,4 +28,6 @@ pub const CHECKS: &[&str] = &[
     errors_sanitized::NAME,
     leaks_password_hash::NAME,
     leaks_credentials::NAME,
+    access_least_privilege::NAME,
+    access_isolation::NAME,
 ];

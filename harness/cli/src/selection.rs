@@ -1,8 +1,8 @@
 //! The `--only` option of `harness validate`: which checks run.
 
 use scenarios::{
-    crud_properties, crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash,
-    migrations_replay,
+    access_isolation, access_least_privilege, crud_properties, crud_smoke, errors_sanitized,
+    leaks_credentials, leaks_password_hash, migrations_replay,
 };
 
 /// Selection of the checks to run.
@@ -20,6 +20,10 @@ pub struct Selection {
     pub password_hash: bool,
     /// Whether `leaks.credentials` runs.
     pub credentials: bool,
+    /// Whether `access.least_privilege` runs.
+    pub least_privilege: bool,
+    /// Whether `access.isolation` runs.
+    pub isolation: bool,
 }
 
 impl Selection {
@@ -35,6 +39,8 @@ impl Selection {
                 errors: true,
                 password_hash: true,
                 credentials: true,
+                least_privilege: true,
+                isolation: true,
             });
         }
         let valid = scenarios::CHECKS.join(", ");
@@ -67,12 +73,14 @@ impl Selection {
             errors: names.contains(&errors_sanitized::NAME),
             password_hash: names.contains(&leaks_password_hash::NAME),
             credentials: names.contains(&leaks_credentials::NAME),
+            least_privilege: names.contains(&access_least_privilege::NAME),
+            isolation: names.contains(&access_isolation::NAME),
         })
     }
 
     /// Returns whether a selected check needs the app image.
     pub fn needs_app(&self) -> bool {
-        self.crud || self.properties || self.needs_run_app()
+        self.crud || self.properties || self.isolation || self.needs_run_app()
     }
 
     /// Returns whether a selected check uses the run's own app container (crud.properties
@@ -98,6 +106,8 @@ mod tests {
         errors: true,
         password_hash: true,
         credentials: true,
+        least_privilege: true,
+        isolation: true,
     };
 
     const NONE: Selection = Selection {
@@ -107,6 +117,8 @@ mod tests {
         errors: false,
         password_hash: false,
         credentials: false,
+        least_privilege: false,
+        isolation: false,
     };
 
     const REPLAY_AND_SMOKE: Selection = Selection {
@@ -153,6 +165,8 @@ mod tests {
                     "errors.sanitized",
                     "leaks.password_hash",
                     "leaks.credentials",
+                    "access.least_privilege",
+                    "access.isolation",
                 ],
                 ALL,
             ),

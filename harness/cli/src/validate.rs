@@ -21,7 +21,8 @@ use harness::signals;
 use scenarios::crud_properties::{self, Regressions, ReplayCommand};
 use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
 use scenarios::{
-    crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash, migrations_replay,
+    access_isolation, access_least_privilege, crud_smoke, errors_sanitized, leaks_credentials,
+    leaks_password_hash, migrations_replay,
 };
 
 use crate::preflight::check_inputs;
@@ -305,6 +306,8 @@ async fn run_checks(
         }
     }
 
+    let isolation_config = config.clone();
+    let isolation_image = app_image.clone();
     let mut run = Run::start_with_config(
         config,
         RunOptions {
@@ -315,7 +318,12 @@ async fn run_checks(
     )
     .await?;
 
-    let checks = run_selected(&mut run, selection, properties).await;
+    let mut checks = run_selected(&mut run, selection, properties).await;
+    // access.isolation needs Postgres without a published port, so it gets a production-like
+    // run of its own.
+    if selection.isolation {
+        checks.push(access_isolation::run_production_like(isolation_config, isolation_image).await);
+    }
     let output_scanner = if selection.credentials {
         match leaks_credentials::scanner(run.deployment()) {
             Ok(scanner) => Some(scanner),
@@ -366,6 +374,19 @@ async fn run_selected(
             .map(|_| ())
             .map_err(|error| error.to_string())
     };
+
+    // The catalogs and the app role's own logins are enough: no app container is needed.
+    if selection.least_privilege {
+        let result = match &migrated {
+            Ok(()) => access_least_privilege::run(run.deployment()).await,
+            Err(reason) => CheckResult::error(
+                access_least_privilege::NAME,
+                Duration::ZERO,
+                format!("the database is not migrated: {reason}"),
+            ),
+        };
+        checks.push(result);
+    }
 
     // crud.smoke, errors.sanitized and the leak checks share the run's app container.
     let started = Instant::now();
