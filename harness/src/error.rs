@@ -111,6 +111,22 @@ pub enum Error {
         logs: String,
     },
 
+    /// A container was expected to exit after a signal but still ran at the deadline.
+    #[error(
+        "container {container} still runs {timeout:?} after the signal that should have stopped \
+         it\nlast {log_lines} log lines of {container}:\n{logs}"
+    )]
+    StillRunning {
+        /// Container name.
+        container: String,
+        /// The deadline that passed.
+        timeout: Duration,
+        /// How many log lines are shown.
+        log_lines: usize,
+        /// The container's last log lines, redacted.
+        logs: String,
+    },
+
     /// A container stopped before it became ready.
     #[error(
         "container {container} ({id}) {reason} before it became ready; {last_error}\n\
