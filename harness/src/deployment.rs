@@ -1,6 +1,7 @@
 //! The deployment a check receives: the app's and Postgres's addresses, and the roles to use.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -49,6 +50,31 @@ pub struct Deployment {
     /// Every response the harness's [`AppClient`](crate::http::AppClient)s received in this
     /// run, shared by all clones of the deployment.
     pub responses: ResponseLog,
+    /// Credentials that a rotation replaced, shared by all clones of the deployment. Their
+    /// passwords are still secrets: leak scans look for them and redaction removes them.
+    pub retired: RetiredCredentials,
+}
+
+/// The credentials a rotation replaced, oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct RetiredCredentials(Arc<Mutex<Vec<Credentials>>>);
+
+impl RetiredCredentials {
+    /// Adds credentials that are no longer in use.
+    pub fn push(&self, credentials: Credentials) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(credentials);
+    }
+
+    /// Returns every retired credential, oldest first.
+    pub fn all(&self) -> Vec<Credentials> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
 }
 
 impl Deployment {

@@ -34,6 +34,7 @@ pub mod postgres;
 pub mod redact;
 pub mod report;
 pub mod reset;
+pub mod rotation;
 pub mod run;
 pub mod scan;
 pub mod secret;

@@ -55,12 +55,17 @@ pub struct LoadTarget(Arc<RwLock<String>>);
 impl LoadTarget {
     /// Creates a target at `app_url`, such as `http://127.0.0.1:49153`.
     pub fn new(app_url: &str) -> Self {
-        Self(Arc::new(RwLock::new(app_url.trim_end_matches('/').to_owned())))
+        Self(Arc::new(RwLock::new(
+            app_url.trim_end_matches('/').to_owned(),
+        )))
     }
 
     /// Points the load at another base URL.
     pub fn set_url(&self, app_url: &str) {
-        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+        *self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
             app_url.trim_end_matches('/').to_owned();
     }
 

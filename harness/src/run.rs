@@ -16,7 +16,9 @@ use crate::app_instance::AppInstance;
 use crate::bootstrap;
 use crate::cleanup::{self, CLEANUP_TIMEOUT};
 use crate::config::{Config, ImageRef};
-use crate::deployment::{APP_ROLE, AUDITOR_ROLE, Credentials, Deployment, MIGRATOR_ROLE};
+use crate::deployment::{
+    APP_ROLE, AUDITOR_ROLE, Credentials, Deployment, MIGRATOR_ROLE, RetiredCredentials,
+};
 use crate::docker::{self, short_id};
 use crate::error::{Error, Result};
 use crate::http::ResponseLog;
@@ -69,6 +71,11 @@ pub struct Run {
     network: Option<RunNetwork>,
     postgres: Option<PostgresContainer>,
     app: Option<AppContainer>,
+    /// The app container that [`Run::start_app_beside`] replaced, until
+    /// [`Run::stop_previous_app`] stops it.
+    previous_app: Option<AppContainer>,
+    /// Number of app containers started beside a running one, for their names.
+    app_generation: u32,
     /// Logs of the app containers that [`Run::start_app`] replaced, oldest first.
     replaced_app_logs: Vec<ContainerLogs>,
     deployment: Deployment,
@@ -110,6 +117,7 @@ impl Run {
                 .clone()
                 .unwrap_or_else(|| config.migrations_dir()),
             responses: ResponseLog::default(),
+            retired: RetiredCredentials::default(),
         };
 
         let mut run = Run {
@@ -122,6 +130,8 @@ impl Run {
             network: None,
             postgres: None,
             app: None,
+            previous_app: None,
+            app_generation: 0,
             replaced_app_logs: Vec::new(),
             deployment,
             finished: false,
@@ -221,6 +231,21 @@ impl Run {
     /// 200. The database must already be migrated, or the app never becomes ready. The logs of
     /// a replaced container are kept for [`Run::app_logs`].
     pub async fn start_app(&mut self) -> Result<()> {
+        self.launch_app(true).await
+    }
+
+    /// Replaces the app's extra environment with `app_env` and starts a new app container with
+    /// it, as [`Run::start_app`] does, but returns as soon as the container runs, without
+    /// waiting for `/readyz`. For drills whose app is expected not to become ready.
+    pub async fn start_app_with_env_unready(
+        &mut self,
+        app_env: Vec<(String, String)>,
+    ) -> Result<()> {
+        self.options.app_env = app_env;
+        self.launch_app(false).await
+    }
+
+    async fn launch_app(&mut self, wait_until_ready: bool) -> Result<()> {
         let network_name = match (&self.network, &self.postgres) {
             (Some(network), Some(_)) => network.name.clone(),
             _ => {
@@ -252,6 +277,9 @@ impl Run {
             Err(error) => return Err(explain_stop(&self.docker, app.name(), app.id(), error).await),
         };
         self.deployment.app_url = format!("http://127.0.0.1:{port}");
+        if !wait_until_ready {
+            return Ok(());
+        }
         app.wait_until_ready(
             &self.docker,
             &self.deployment.app_url,
@@ -265,6 +293,107 @@ impl Run {
             "app container start to ready"
         );
         Ok(())
+    }
+
+    /// Stops and starts the running app container, which keeps the environment it was created
+    /// with, as a process manager's restart without an updated environment does. Re-reads the
+    /// published port and returns without waiting for `/readyz`.
+    pub async fn restart_app_in_place(&mut self) -> Result<()> {
+        let app = self
+            .app
+            .as_ref()
+            .ok_or_else(|| Error::Usage("restart_app_in_place needs a started app".to_owned()))?;
+        let failed = |source| Error::ContainerStart {
+            container: app.name().to_owned(),
+            image: app.image(),
+            source: Box::new(source),
+        };
+        app.container().stop().await.map_err(failed)?;
+        app.container().start().await.map_err(failed)?;
+        let port = app.host_port().await?;
+        self.deployment.app_url = format!("http://127.0.0.1:{port}");
+        tracing::info!(container = %app.name(), url = %self.deployment.app_url, "app container restarted in place");
+        Ok(())
+    }
+
+    /// Starts a new app container with `app_env` as its extra environment beside the running
+    /// one, and waits until `/readyz` returns 200: the first half of a rolling restart. The new
+    /// container becomes the run's app, and the deployment's `app_url` points at it; the old
+    /// one keeps serving until [`Run::stop_previous_app`] stops it.
+    pub async fn start_app_beside(&mut self, app_env: Vec<(String, String)>) -> Result<()> {
+        let Some(network) = &self.network else {
+            return Err(Error::Usage(
+                "start_app_beside needs a started run".to_owned(),
+            ));
+        };
+        if self.previous_app.is_some() {
+            return Err(Error::Usage(
+                "start_app_beside: stop the previous app with stop_previous_app first".to_owned(),
+            ));
+        }
+        let image = self.app_image().await?;
+        self.app_generation += 1;
+        let name = app::instance_container_name(&self.id, &format!("gen{}", self.app_generation));
+        let environment = app::app_environment(&self.config, &self.id, &self.deployment, &app_env);
+        let started = Instant::now();
+        let container = app::start(&image, name, &network.name, &self.labels, environment).await?;
+        let port = match container.host_port().await {
+            Ok(port) => port,
+            Err(error) => {
+                let error =
+                    explain_stop(&self.docker, container.name(), container.id(), error).await;
+                remove_container(container.name().to_owned(), container.into_container())
+                    .await
+                    .ok();
+                return Err(error);
+            }
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        if let Err(error) = container
+            .wait_until_ready(&self.docker, &url, self.config.app_ready_timeout)
+            .await
+        {
+            remove_container(container.name().to_owned(), container.into_container())
+                .await
+                .ok();
+            return Err(error);
+        }
+        tracing::info!(
+            container = %container.name(),
+            %url,
+            elapsed = ?started.elapsed(),
+            "app container started beside the running one"
+        );
+        self.options.app_env = app_env;
+        self.previous_app = self.app.replace(container);
+        self.deployment.app_url = url;
+        Ok(())
+    }
+
+    /// Stops the app container that [`Run::start_app_beside`] replaced with SIGTERM, so that
+    /// it finishes its requests in flight (Docker sends SIGKILL after its grace period), keeps
+    /// its logs for [`Run::app_logs`] and removes it.
+    pub async fn stop_previous_app(&mut self) -> Result<()> {
+        let Some(previous) = self.previous_app.take() else {
+            return Err(Error::Usage(
+                "stop_previous_app: no app container was started beside another".to_owned(),
+            ));
+        };
+        if let Err(source) = previous.container().stop().await {
+            tracing::warn!(container = %previous.name(), error = %source, "stopping the previous app container failed; removing it");
+        }
+        let logs = logs::read_all(&self.docker, previous.id(), previous.name()).await?;
+        self.replaced_app_logs.push(logs);
+        remove_container(previous.name().to_owned(), previous.into_container()).await
+    }
+
+    /// Replaces the app's login credentials in the deployment (the app's environment and
+    /// [`Deployment::app`]) after a rotation. The previous credentials move to
+    /// [`Deployment::retired`], and the new password is registered for redaction.
+    pub fn set_app_credentials(&mut self, credentials: Credentials) {
+        redact::register(&credentials.password);
+        let previous = std::mem::replace(&mut self.deployment.app, credentials);
+        self.deployment.retired.push(previous);
     }
 
     /// Replaces the app's extra environment (see [`RunOptions::app_env`]) with `app_env` and
@@ -401,6 +530,9 @@ impl Run {
     /// [`Run::start_app`] replaced, oldest first, then the running one.
     pub async fn app_logs(&self) -> Result<Vec<ContainerLogs>> {
         let mut all = self.replaced_app_logs.clone();
+        if let Some(previous) = &self.previous_app {
+            all.push(logs::read_all(&self.docker, previous.id(), previous.name()).await?);
+        }
         if let Some(app) = &self.app {
             all.push(logs::read_all(&self.docker, app.id(), app.name()).await?);
         }
@@ -462,6 +594,12 @@ impl Run {
 
     async fn shutdown_in_place(&mut self) -> Result<()> {
         let mut first_error = None;
+        if let Some(app) = self.previous_app.take() {
+            let name = app.name().to_owned();
+            if let Err(error) = remove_container(name, app.into_container()).await {
+                first_error.get_or_insert(error);
+            }
+        }
         if let Some(app) = self.app.take() {
             let name = app.name().to_owned();
             if let Err(error) = remove_container(name, app.into_container()).await {
@@ -568,6 +706,9 @@ impl Drop for Run {
         // shared client, whose pooled connections can belong to the runtime that is blocked in
         // this `Drop`. Their containers are gone, so the handles are forgotten instead.
         if let Some(app) = self.app.take() {
+            std::mem::forget(app.into_container());
+        }
+        if let Some(app) = self.previous_app.take() {
             std::mem::forget(app.into_container());
         }
         if let Some(postgres) = self.postgres.take() {

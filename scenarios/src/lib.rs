@@ -16,6 +16,7 @@ pub mod leaks_password_hash;
 pub mod migration_files;
 pub mod migrations_replay;
 pub mod redact;
+pub mod rotation;
 pub mod schema;
 pub mod snapshot;
 pub mod tour;

@@ -56,8 +56,7 @@ impl Verification {
     /// Returns one finding per broken rule and read-back, naming the values.
     pub fn findings(&self) -> Vec<String> {
         let mut findings = Vec::new();
-        for (source, comparison) in [(Source::Api, &self.api), (Source::Database, &self.database)]
-        {
+        for (source, comparison) in [(Source::Api, &self.api), (Source::Database, &self.database)] {
             let mut add = |count: usize, what: &str, values: Vec<String>| {
                 if count > 0 {
                     findings.push(format!(
@@ -128,7 +127,11 @@ impl Verification {
 }
 
 fn list(values: &[String]) -> String {
-    let shown: Vec<&str> = values.iter().take(LISTED_VALUES).map(String::as_str).collect();
+    let shown: Vec<&str> = values
+        .iter()
+        .take(LISTED_VALUES)
+        .map(String::as_str)
+        .collect();
     match values.len().checked_sub(LISTED_VALUES) {
         Some(more) if more > 0 => format!("{} and {more} more", shown.join(", ")),
         _ => shown.join(", "),

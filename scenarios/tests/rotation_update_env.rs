@@ -1,0 +1,45 @@
+//! `rotation.update_env` under load, and its self-test: a restart of the same container, which
+//! keeps the old password in its environment.
+
+mod common;
+
+use common::{describe, in_run, step};
+use harness::check::Status;
+use harness::run::RunOptions;
+use scenarios::rotation::update_env::{self, Restart};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_env_passes() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        update_env::run(run).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_env_flags_stale_restart() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        update_env::run_with(run, Restart::SameContainer).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert!(
+        result
+            .message
+            .starts_with("after the rotation, the restarted app was not ready within"),
+        "the message should say that the app did not become ready: {}",
+        describe(&result)
+    );
+    assert!(
+        result.message.contains("database_unreachable"),
+        "the message should show the readiness reason: {}",
+        describe(&result)
+    );
+}
