@@ -31,4 +31,7 @@ pub const CHECKS: &[&str] = &[
     leaks_credentials::NAME,
     access_least_privilege::NAME,
     access_isolation::NAME,
+    rotation::update_env::NAME,
+    rotation::stale_env::NAME,
+    rotation::alternating_users::NAME,
 ];

@@ -2,7 +2,7 @@
 
 use scenarios::{
     access_isolation, access_least_privilege, crud_properties, crud_smoke, errors_sanitized,
-    leaks_credentials, leaks_password_hash, migrations_replay,
+    leaks_credentials, leaks_password_hash, migrations_replay, rotation,
 };
 
 /// Selection of the checks to run.
@@ -24,6 +24,12 @@ pub struct Selection {
     pub least_privilege: bool,
     /// Whether `access.isolation` runs.
     pub isolation: bool,
+    /// Whether `rotation.update_env` runs.
+    pub update_env: bool,
+    /// Whether `rotation.stale_env` runs.
+    pub stale_env: bool,
+    /// Whether `rotation.alternating_users` runs.
+    pub alternating_users: bool,
 }
 
 impl Selection {
@@ -41,6 +47,9 @@ impl Selection {
                 credentials: true,
                 least_privilege: true,
                 isolation: true,
+                update_env: true,
+                stale_env: true,
+                alternating_users: true,
             });
         }
         let valid = scenarios::CHECKS.join(", ");
@@ -75,6 +84,9 @@ impl Selection {
             credentials: names.contains(&leaks_credentials::NAME),
             least_privilege: names.contains(&access_least_privilege::NAME),
             isolation: names.contains(&access_isolation::NAME),
+            update_env: names.contains(&rotation::update_env::NAME),
+            stale_env: names.contains(&rotation::stale_env::NAME),
+            alternating_users: names.contains(&rotation::alternating_users::NAME),
         })
     }
 
@@ -86,7 +98,13 @@ impl Selection {
     /// Returns whether a selected check uses the run's own app container (crud.properties
     /// starts app containers of its own).
     pub fn needs_run_app(&self) -> bool {
-        self.crud || self.errors || self.password_hash || self.credentials
+        self.crud
+            || self.errors
+            || self.password_hash
+            || self.credentials
+            || self.update_env
+            || self.stale_env
+            || self.alternating_users
     }
 }
 
@@ -108,6 +126,9 @@ mod tests {
         credentials: true,
         least_privilege: true,
         isolation: true,
+        update_env: true,
+        stale_env: true,
+        alternating_users: true,
     };
 
     const NONE: Selection = Selection {
@@ -119,6 +140,9 @@ mod tests {
         credentials: false,
         least_privilege: false,
         isolation: false,
+        update_env: false,
+        stale_env: false,
+        alternating_users: false,
     };
 
     const REPLAY_AND_SMOKE: Selection = Selection {
@@ -167,6 +191,9 @@ mod tests {
                     "leaks.credentials",
                     "access.least_privilege",
                     "access.isolation",
+                    "rotation.update_env",
+                    "rotation.stale_env",
+                    "rotation.alternating_users",
                 ],
                 ALL,
             ),

@@ -22,7 +22,7 @@ use scenarios::crud_properties::{self, Regressions, ReplayCommand};
 use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
 use scenarios::{
     access_isolation, access_least_privilege, crud_smoke, errors_sanitized, leaks_credentials,
-    leaks_password_hash, migrations_replay,
+    leaks_password_hash, migrations_replay, rotation,
 };
 
 use crate::preflight::check_inputs;
@@ -431,6 +431,30 @@ async fn run_selected(
         };
         checks.push(result);
     }
+    // The rotation drills restart the app and change its credentials. They run before the leak
+    // checks, which then scan their logs and know the retired passwords.
+    if selection.update_env {
+        let result = match not_started(rotation::update_env::NAME) {
+            Some(result) => result,
+            None => rotation::update_env::run(run).await,
+        };
+        checks.push(result);
+    }
+    if selection.stale_env {
+        let result = match not_started(rotation::stale_env::NAME) {
+            Some(result) => result,
+            None => rotation::stale_env::run(run).await,
+        };
+        checks.push(result);
+    }
+    if selection.alternating_users {
+        let result = match not_started(rotation::alternating_users::NAME) {
+            Some(result) => result,
+            None => rotation::alternating_users::run(run).await,
+        };
+        checks.push(result);
+    }
+
     // Last, so that they scan every response and log of the run.
     if selection.password_hash {
         let result = match not_started(leaks_password_hash::NAME) {
