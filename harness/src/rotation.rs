@@ -44,7 +44,7 @@ pub async fn set_password(
 }
 
 /// Creates login role `role` with `password` (as a verifier) and the attributes of the app's
-/// roles, and gives it every grant `template` holds on the application database, its schema
+/// roles, and gives it every grant `template` has on the application database, its schema
 /// `public` and the tables in it.
 pub async fn create_role_like(
     deployment: &Deployment,

@@ -54,8 +54,8 @@ pub struct RunOptions {
     pub run_id: Option<RunId>,
     /// App image to run, or `None` so that [`app_image::ensure_app_image`] picks or builds it.
     pub app_image: Option<ImageRef>,
-    /// How the harness reaches Postgres: through a port published on 127.0.0.1 (the default),
-    /// or production-like, with no published port and restricted pg_hba.conf rules.
+    /// Network layout: Postgres published on a port of 127.0.0.1 (the default), or
+    /// production-like, with no published port and restricted pg_hba.conf rules.
     pub topology: Topology,
 }
 
@@ -331,6 +331,7 @@ impl Run {
                 "start_app_beside: stop the previous app with stop_previous_app first".to_owned(),
             ));
         }
+
         let image = self.app_image().await?;
         self.app_generation += 1;
         let name = app::instance_container_name(&self.id, &format!("gen{}", self.app_generation));
@@ -349,6 +350,7 @@ impl Run {
             }
         };
         let url = format!("http://127.0.0.1:{port}");
+
         if let Err(error) = container
             .wait_until_ready(&self.docker, &url, self.config.app_ready_timeout)
             .await
@@ -364,6 +366,7 @@ impl Run {
             elapsed = ?started.elapsed(),
             "app container started beside the running one"
         );
+
         self.options.app_env = app_env;
         self.previous_app = self.app.replace(container);
         self.deployment.app_url = url;

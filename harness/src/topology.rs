@@ -12,10 +12,10 @@ pub enum Topology {
     /// works wherever Docker runs, Docker Desktop included.
     #[default]
     PublishedPort,
-    /// What a production deployment looks like: Postgres publishes no host port, and its
-    /// pg_hba.conf accepts the app role only from the run network's subnet and the harness's
-    /// roles only from the network's gateway address, which is where the harness's connections
-    /// come from. The harness connects to the container's address on the run network.
+    /// The layout of a production deployment: Postgres publishes no host port. Its pg_hba.conf
+    /// accepts the app role only from the run network's subnet, and the harness's roles only
+    /// from the network's gateway address, where the harness's connections come from. The
+    /// harness connects to the container's address on the run network.
     ///
     /// NOTE: this needs a host that routes to Docker's bridge networks, as a Linux host running
     /// the engine does. Docker Desktop (macOS, Windows) runs the engine in a VM that the host

@@ -12,7 +12,7 @@
 //!   network's gateway, where the harness's connections come from.
 //!
 //! NOTE: pg_hba.conf can tell addresses apart, not containers, so an outsider on the app's
-//! network that holds the app role's password can log in. The session sampling reports such a
+//! network that has the app role's password can log in. The session sampling reports such a
 //! session, because its address is not the app container's.
 
 pub mod outsider;
@@ -241,7 +241,7 @@ async fn probe(
 
 /// An outsider on another network tries the Postgres container by name, by its address on the
 /// run network, and through the outsider network's gateway on each published host port. Any
-/// answer from a server is a finding.
+/// response from a server is a finding.
 async fn from_other_network(
     run: &Run,
     addresses: &Addresses,

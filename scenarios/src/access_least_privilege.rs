@@ -65,7 +65,7 @@ async fn check(deployment: &Deployment) -> Result<(Vec<String>, String), String>
     }
     let catalog = catalog.map_err(|error| database_error("reading the catalogs", error))?;
 
-    // Then the behaviour: what the role can really do, whatever the grants say.
+    // Then the behaviour: what the role can really do, whatever the grants show.
     let probes = probes::run(deployment)
         .await
         .map_err(|error| database_error("probing as the app role", error))?;

@@ -1,6 +1,6 @@
 //! `access.isolation` on a production-like run, and its self-tests: a run whose Postgres
 //! publishes its port and accepts every role from every address, and an outsider on the app's
-//! network that holds a session with the app role's password.
+//! network that keeps a session open with the app role's password.
 
 mod common;
 

@@ -43,15 +43,15 @@ pub struct Outsider {
     network: String,
 }
 
-/// What a connection attempt from an outsider got.
+/// Outcome of a connection attempt from an outsider.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attempt {
     /// The login succeeded and `SELECT 1` ran.
     Connected,
-    /// The server answered and refused, with its message (such as `FATAL:  no pg_hba.conf
+    /// The server responded and rejected the login, with its message (such as `FATAL:  no pg_hba.conf
     /// entry for host ...`).
     Rejected(String),
-    /// No server answered: the name did not resolve, or the address was not reachable.
+    /// No server responded: the name did not resolve, or the address was not reachable.
     Unreachable(String),
 }
 
@@ -147,7 +147,7 @@ impl Outsider {
             .map_err(|error| error.to_string())
     }
 
-    /// Returns the gateway of the outsider's network: the Docker host as the outsider sees it.
+    /// Returns the gateway of the outsider's network: the Docker host's address on it.
     pub async fn gateway(&self, docker: &Docker) -> Result<String, String> {
         network::addresses(docker, &self.network)
             .await

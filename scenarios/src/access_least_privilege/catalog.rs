@@ -2,8 +2,8 @@
 //! the ACLs of databases, schemas, tables and the server-file functions, read as the superuser.
 //!
 //! Grants are read with `aclexplode`, which lists each grantee of an ACL, so that a finding can
-//! say whether the app role itself or PUBLIC holds the privilege, and the REVOKE names the
-//! grantee that holds it. A NULL ACL means the built-in default, which `acldefault` returns
+//! show whether the app role itself or PUBLIC has the privilege, and the REVOKE names that
+//! grantee. A NULL ACL means the built-in default, which `acldefault` returns
 //! (PostgreSQL 15 gives PUBLIC CONNECT and TEMPORARY on every new database this way).
 
 use sqlx::postgres::PgConnection;
@@ -35,7 +35,7 @@ const SERVER_FILE_FUNCTIONS: &[&str] = &[
 /// Database that the image's initdb creates for maintenance. The app never connects to it.
 const MAINTENANCE_DATABASE: &str = "postgres";
 
-/// What the catalogs showed.
+/// Findings of the catalog queries.
 pub struct CatalogReport {
     /// One line per excess privilege, each with the statement that removes it.
     pub findings: Vec<String>,
@@ -388,8 +388,8 @@ async fn server_files(
     Ok(())
 }
 
-/// Returns who holds a privilege on one catalog row directly: the role (preferred) or PUBLIC,
-/// or `None` when the privilege comes only through a membership.
+/// Returns the direct grantee of a privilege on one catalog row: the role (preferred) or
+/// PUBLIC, or `None` when the privilege comes only through a membership.
 async fn direct_grantee(
     connection: &mut PgConnection,
     role: &str,

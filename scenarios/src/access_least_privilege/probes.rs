@@ -16,7 +16,7 @@ const MAINTENANCE_DATABASE: &str = "postgres";
 
 /// One statement the app role must not be able to run.
 struct Probe {
-    /// What a success would let the role do, for the finding.
+    /// Action that a success would allow the role, for the finding.
     action: &'static str,
     /// The statement, sent inside a transaction that is rolled back.
     statement: &'static str,
@@ -50,7 +50,7 @@ const PROBES: &[Probe] = &[
     },
 ];
 
-/// What the probes showed.
+/// Outcome of the probes.
 pub struct ProbeReport {
     /// One line per probe that was not rejected for lack of privilege.
     pub findings: Vec<String>,

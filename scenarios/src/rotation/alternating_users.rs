@@ -1,10 +1,10 @@
 //! Check `rotation.alternating_users`: two login roles with the same grants, and a rolling
 //! restart that moves the app from one to the other, under steady load.
 //!
-//! The drill creates the second role with the grants of the app's role, starts a new app
-//! container with the second role's credentials beside the running one, moves the load to it,
-//! stops the old container with SIGTERM (so that it finishes its requests in flight), and then
-//! locks the retired role with NOLOGIN. No request may fail, the retired role must not be able
+//! The drill creates the second role with the grants of the app's role and starts a new app
+//! container with the second role's credentials beside the running one. It moves the load to
+//! the new container and stops the old one with SIGTERM, so that the old one finishes its
+//! requests in flight. Then it locks the retired role with NOLOGIN. No request may fail, the retired role must not be able
 //! to log in and must have no session left, and no acknowledged write may be lost.
 //!
 //! NOTE: the production-like topology's pg_hba.conf names the app role only, so this drill

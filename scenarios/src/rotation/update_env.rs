@@ -26,7 +26,7 @@ use super::{
 /// Stable check name.
 pub const NAME: &str = "rotation.update_env";
 
-/// How the drill restarts the app after the rotation.
+/// The restart that follows the rotation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Restart {
     /// A new container with the updated environment: the documented procedure.
