@@ -105,6 +105,51 @@ pub async fn lock_role(deployment: &Deployment, role: &str) -> Result<(), Rotati
     .await
 }
 
+/// Sets the VALID UNTIL of `role` to `seconds` after the server's current time. PostgreSQL
+/// checks it only at login, so sessions already open go on working after it passes.
+pub async fn expire_after(
+    deployment: &Deployment,
+    role: &str,
+    seconds: u32,
+) -> Result<(), RotationError> {
+    let statement = format!(
+        "DO $$ BEGIN EXECUTE pg_catalog.format('ALTER ROLE %I VALID UNTIL %L', '{role}', \
+         pg_catalog.now() + make_interval(secs => {seconds})); END $$"
+    );
+    execute(
+        deployment,
+        &[statement],
+        &format!("ALTER ROLE {role} VALID UNTIL"),
+    )
+    .await
+}
+
+/// Removes the expiry of `role` (VALID UNTIL 'infinity').
+pub async fn never_expire(deployment: &Deployment, role: &str) -> Result<(), RotationError> {
+    execute(
+        deployment,
+        &[format!("ALTER ROLE {role} VALID UNTIL 'infinity'")],
+        &format!("ALTER ROLE {role} VALID UNTIL 'infinity'"),
+    )
+    .await
+}
+
+/// Ends every session of `role`, as a pool that recycles its connections would, so that the
+/// role's clients must log in again.
+pub async fn end_sessions(deployment: &Deployment, role: &str) -> Result<i64, RotationError> {
+    let mut connection = connect(deployment).await?;
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid)) \
+         FROM pg_catalog.pg_stat_activity WHERE usename = $1",
+    )
+    .bind(role)
+    .fetch_one(&mut connection)
+    .await
+    .map_err(|error| failure(&format!("ending the sessions of {role}"), &error))?;
+    connection.close().await.ok();
+    Ok(ended)
+}
+
 /// Returns whether `role` may log in now: LOGIN and no VALID UNTIL in the past.
 pub async fn can_log_in(deployment: &Deployment, role: &str) -> Result<bool, RotationError> {
     let mut connection = connect(deployment).await?;

@@ -34,4 +34,5 @@ pub const CHECKS: &[&str] = &[
     rotation::update_env::NAME,
     rotation::stale_env::NAME,
     rotation::alternating_users::NAME,
+    rotation::expiry::NAME,
 ];

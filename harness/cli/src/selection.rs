@@ -30,6 +30,8 @@ pub struct Selection {
     pub stale_env: bool,
     /// Whether `rotation.alternating_users` runs.
     pub alternating_users: bool,
+    /// Whether `rotation.expiry` runs.
+    pub expiry: bool,
 }
 
 impl Selection {
@@ -50,6 +52,7 @@ impl Selection {
                 update_env: true,
                 stale_env: true,
                 alternating_users: true,
+                expiry: true,
             });
         }
         let valid = scenarios::CHECKS.join(", ");
@@ -87,6 +90,7 @@ impl Selection {
             update_env: names.contains(&rotation::update_env::NAME),
             stale_env: names.contains(&rotation::stale_env::NAME),
             alternating_users: names.contains(&rotation::alternating_users::NAME),
+            expiry: names.contains(&rotation::expiry::NAME),
         })
     }
 
@@ -105,6 +109,7 @@ impl Selection {
             || self.update_env
             || self.stale_env
             || self.alternating_users
+            || self.expiry
     }
 }
 
@@ -129,6 +134,7 @@ mod tests {
         update_env: true,
         stale_env: true,
         alternating_users: true,
+        expiry: true,
     };
 
     const NONE: Selection = Selection {
@@ -143,6 +149,7 @@ mod tests {
         update_env: false,
         stale_env: false,
         alternating_users: false,
+        expiry: false,
     };
 
     const REPLAY_AND_SMOKE: Selection = Selection {
@@ -194,6 +201,7 @@ mod tests {
                     "rotation.update_env",
                     "rotation.stale_env",
                     "rotation.alternating_users",
+                    "rotation.expiry",
                 ],
                 ALL,
             ),

@@ -454,6 +454,13 @@ async fn run_selected(
         };
         checks.push(result);
     }
+    if selection.expiry {
+        let result = match not_started(rotation::expiry::NAME) {
+            Some(result) => result,
+            None => rotation::expiry::run(run).await,
+        };
+        checks.push(result);
+    }
 
     // Last, so that they scan every response and log of the run.
     if selection.password_hash {

@@ -4,6 +4,7 @@
 //! round trip, login attempts and the scan for passwords in the logs.
 
 pub mod alternating_users;
+pub mod expiry;
 pub mod stale_env;
 pub mod update_env;
 
