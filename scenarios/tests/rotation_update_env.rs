@@ -1,12 +1,12 @@
-//! `rotation.update_env` under load, and its self-test: a restart of the same container, which
-//! keeps the old password in its environment.
+//! `rotation.update_env` under load, and its self-tests: a restart of the same container, which
+//! keeps the old password in its environment, and a plain password that reaches the server log.
 
 mod common;
 
 use common::{describe, in_run, step};
 use harness::check::Status;
 use harness::run::RunOptions;
-use scenarios::rotation::update_env::{self, Restart};
+use scenarios::rotation::update_env::{self, Procedure};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_env_passes() {
@@ -25,7 +25,7 @@ async fn update_env_flags_stale_restart() {
     let result = in_run(RunOptions::default(), async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(run.start_app().await, "starting the app");
-        update_env::run_with(run, Restart::SameContainer).await
+        update_env::run_with(run, Procedure::SameContainer).await
     })
     .await;
 
@@ -40,6 +40,27 @@ async fn update_env_flags_stale_restart() {
     assert!(
         result.message.contains("database_unreachable"),
         "the message should show the readiness reason: {}",
+        describe(&result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_env_flags_logged_password() {
+    let result = in_run(RunOptions::default(), async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(run.start_app().await, "starting the app");
+        update_env::run_with(run, Procedure::PlainPasswordLogged).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert!(
+        result
+            .findings
+            .iter()
+            .any(|finding| finding.starts_with("container lv-pg-")
+                && finding.contains(": password of role lv_app")),
+        "a finding should name the Postgres log and the app role's password: {}",
         describe(&result)
     );
 }

@@ -13,42 +13,49 @@
 use std::time::Instant;
 
 use harness::check::CheckResult;
-use harness::deployment::Credentials;
+use harness::deployment::{Credentials, Deployment};
 use harness::rotation;
 use harness::run::Run;
 use harness::secret::Secret;
+use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use super::{
     INVALID_PASSWORD, READY_TIMEOUT, SteadyLoad, crud_round_trip, login, password_findings,
     wait_until_ready,
 };
+use crate::redact::redact;
 
 /// Stable check name.
 pub const NAME: &str = "rotation.update_env";
 
-/// The restart that follows the rotation.
+/// The procedure the drill follows: the documented one, or a faulty one for the check's
+/// self-tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Restart {
-    /// A new container with the updated environment: the documented procedure.
-    UpdatedEnvironment,
-    /// The same container stopped and started, which keeps the environment it was created
-    /// with: a process manager's restart without the updated environment, or an app that
-    /// caches its credentials. For the check's self-test.
+pub enum Procedure {
+    /// A verifier, then a new container with the updated environment.
+    Documented,
+    /// A verifier, then the same container stopped and started, which keeps the environment it
+    /// was created with: a process manager's restart without the updated environment, or an
+    /// app that caches its credentials.
     SameContainer,
+    /// The plain password sent in `ALTER ROLE` while the session logs every statement, then a
+    /// new container with the updated environment.
+    PlainPasswordLogged,
 }
 
 /// Runs the documented procedure on a run whose app is started. The app runs with the new
 /// password afterwards, and the deployment's app credentials are the new ones.
 pub async fn run(run: &mut Run) -> CheckResult {
-    run_with(run, Restart::UpdatedEnvironment).await
+    run_with(run, Procedure::Documented).await
 }
 
-/// Runs the drill with the given restart.
-pub async fn run_with(run: &mut Run, restart: Restart) -> CheckResult {
+/// Runs the drill with the given procedure.
+pub async fn run_with(run: &mut Run, procedure: Procedure) -> CheckResult {
     let started = Instant::now();
-    tracing::info!(check = NAME, ?restart, "check started");
+    tracing::info!(check = NAME, ?procedure, "check started");
 
-    let result = match check(run, restart).await {
+    let result = match check(run, procedure).await {
         Ok((findings, passed)) => {
             CheckResult::from_findings(NAME, started.elapsed(), passed, findings)
         }
@@ -59,10 +66,10 @@ pub async fn run_with(run: &mut Run, restart: Restart) -> CheckResult {
     result
 }
 
-async fn check(run: &mut Run, restart: Restart) -> Result<(Vec<String>, String), String> {
+async fn check(run: &mut Run, procedure: Procedure) -> Result<(Vec<String>, String), String> {
     let steady = SteadyLoad::start(run.deployment(), NAME).await?;
     let mut findings = Vec::new();
-    let outcome = drill(run, &steady, restart, &mut findings).await;
+    let outcome = drill(run, &steady, procedure, &mut findings).await;
     let verification = steady.finish(run.deployment(), NAME).await;
     let ready_after = outcome?;
     let verification = verification?;
@@ -88,7 +95,7 @@ async fn check(run: &mut Run, restart: Restart) -> Result<(Vec<String>, String),
 async fn drill(
     run: &mut Run,
     steady: &SteadyLoad,
-    restart: Restart,
+    procedure: Procedure,
     findings: &mut Vec<String>,
 ) -> Result<std::time::Duration, String> {
     let old = run.deployment().app.clone();
@@ -99,20 +106,29 @@ async fn drill(
 
     // Rotate: from here on, new connections with the old password fail, while the app's open
     // connections keep working.
-    rotation::set_password(run.deployment(), &old.role, &new.password)
-        .await
-        .map_err(|error| error.to_string())?;
+    // The new password is registered for redaction first, so that no error below can show it.
+    harness::redact::register(&new.password);
+    match procedure {
+        Procedure::PlainPasswordLogged => {
+            set_plain_password_logged(run.deployment(), &old.role, &new.password).await?;
+        }
+        Procedure::Documented | Procedure::SameContainer => {
+            rotation::set_password(run.deployment(), &old.role, &new.password)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+    }
     run.set_app_credentials(new.clone());
     tracing::info!(check = NAME, role = %old.role, "password rotated");
 
     // Restart, then verify connectivity.
     let restarted_at = steady.elapsed();
-    let restarted = match restart {
-        Restart::UpdatedEnvironment => {
+    let restarted = match procedure {
+        Procedure::Documented | Procedure::PlainPasswordLogged => {
             let environment = run.app_env().to_vec();
             run.start_app_with_env_unready(environment).await
         }
-        Restart::SameContainer => run.restart_app_in_place().await,
+        Procedure::SameContainer => run.restart_app_in_place().await,
     };
     restarted.map_err(|error| format!("restarting the app failed: {error}"))?;
     steady.point_at(&run.deployment().app_url);
@@ -159,4 +175,42 @@ async fn drill(
         ));
     }
     Ok(ready_after)
+}
+
+/// Sends the plain password in `ALTER ROLE` from a session that logs every statement, so that
+/// the server log records it: the mistake the verifier avoids.
+async fn set_plain_password_logged(
+    deployment: &Deployment,
+    role: &str,
+    password: &Secret,
+) -> Result<(), String> {
+    let options = deployment
+        .connect_options(&deployment.superuser)
+        .disable_statement_logging();
+    let mut connection = PgConnection::connect_with(&options)
+        .await
+        .map_err(|error| {
+            format!(
+                "connecting as the superuser failed: {}",
+                redact(deployment, &error.to_string())
+            )
+        })?;
+    // Generated passwords are alphanumeric, so single quotes are safe around one.
+    let statements = [
+        "SET log_statement = 'all'".to_owned(),
+        format!("ALTER ROLE {role} PASSWORD '{}'", password.expose()),
+    ];
+    for statement in statements {
+        sqlx::raw_sql(AssertSqlSafe(statement))
+            .execute(&mut connection)
+            .await
+            .map_err(|error| {
+                format!(
+                    "setting the plain password failed: {}",
+                    redact(deployment, &error.to_string())
+                )
+            })?;
+    }
+    connection.close().await.ok();
+    Ok(())
 }
