@@ -36,8 +36,8 @@ pub const NAME: &str = "rotation.expiry";
 const EXPIRES_IN_SECONDS: u32 = 2;
 /// Deadline for the expiry to pass.
 const EXPIRY_TIMEOUT: Duration = Duration::from_secs(15);
-/// What the app's log must contain once it cannot log in: the server's message for a
-/// rejected password, which PostgreSQL 15 also sends for an expired role.
+/// Server message for a rejected password, which the app's log must contain once it cannot log
+/// in. PostgreSQL 15 sends the same message to a client whose role has expired.
 const LOGIN_FAILED_TEXT: &str = "password authentication failed";
 
 /// Whether the drill sets the expiry.
@@ -110,15 +110,16 @@ async fn drill(
     let options = deployment
         .connect_options_to(&app, DATABASE)
         .disable_statement_logging();
-    let mut held = PgConnection::connect_with(&options)
-        .await
-        .map_err(|error| {
-            format!(
-                "opening a session as {} before the expiry failed: {}",
-                app.role,
-                redact(&deployment, &error.to_string())
-            )
-        })?;
+    let mut session_before_expiry =
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(|error| {
+                format!(
+                    "opening a session as {} before the expiry failed: {}",
+                    app.role,
+                    redact(&deployment, &error.to_string())
+                )
+            })?;
 
     if expiry == Expiry::Passes {
         rotation::expire_after(&deployment, &app.role, EXPIRES_IN_SECONDS)
@@ -129,7 +130,10 @@ async fn drill(
     let expired_at = steady.elapsed();
 
     // Existing connections go on working.
-    if let Err(error) = sqlx::query("SELECT 1").execute(&mut held).await {
+    if let Err(error) = sqlx::query("SELECT 1")
+        .execute(&mut session_before_expiry)
+        .await
+    {
         findings.push(format!(
             "a session of {} opened before the expiry failed after it: {}; VALID UNTIL must \
              not end open sessions",
@@ -137,7 +141,7 @@ async fn drill(
             redact(&deployment, &error.to_string())
         ));
     }
-    held.close().await.ok();
+    session_before_expiry.close().await.ok();
     steady
         .wait_for_acknowledged(expired_at)
         .await
