@@ -375,18 +375,7 @@ async fn run_selected(
             .map_err(|error| error.to_string())
     };
 
-    // The catalogs and the app role's own logins are enough: no app container is needed.
-    if selection.least_privilege {
-        let result = match &migrated {
-            Ok(()) => access_least_privilege::run(run.deployment()).await,
-            Err(reason) => CheckResult::error(
-                access_least_privilege::NAME,
-                Duration::ZERO,
-                format!("the database is not migrated: {reason}"),
-            ),
-        };
-        checks.push(result);
-    }
+    let migration_error = migrated.as_ref().err().cloned();
 
     // crud.smoke, errors.sanitized and the leak checks share the run's app container.
     let started = Instant::now();
@@ -420,6 +409,20 @@ async fn run_selected(
     // a clone of it, with an app container of its own.
     if selection.properties {
         checks.push(crud_properties::run_on_clone(run, properties).await.result);
+    }
+
+    // The catalogs and the app role's own logins are enough: no app container is needed. It
+    // runs before the rotation drills, which move the app to another role.
+    if selection.least_privilege {
+        let result = match &migration_error {
+            None => access_least_privilege::run(run.deployment()).await,
+            Some(reason) => CheckResult::error(
+                access_least_privilege::NAME,
+                Duration::ZERO,
+                format!("the database is not migrated: {reason}"),
+            ),
+        };
+        checks.push(result);
     }
 
     // After the other checks, so that their error responses are judged too. It restarts the

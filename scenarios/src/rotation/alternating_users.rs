@@ -120,13 +120,13 @@ async fn drill(
 
     // The restart: the app's environment now carries the second role.
     let environment = run.app_env().to_vec();
-    let switched_at = steady.elapsed();
     match order {
         Order::Rolling => {
             run.start_app_beside(environment)
                 .await
                 .map_err(|error| format!("starting the app as {} failed: {error}", next.role))?;
             steady.point_at(&run.deployment().app_url);
+            let switched_at = steady.elapsed();
             // Writes acknowledged by the new container show that every worker has moved over,
             // so no request is left in flight to the old one.
             steady.wait_for_acknowledged(switched_at).await?;
