@@ -6,7 +6,7 @@
 //!   (so none in pg_read_server_files, pg_write_server_files or pg_execute_server_program);
 //! - no ownership of any object in any database;
 //! - no CREATE or TEMPORARY on a database, no CREATE on a schema, and no TRUNCATE, REFERENCES
-//!   or TRIGGER on a table;
+//!   or TRIGGER on a table, now or through default privileges for future tables;
 //! - no SELECT on pg_authid and no EXECUTE on the server-file functions.
 //!
 //! PUBLIC, whose privileges every role inherits, must have no privilege on a database that

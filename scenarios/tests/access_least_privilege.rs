@@ -140,6 +140,8 @@ async fn least_privilege_flags_each_grant() {
                 "GRANT TEMPORARY ON DATABASE localizevideos TO lv_app",
                 "GRANT CONNECT ON DATABASE postgres TO PUBLIC",
                 "GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text) TO lv_app",
+                "ALTER DEFAULT PRIVILEGES FOR ROLE lv_migrator IN SCHEMA public GRANT TRIGGER ON \
+                 TABLES TO lv_app",
             ],
         )
         .await;
@@ -164,6 +166,9 @@ async fn least_privilege_flags_each_grant() {
          database); revoke it with `REVOKE CONNECT ON DATABASE postgres FROM PUBLIC`",
         "role lv_app can execute pg_ls_dir(text), which reads the server's files; revoke it \
          with `REVOKE EXECUTE ON FUNCTION pg_ls_dir(text) FROM lv_app`",
+        "default privileges of role lv_migrator IN SCHEMA public in database localizevideos \
+         give lv_app TRIGGER on every new table; revoke it with `ALTER DEFAULT PRIVILEGES FOR \
+         ROLE lv_migrator IN SCHEMA public REVOKE TRIGGER ON TABLES FROM lv_app`",
         "role lv_app could create a temporary table",
         "role lv_app could connect to database postgres",
     ];

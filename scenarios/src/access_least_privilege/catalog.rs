@@ -59,6 +59,7 @@ pub async fn inspect(
     let databases = database_grants(connection, role, database, &mut findings).await?;
     schema_grants(connection, role, database, &mut findings).await?;
     table_grants(connection, role, database, &mut findings).await?;
+    default_grants(connection, role, database, &mut findings).await?;
 
     // A superuser passes every privilege test, so these would only repeat its finding.
     if !superuser {
@@ -322,6 +323,50 @@ async fn table_grants(
         findings.push(format!(
             "{holder} in database {database}; revoke it with `REVOKE {privilege} ON {kind} \
              {relation} FROM {grantee}`"
+        ));
+    }
+    Ok(())
+}
+
+/// Flags default privileges (ALTER DEFAULT PRIVILEGES) in the app database that would give
+/// future tables or sequences the grants [`table_grants`] flags: TRUNCATE, REFERENCES or
+/// TRIGGER to `role`, or anything to PUBLIC.
+async fn default_grants(
+    connection: &mut PgConnection,
+    role: &str,
+    database: &str,
+    findings: &mut Vec<String>,
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(String, Option<String>, String, String, String)> = sqlx::query_as(
+        "SELECT pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.defaclrole)), \
+                pg_catalog.quote_ident(n.nspname), \
+                CASE WHEN d.defaclobjtype = 'S' THEN 'SEQUENCES' ELSE 'TABLES' END, \
+                CASE WHEN a.grantee = 0 THEN 'PUBLIC' \
+                     ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, \
+                a.privilege_type \
+         FROM pg_catalog.pg_default_acl d \
+         LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace, \
+              LATERAL pg_catalog.aclexplode(d.defaclacl) a \
+         WHERE d.defaclobjtype IN ('r', 'S') \
+           AND (a.grantee = 0 \
+                OR (a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1) \
+                    AND a.privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER'))) \
+         ORDER BY 1, 2, 3, 4, 5",
+    )
+    .bind(role)
+    .fetch_all(&mut *connection)
+    .await?;
+
+    for (creator, schema, kind, grantee, privilege) in rows {
+        let scope = match &schema {
+            Some(schema) => format!(" IN SCHEMA {schema}"),
+            None => String::new(),
+        };
+        findings.push(format!(
+            "default privileges of role {creator}{scope} in database {database} give {grantee} \
+             {privilege} on every new {}; revoke it with `ALTER DEFAULT PRIVILEGES FOR ROLE \
+             {creator}{scope} REVOKE {privilege} ON {kind} FROM {grantee}`",
+            kind.to_lowercase().trim_end_matches('s')
         ));
     }
     Ok(())
