@@ -9,7 +9,7 @@
 
 mod catalogue;
 mod faults;
-pub mod rules;
+pub(crate) mod rules;
 mod shape;
 
 use std::time::Instant;
@@ -415,8 +415,7 @@ impl Sender {
 
 /// Collects what no error body may contain: catalog names read as the auditor role, the
 /// database's container name, addresses and ports, role names, and the run's secrets.
-/// Collects what no error response may contain: catalog names and the database's hosts.
-pub async fn forbidden(run: &Run) -> Result<Forbidden, String> {
+pub(crate) async fn forbidden(run: &Run) -> Result<Forbidden, String> {
     let deployment = run.deployment();
     let pool = deployment
         .pool(&deployment.auditor)
