@@ -163,7 +163,7 @@ pub enum Error {
     ClientAuthentication {
         /// Step, which contains no secret.
         step: String,
-        /// What went wrong, redacted.
+        /// Cause of the failure, redacted.
         cause: String,
     },
     /// Creating, cloning or dropping a template database or one of its clones failed.

@@ -239,9 +239,9 @@ async fn probe(
     Ok((attempts, rejected))
 }
 
-/// An outsider on another network tries the Postgres container by name, by its address on the
-/// run network, and through the outsider network's gateway on each published host port. Any
-/// response from a server is a finding.
+/// Tries to reach the Postgres container from an outsider on another network: by name, by its
+/// address on the run network, and through the outsider network's gateway on each published
+/// host port. Any response from a server is a finding.
 async fn from_other_network(
     run: &Run,
     addresses: &Addresses,
