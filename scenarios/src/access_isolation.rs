@@ -298,8 +298,8 @@ async fn from_other_network(
     result
 }
 
-/// An outsider on the app's network presents the real passwords of the harness's roles, which
-/// pg_hba.conf must reject. A control login as the app role with a wrong password shows that
+/// Presents the real passwords of the harness's roles from an outsider on the app's network,
+/// which pg_hba.conf must reject. A control login as the app role with a wrong password shows that
 /// the outsider reaches the server at all. Returns the roles rejected by pg_hba.conf.
 async fn from_app_network(
     run: &Run,
