@@ -312,7 +312,11 @@ impl Run {
         app.container().start().await.map_err(failed)?;
         let port = app.host_port().await?;
         self.deployment.app_url = format!("http://127.0.0.1:{port}");
-        tracing::info!(container = %app.name(), url = %self.deployment.app_url, "app container restarted in place");
+        tracing::info!(
+            container = %app.name(),
+            url = %self.deployment.app_url,
+            "app container restarted in place"
+        );
         Ok(())
     }
 
@@ -383,7 +387,11 @@ impl Run {
             ));
         };
         if let Err(source) = previous.container().stop().await {
-            tracing::warn!(container = %previous.name(), error = %source, "stopping the previous app container failed; removing it");
+            tracing::warn!(
+                container = %previous.name(),
+                error = %source,
+                "stopping the previous app container failed; removing it"
+            );
         }
         let logs = logs::read_all(&self.docker, previous.id(), previous.name()).await?;
         self.replaced_app_logs.push(logs);
