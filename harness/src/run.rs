@@ -231,7 +231,59 @@ impl Run {
     /// 200. The database must already be migrated, or the app never becomes ready. The logs of
     /// a replaced container are kept for [`Run::app_logs`].
     pub async fn start_app(&mut self) -> Result<()> {
-        self.launch_app(true).await
+        self.launch_app(true, None).await
+    }
+
+    /// Starts a new app container as [`Run::start_app`] does, with `contents` as its env file
+    /// (see [`app::ENV_FILE`]), whose values override the container's environment.
+    pub async fn start_app_with_env_file(&mut self, contents: &Secret) -> Result<()> {
+        self.launch_app(true, Some(contents)).await
+    }
+
+    /// Replaces the env file of the running app container (see
+    /// [`Run::start_app_with_env_file`]) with `contents`. The app reads it at its next start,
+    /// such as [`Run::restart_app_in_place`].
+    pub async fn write_app_env_file(&self, contents: &Secret) -> Result<()> {
+        let app = self
+            .app
+            .as_ref()
+            .ok_or_else(|| Error::Usage("write_app_env_file needs a started app".to_owned()))?;
+        let (folder, file_name) = app::ENV_FILE
+            .rsplit_once('/')
+            .expect("the env file path contains a folder");
+        let mut archive = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.expose().len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive
+            .append_data(&mut header, file_name, contents.expose().as_bytes())
+            .and_then(|()| archive.finish())
+            .map_err(|error| {
+                Error::Usage(format!("building the env file archive failed: {error}"))
+            })?;
+        let body = archive.into_inner().map_err(|error| {
+            Error::Usage(format!("building the env file archive failed: {error}"))
+        })?;
+        let options = testcontainers::bollard::query_parameters::UploadToContainerOptions {
+            path: folder.to_owned(),
+            ..Default::default()
+        };
+        self.docker
+            .upload_to_container(
+                app.id(),
+                Some(options),
+                testcontainers::bollard::body_full(body.into()),
+            )
+            .await
+            .map_err(|error| {
+                Error::docker(
+                    format!("writing {} in container {}", app::ENV_FILE, app.name()),
+                    error,
+                )
+            })?;
+        tracing::info!(container = %app.name(), path = app::ENV_FILE, "app env file replaced");
+        Ok(())
     }
 
     /// Replaces the app's extra environment with `app_env` and starts a new app container with
@@ -242,10 +294,14 @@ impl Run {
         app_env: Vec<(String, String)>,
     ) -> Result<()> {
         self.options.app_env = app_env;
-        self.launch_app(false).await
+        self.launch_app(false, None).await
     }
 
-    async fn launch_app(&mut self, wait_until_ready: bool) -> Result<()> {
+    async fn launch_app(
+        &mut self,
+        wait_until_ready: bool,
+        env_file: Option<&Secret>,
+    ) -> Result<()> {
         let network_name = match (&self.network, &self.postgres) {
             (Some(network), Some(_)) => network.name.clone(),
             _ => {
@@ -270,7 +326,15 @@ impl Run {
 
         let started = Instant::now();
         let name = app::container_name(&self.id);
-        let app = app::start(&image, name, &network_name, &self.labels, environment).await?;
+        let app = app::start_with_env_file(
+            &image,
+            name,
+            &network_name,
+            &self.labels,
+            environment,
+            env_file,
+        )
+        .await?;
         let app = self.app.insert(app);
         let port = match app.host_port().await {
             Ok(port) => port,

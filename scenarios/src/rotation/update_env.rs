@@ -42,6 +42,10 @@ pub enum Procedure {
     /// The plain password sent in `ALTER ROLE` while the session logs every statement, then a
     /// new container with the updated environment.
     PlainPasswordLogged,
+    /// For an app configured by an env file: a verifier, then the env file rewritten with the
+    /// new password and the same container stopped and started. The container's own
+    /// DB_PASSWORD keeps the old password, which the env file overrides.
+    EnvFileInPlace,
 }
 
 /// Runs the documented procedure on a run whose app is started. The app runs with the new
@@ -67,6 +71,12 @@ pub async fn run_with(run: &mut Run, procedure: Procedure) -> CheckResult {
 }
 
 async fn check(run: &mut Run, procedure: Procedure) -> Result<(Vec<String>, String), String> {
+    if procedure == Procedure::EnvFileInPlace {
+        let contents = env_file(&run.deployment().app.password);
+        run.start_app_with_env_file(&contents)
+            .await
+            .map_err(|error| format!("starting the app with an env file failed: {error}"))?;
+    }
     let steady = SteadyLoad::start(run.deployment(), NAME).await?;
     let mut findings = Vec::new();
     let outcome = drill(run, &steady, procedure, &mut findings).await;
@@ -112,7 +122,7 @@ async fn drill(
         Procedure::PlainPasswordLogged => {
             set_plain_password_logged(run.deployment(), &old.role, &new.password).await?;
         }
-        Procedure::Documented | Procedure::SameContainer => {
+        Procedure::Documented | Procedure::SameContainer | Procedure::EnvFileInPlace => {
             rotation::set_password(run.deployment(), &old.role, &new.password)
                 .await
                 .map_err(|error| error.to_string())?;
@@ -129,6 +139,13 @@ async fn drill(
             run.start_app_with_env_unready(environment).await
         }
         Procedure::SameContainer => run.restart_app_in_place().await,
+        Procedure::EnvFileInPlace => {
+            let contents = env_file(&new.password);
+            match run.write_app_env_file(&contents).await {
+                Ok(()) => run.restart_app_in_place().await,
+                Err(error) => Err(error),
+            }
+        }
     };
     restarted.map_err(|error| format!("restarting the app failed: {error}"))?;
     steady.point_at(&run.deployment().app_url);
@@ -213,4 +230,10 @@ async fn set_plain_password_logged(
     }
     connection.close().await.ok();
     Ok(())
+}
+
+/// Builds an env file that sets DB_PASSWORD. Generated passwords are alphanumeric, and single
+/// quotes keep the value as written.
+fn env_file(password: &Secret) -> Secret {
+    Secret::new(format!("DB_PASSWORD='{}'\n", password.expose()))
 }
