@@ -29,15 +29,14 @@ use crate::redact::redact;
 /// Stable check name.
 pub const NAME: &str = "rotation.update_env";
 
-/// The procedure the drill follows: the documented one, or a faulty one for the check's
-/// self-tests.
+/// The procedure the drill follows: a correct one (a new container, or an env file rewritten in
+/// place) or a faulty one for the check's self-tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Procedure {
     /// A verifier, then a new container with the updated environment.
     Documented,
     /// A verifier, then the same container stopped and started, which keeps the environment it
-    /// was created with: a process manager's restart without the updated environment, or an
-    /// app that caches its credentials.
+    /// was created with, as a process manager's restart without the updated environment does.
     SameContainer,
     /// The plain password sent in `ALTER ROLE` while the session logs every statement, then a
     /// new container with the updated environment.
