@@ -62,6 +62,14 @@ static CACHED_SCHEMA_VERSION: AtomicI64 = AtomicI64::new(-1);
 /// Whether an unavailable database has been seen, for [`DATABASE_NEVER_RECONNECT`].
 static DATABASE_LOST: AtomicBool = AtomicBool::new(false);
 
+/// At its first start the app writes `DB_PASSWORD` to [`CREDENTIALS_CACHE`], and at every later
+/// start in the same container it uses the cached password in place of the environment's.
+pub const CONFIG_CACHED_CREDENTIALS: &str = "config.cached_credentials";
+
+/// File of the cached password for [`CONFIG_CACHED_CREDENTIALS`]. The app's user can write
+/// `/tmp`, and the file lives as long as the container.
+const CREDENTIALS_CACHE: &str = "/tmp/localizevideos-credentials";
+
 /// Returns whether the fail point `name` is configured.
 pub fn is_active(name: &str) -> bool {
     fail::eval(name, |_| ()).is_some()
@@ -145,4 +153,30 @@ pub fn remember_readiness(readiness: &Readiness) {
 /// to be inserted again.
 pub fn retries_slow_create(elapsed: Duration) -> bool {
     elapsed > SLOW_CREATE_THRESHOLD && is_active(VIDEO_CREATE_RETRY_SLOW)
+}
+/// Applies [`CONFIG_CACHED_CREDENTIALS`]: replaces `DB_PASSWORD` with the cached password, or
+/// caches the current one when no cache exists yet.
+///
+/// # Safety
+///
+/// No other thread may exist, because this may set an environment variable (see
+/// [`crate::env_file::apply`]).
+pub unsafe fn apply_cached_credentials() -> std::io::Result<()> {
+    if !is_active(CONFIG_CACHED_CREDENTIALS) {
+        return Ok(());
+    }
+    match std::fs::read_to_string(CREDENTIALS_CACHE) {
+        Ok(cached) => {
+            // SAFETY: the caller guarantees that this is the only thread.
+            unsafe { std::env::set_var("DB_PASSWORD", cached) };
+            Ok(())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            match std::env::var("DB_PASSWORD") {
+                Ok(password) => std::fs::write(CREDENTIALS_CACHE, password),
+                Err(_) => Ok(()),
+            }
+        }
+        Err(error) => Err(error),
+    }
 }

@@ -155,6 +155,17 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// Writing or applying the production-like topology's pg_hba.conf failed.
+    #[error(
+        "restricting Postgres's client authentication (pg_hba.conf) failed at step `{step}`: \
+         {cause}"
+    )]
+    ClientAuthentication {
+        /// Step, which contains no secret.
+        step: String,
+        /// Cause of the failure, redacted.
+        cause: String,
+    },
     /// Creating, cloning or dropping a template database or one of its clones failed.
     #[error(
         "template database step `{step}` failed: {source}. Check that the run's Postgres is \

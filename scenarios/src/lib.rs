@@ -7,6 +7,8 @@
 use harness::check::CheckResult;
 use harness::run::Run;
 
+pub mod access_isolation;
+pub mod access_least_privilege;
 pub mod chaos_latency;
 pub mod chaos_partition;
 pub mod chaos_pause;
@@ -25,6 +27,7 @@ pub mod redact;
 pub mod restarts_app_crash;
 pub mod restarts_app_graceful;
 pub mod restarts_postgres_fast;
+pub mod rotation;
 pub mod schema;
 pub mod snapshot;
 pub mod tour;
@@ -34,7 +37,12 @@ pub const CHECKS: &[&str] = &[
     migrations_replay::NAME,
     crud_smoke::NAME,
     crud_properties::NAME,
+    access_least_privilege::NAME,
     errors_sanitized::NAME,
+    rotation::update_env::NAME,
+    rotation::stale_env::NAME,
+    rotation::alternating_users::NAME,
+    rotation::expiry::NAME,
     leaks_password_hash::NAME,
     leaks_credentials::NAME,
     restarts_app_graceful::NAME,
@@ -44,6 +52,7 @@ pub const CHECKS: &[&str] = &[
     chaos_partition::NAME,
     chaos_pause::NAME,
     chaos_latency::NAME,
+    access_isolation::NAME,
 ];
 
 /// Names of the restart and chaos checks, in the order `harness validate` runs them: last,

@@ -1,8 +1,8 @@
 //! The `--only` option of `harness validate`: which checks run.
 
 use scenarios::{
-    crud_properties, crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash,
-    migrations_replay,
+    access_isolation, access_least_privilege, crud_properties, crud_smoke, errors_sanitized,
+    leaks_credentials, leaks_password_hash, migrations_replay, rotation,
 };
 
 /// Selection of the checks to run.
@@ -20,6 +20,18 @@ pub struct Selection {
     pub password_hash: bool,
     /// Whether `leaks.credentials` runs.
     pub credentials: bool,
+    /// Whether `access.least_privilege` runs.
+    pub least_privilege: bool,
+    /// Whether `access.isolation` runs.
+    pub isolation: bool,
+    /// Whether `rotation.update_env` runs.
+    pub update_env: bool,
+    /// Whether `rotation.stale_env` runs.
+    pub stale_env: bool,
+    /// Whether `rotation.alternating_users` runs.
+    pub alternating_users: bool,
+    /// Whether `rotation.expiry` runs.
+    pub expiry: bool,
     /// Whether each of [`scenarios::FAULT_CHECKS`] runs, by index.
     pub fault_checks: [bool; scenarios::FAULT_CHECKS.len()],
 }
@@ -37,6 +49,12 @@ impl Selection {
                 errors: true,
                 password_hash: true,
                 credentials: true,
+                least_privilege: true,
+                isolation: true,
+                update_env: true,
+                stale_env: true,
+                alternating_users: true,
+                expiry: true,
                 fault_checks: [true; scenarios::FAULT_CHECKS.len()],
             });
         }
@@ -70,13 +88,19 @@ impl Selection {
             errors: names.contains(&errors_sanitized::NAME),
             password_hash: names.contains(&leaks_password_hash::NAME),
             credentials: names.contains(&leaks_credentials::NAME),
+            least_privilege: names.contains(&access_least_privilege::NAME),
+            isolation: names.contains(&access_isolation::NAME),
+            update_env: names.contains(&rotation::update_env::NAME),
+            stale_env: names.contains(&rotation::stale_env::NAME),
+            alternating_users: names.contains(&rotation::alternating_users::NAME),
+            expiry: names.contains(&rotation::expiry::NAME),
             fault_checks: scenarios::FAULT_CHECKS.map(|name| names.contains(&name)),
         })
     }
 
     /// Returns whether a selected check needs the app image.
     pub fn needs_app(&self) -> bool {
-        self.crud || self.properties || self.needs_run_app()
+        self.crud || self.properties || self.isolation || self.needs_run_app()
     }
 
     /// Returns whether a selected check uses the run's own app container (crud.properties
@@ -86,6 +110,10 @@ impl Selection {
             || self.errors
             || self.password_hash
             || self.credentials
+            || self.update_env
+            || self.stale_env
+            || self.alternating_users
+            || self.expiry
             || self.fault_checks.contains(&true)
     }
 }
@@ -106,6 +134,12 @@ mod tests {
         errors: true,
         password_hash: true,
         credentials: true,
+        least_privilege: true,
+        isolation: true,
+        update_env: true,
+        stale_env: true,
+        alternating_users: true,
+        expiry: true,
         fault_checks: [true; scenarios::FAULT_CHECKS.len()],
     };
 
@@ -116,6 +150,12 @@ mod tests {
         errors: false,
         password_hash: false,
         credentials: false,
+        least_privilege: false,
+        isolation: false,
+        update_env: false,
+        stale_env: false,
+        alternating_users: false,
+        expiry: false,
         fault_checks: [false; scenarios::FAULT_CHECKS.len()],
     };
 
@@ -163,6 +203,12 @@ mod tests {
                     "errors.sanitized",
                     "leaks.password_hash",
                     "leaks.credentials",
+                    "access.least_privilege",
+                    "access.isolation",
+                    "rotation.update_env",
+                    "rotation.stale_env",
+                    "rotation.alternating_users",
+                    "rotation.expiry",
                     "restarts.app_graceful",
                     "restarts.app_crash",
                     "restarts.postgres_fast",

@@ -21,7 +21,8 @@ use harness::signals;
 use scenarios::crud_properties::{self, Regressions, ReplayCommand};
 use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
 use scenarios::{
-    crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash, migrations_replay,
+    access_isolation, access_least_privilege, crud_smoke, errors_sanitized, leaks_credentials,
+    leaks_password_hash, migrations_replay, rotation,
 };
 
 use crate::preflight::check_inputs;
@@ -327,6 +328,8 @@ async fn run_checks(
         }
     }
 
+    let isolation_config = config.clone();
+    let isolation_image = app_image.clone();
     let mut run = Run::start_with_config(
         config,
         RunOptions {
@@ -337,7 +340,12 @@ async fn run_checks(
     )
     .await?;
 
-    let checks = run_selected(&mut run, selection, properties).await;
+    let mut checks = run_selected(&mut run, selection, properties).await;
+    // access.isolation needs Postgres without a published port, so it gets a production-like
+    // run of its own.
+    if selection.isolation {
+        checks.push(access_isolation::run_production_like(isolation_config, isolation_image).await);
+    }
     let output_scanner = if selection.credentials {
         match leaks_credentials::scanner(run.deployment()) {
             Ok(scanner) => Some(scanner),
@@ -389,6 +397,8 @@ async fn run_selected(
             .map_err(|error| error.to_string())
     };
 
+    let migration_error = migrated.as_ref().err().cloned();
+
     // crud.smoke, errors.sanitized and the leak checks share the run's app container.
     let started = Instant::now();
     let app_started = if selection.needs_run_app() {
@@ -423,6 +433,20 @@ async fn run_selected(
         checks.push(crud_properties::run_on_clone(run, properties).await.result);
     }
 
+    // The catalogs and the app role's own logins are enough: no app container is needed. It
+    // runs before the rotation drills, which move the app to another role.
+    if selection.least_privilege {
+        let result = match &migration_error {
+            None => access_least_privilege::run(run.deployment()).await,
+            Some(reason) => CheckResult::error(
+                access_least_privilege::NAME,
+                Duration::ZERO,
+                format!("the database is not migrated: {reason}"),
+            ),
+        };
+        checks.push(result);
+    }
+
     // After the other checks, so that their error responses are judged too. It restarts the
     // app and Postgres, so it runs after crud.properties, whose clones live on that Postgres.
     if selection.errors {
@@ -432,6 +456,37 @@ async fn run_selected(
         };
         checks.push(result);
     }
+    // The rotation drills restart the app and change its credentials. They run before the leak
+    // checks, which then scan their logs and know the retired passwords.
+    if selection.update_env {
+        let result = match not_started(rotation::update_env::NAME) {
+            Some(result) => result,
+            None => rotation::update_env::run(run).await,
+        };
+        checks.push(result);
+    }
+    if selection.stale_env {
+        let result = match not_started(rotation::stale_env::NAME) {
+            Some(result) => result,
+            None => rotation::stale_env::run(run).await,
+        };
+        checks.push(result);
+    }
+    if selection.alternating_users {
+        let result = match not_started(rotation::alternating_users::NAME) {
+            Some(result) => result,
+            None => rotation::alternating_users::run(run).await,
+        };
+        checks.push(result);
+    }
+    if selection.expiry {
+        let result = match not_started(rotation::expiry::NAME) {
+            Some(result) => result,
+            None => rotation::expiry::run(run).await,
+        };
+        checks.push(result);
+    }
+
     // Last, so that they scan every response and log of the run.
     if selection.password_hash {
         let result = match not_started(leaks_password_hash::NAME) {
