@@ -32,6 +32,7 @@ pub mod report;
 pub mod reset;
 pub mod run;
 pub mod scan;
+pub mod scratch;
 pub mod secret;
 pub mod signals;
 pub mod template;

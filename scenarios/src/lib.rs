@@ -12,15 +12,22 @@ pub mod leak_scan;
 pub mod leaks_credentials;
 pub mod leaks_password_hash;
 pub mod migration_files;
+pub mod migrations_lint;
 pub mod migrations_replay;
+pub mod migrations_stepwise;
+pub mod migrations_tamper;
 pub mod redact;
 pub mod schema;
+pub mod schema_diff;
 pub mod snapshot;
 pub mod tour;
 
 /// Names of the checks, in the order `harness validate` runs them.
 pub const CHECKS: &[&str] = &[
     migrations_replay::NAME,
+    migrations_stepwise::NAME,
+    migrations_tamper::NAME,
+    migrations_lint::NAME,
     crud_smoke::NAME,
     crud_properties::NAME,
     errors_sanitized::NAME,

@@ -237,7 +237,7 @@ fn scan_final_output(scanner: &Scanner, report: &mut Report) {
 /// removed its resources in `Drop`. An app image build keeps running until it ends, so that it
 /// leaves a tagged image instead of an unfinished one. Then a sweep catches what a run still
 /// starting had created. A second SIGINT or SIGTERM stops waiting.
-async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
+pub(crate) async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
     let status = signals::exit_status(signal);
     let cleanup = async {
         if app_image::builds_in_flight() > 0 {

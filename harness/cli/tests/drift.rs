@@ -1,0 +1,149 @@
+//! `harness drift` against a live database: a run's migrated database is clean (exit 0), a
+//! manual ALTER on it is an untracked change (exit 1), and an invalid or unreachable URL is a
+//! usage or environment error (exit 2). The password in the URL never appears in the output.
+//!
+//! Needs Docker and the Postgres image (images/build.sh builds it).
+
+use std::process::Output;
+
+use harness::deployment::{DATABASE, Deployment};
+use harness::run::{RunOptions, with_run};
+use sqlx::{Connection, PgConnection};
+
+/// Runs `harness drift --database-url url` and returns its output.
+async fn run_drift(url: String) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["drift", "--database-url", &url])
+        // The reaper would prune this machine's app images; the test keeps them.
+        .env("HARNESS_KEEP_APP_IMAGES", "1000")
+        .output()
+        .await
+        .expect("harness should start")
+}
+
+/// Returns the URL of the run's database for the read-only auditor role.
+fn auditor_url(deployment: &Deployment) -> String {
+    format!(
+        "postgres://{}:{}@{}:{}/{DATABASE}",
+        deployment.auditor.role,
+        deployment.auditor.password.expose(),
+        deployment.postgres_host,
+        deployment.postgres_port
+    )
+}
+
+/// Describes an output for an assertion message, with the password removed.
+fn describe(output: &Output, password: &str) -> String {
+    let text = format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text.replace(password, "[password]")
+}
+
+fn assert_password_absent(output: &Output, password: &str) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stdout.contains(password),
+        "the password should not appear on stdout: {}",
+        describe(output, password)
+    );
+    assert!(
+        !stderr.contains(password),
+        "the password should not appear on stderr: {}",
+        describe(output, password)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_flags_manual_alter() {
+    harness::logging::init(false);
+    let outputs = with_run(RunOptions::default(), async |run| {
+        run.apply_migrations()
+            .await
+            .expect("migrations/ should apply to a fresh database");
+        let deployment = run.deployment();
+        let password = deployment.auditor.password.expose().to_owned();
+
+        let clean = run_drift(auditor_url(deployment)).await;
+
+        let options = deployment.connect_options(&deployment.migrator);
+        let mut migrator = PgConnection::connect_with(&options)
+            .await
+            .expect("the migrator role should connect");
+        sqlx::raw_sql("ALTER TABLE videos ADD COLUMN drift_note text")
+            .execute(&mut migrator)
+            .await
+            .expect("the migrator role should alter its table");
+        migrator.close().await.expect("the connection should close");
+
+        let drifted = run_drift(auditor_url(deployment)).await;
+        (clean, drifted, password)
+    })
+    .await
+    .expect("run should start and shut down");
+    let (clean, drifted, password) = outputs;
+
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        describe(&clean, &password)
+    );
+    assert_password_absent(&clean, &password);
+
+    assert_eq!(
+        drifted.status.code(),
+        Some(1),
+        "{}",
+        describe(&drifted, &password)
+    );
+    let stdout = String::from_utf8_lossy(&drifted.stdout);
+    assert!(
+        stdout.contains(
+            "untracked change: table videos: `column drift_note text` exists in the live \
+             database but no migration creates it"
+        ),
+        "the output should name the added column: {}",
+        describe(&drifted, &password)
+    );
+    assert_password_absent(&drifted, &password);
+}
+
+#[tokio::test]
+async fn drift_invalid_url_is_usage_error() {
+    let output = run_drift("not a url".to_owned()).await;
+
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output, "-"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("invalid --database-url"),
+        "{}",
+        describe(&output, "-")
+    );
+}
+
+#[tokio::test]
+async fn drift_unreachable_database_hides_password() {
+    // Port 1 on loopback has no listener, so the connection is refused at once.
+    let password = "drift-test-password-4d2c9e";
+    let output = run_drift(format!(
+        "postgres://lv_auditor:{password}@127.0.0.1:1/localizevideos"
+    ))
+    .await;
+
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        describe(&output, password)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("connecting on database localizevideos"),
+        "{}",
+        describe(&output, password)
+    );
+    assert_password_absent(&output, password);
+}
