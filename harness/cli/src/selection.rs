@@ -2,7 +2,7 @@
 
 use scenarios::{
     crud_properties, crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash,
-    migrations_replay,
+    migrations_lint, migrations_replay, migrations_stepwise, migrations_tamper,
 };
 
 /// Selection of the checks to run.
@@ -10,6 +10,12 @@ use scenarios::{
 pub struct Selection {
     /// Whether `migrations.replay` runs.
     pub replay: bool,
+    /// Whether `migrations.stepwise` runs.
+    pub stepwise: bool,
+    /// Whether `migrations.tamper` runs.
+    pub tamper: bool,
+    /// Whether `migrations.lint` runs.
+    pub lint: bool,
     /// Whether `crud.smoke` runs.
     pub crud: bool,
     /// Whether `crud.properties` runs.
@@ -30,6 +36,9 @@ impl Selection {
         if only.is_empty() {
             return Ok(Self {
                 replay: true,
+                stepwise: true,
+                tamper: true,
+                lint: true,
                 crud: true,
                 properties: true,
                 errors: true,
@@ -62,6 +71,9 @@ impl Selection {
         }
         Ok(Self {
             replay: names.contains(&migrations_replay::NAME),
+            stepwise: names.contains(&migrations_stepwise::NAME),
+            tamper: names.contains(&migrations_tamper::NAME),
+            lint: names.contains(&migrations_lint::NAME),
             crud: names.contains(&crud_smoke::NAME),
             properties: names.contains(&crud_properties::NAME),
             errors: names.contains(&errors_sanitized::NAME),
@@ -93,6 +105,9 @@ mod tests {
 
     const ALL: Selection = Selection {
         replay: true,
+        stepwise: true,
+        tamper: true,
+        lint: true,
         crud: true,
         properties: true,
         errors: true,
@@ -102,6 +117,9 @@ mod tests {
 
     const NONE: Selection = Selection {
         replay: false,
+        stepwise: false,
+        tamper: false,
+        lint: false,
         crud: false,
         properties: false,
         errors: false,
@@ -149,12 +167,23 @@ mod tests {
                 &[
                     "crud.smoke",
                     "migrations.replay",
+                    "migrations.stepwise",
+                    "migrations.tamper",
+                    "migrations.lint",
                     "crud.properties",
                     "errors.sanitized",
                     "leaks.password_hash",
                     "leaks.credentials",
                 ],
                 ALL,
+            ),
+            (
+                &["migrations.tamper", "migrations.lint"],
+                Selection {
+                    tamper: true,
+                    lint: true,
+                    ..NONE
+                },
             ),
             (&["crud.smoke", "crud.smoke"], crud_only),
         ];
@@ -179,7 +208,7 @@ mod tests {
         let error = parse(&["crud.smok"]).expect_err("an unknown name should be rejected");
         assert!(error.contains("crud.smok;"), "{error}");
         assert!(
-            error.contains("valid names: migrations.replay, crud.smoke"),
+            error.contains("valid names: migrations.replay, migrations.stepwise"),
             "{error}"
         );
     }

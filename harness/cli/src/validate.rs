@@ -21,7 +21,8 @@ use harness::signals;
 use scenarios::crud_properties::{self, Regressions, ReplayCommand};
 use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
 use scenarios::{
-    crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash, migrations_replay,
+    crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash, migrations_lint,
+    migrations_replay, migrations_stepwise, migrations_tamper,
 };
 
 use crate::preflight::check_inputs;
@@ -366,6 +367,26 @@ async fn run_selected(
             .map(|_| ())
             .map_err(|error| error.to_string())
     };
+
+    // migrations.stepwise replays into a scratch database of its own, and migrations.lint reads
+    // files only. migrations.tamper compares the ledger of the migrated run database.
+    if selection.stepwise {
+        checks.push(migrations_stepwise::run(run.deployment()).await);
+    }
+    if selection.tamper {
+        let result = match &migrated {
+            Ok(()) => migrations_tamper::run(run.deployment()).await,
+            Err(reason) => CheckResult::error(
+                migrations_tamper::NAME,
+                Duration::ZERO,
+                format!("the database is not migrated, so there is no ledger to compare: {reason}"),
+            ),
+        };
+        checks.push(result);
+    }
+    if selection.lint {
+        checks.push(migrations_lint::run(run.deployment()).await);
+    }
 
     // crud.smoke, errors.sanitized and the leak checks share the run's app container.
     let started = Instant::now();
