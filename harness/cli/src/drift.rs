@@ -120,7 +120,8 @@ pub async fn drift(database_url: String, migrations: Option<PathBuf>) -> u8 {
         println!("no drift");
         EXIT_PASS
     } else {
-        println!("{} untracked changes", changes.len());
+        let plural = if changes.len() == 1 { "" } else { "s" };
+        println!("{} untracked change{plural}", changes.len());
         EXIT_FAIL
     }
 }

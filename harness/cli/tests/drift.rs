@@ -74,10 +74,16 @@ async fn drift_flags_manual_alter() {
         let mut migrator = PgConnection::connect_with(&options)
             .await
             .expect("the migrator role should connect");
-        sqlx::raw_sql("ALTER TABLE videos ADD COLUMN drift_note text")
-            .execute(&mut migrator)
-            .await
-            .expect("the migrator role should alter its table");
+        // Four untracked changes: a column, an index, a grant and a ledger row.
+        sqlx::raw_sql(
+            "ALTER TABLE videos ADD COLUMN drift_note text;
+             DROP INDEX videos_created_at_id_idx;
+             GRANT UPDATE ON audit_log TO lv_app;
+             DELETE FROM _sqlx_migrations WHERE version = 4",
+        )
+        .execute(&mut migrator)
+        .await
+        .expect("the migrator role should alter its tables");
         migrator.close().await.expect("the connection should close");
 
         let drifted = run_drift(auditor_url(deployment)).await;
@@ -108,6 +114,34 @@ async fn drift_flags_manual_alter() {
              database but no migration creates it"
         ),
         "the output should name the added column: {}",
+        describe(&drifted, &password)
+    );
+    assert!(
+        stdout.contains(
+            "untracked change: table videos: `index videos_created_at_id_idx: CREATE INDEX"
+        ),
+        "the output should name the dropped index: {}",
+        describe(&drifted, &password)
+    );
+    assert!(
+        stdout.contains(
+            "untracked change: table audit_log: `grant lv_app: INSERT, SELECT, UPDATE` in the \
+             live database, but the migrations give `grant lv_app: INSERT, SELECT`"
+        ),
+        "the output should name the added grant: {}",
+        describe(&drifted, &password)
+    );
+    assert!(
+        stdout.contains(
+            "untracked change: _sqlx_migrations: migration 4 (0004_create_audit_log.sql) is not \
+             applied to the live database"
+        ),
+        "the output should name the deleted ledger row: {}",
+        describe(&drifted, &password)
+    );
+    assert!(
+        stdout.contains("4 untracked changes"),
+        "the output should count the changes: {}",
         describe(&drifted, &password)
     );
     assert_password_absent(&drifted, &password);
