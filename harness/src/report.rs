@@ -32,9 +32,13 @@ pub struct Report {
 }
 
 impl Report {
-    /// Returns whether every check passed (and at least one ran).
+    /// Returns whether every check passed or was skipped (and at least one ran).
     pub fn all_passed(&self) -> bool {
-        !self.checks.is_empty() && self.checks.iter().all(|check| check.status == Status::Pass)
+        !self.checks.is_empty()
+            && self
+                .checks
+                .iter()
+                .all(|check| matches!(check.status, Status::Pass | Status::Skip))
     }
 
     /// Writes the redacted report as `dir/report.json`, creating `dir`, and returns the path.
@@ -161,6 +165,7 @@ fn status_label(status: Status) -> &'static str {
         Status::Pass => "pass",
         Status::Fail => "FAIL",
         Status::Error => "ERROR",
+        Status::Skip => "skip",
     }
 }
 

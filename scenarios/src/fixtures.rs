@@ -61,6 +61,18 @@ pub fn index_existing_table_migrations_dir() -> PathBuf {
     fixture_dir("migrations-index-existing-table")
 }
 
+/// A migrations folder of its own with a down file for every migration, each undoing exactly
+/// its up file: `migrations.roundtrip` must pass.
+pub fn reversible_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-reversible")
+}
+
+/// The reversible folder with a down file for version 2 that forgets the CHECK constraint
+/// `notes_body_check` of its up file: `migrations.roundtrip` must report it.
+pub fn reversible_incomplete_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-reversible-incomplete")
+}
+
 fn fixture_dir(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures")).join(name)
 }

@@ -14,6 +14,7 @@ pub mod leaks_password_hash;
 pub mod migration_files;
 pub mod migrations_lint;
 pub mod migrations_replay;
+pub mod migrations_roundtrip;
 pub mod migrations_stepwise;
 pub mod migrations_tamper;
 pub mod redact;
@@ -28,6 +29,7 @@ pub const CHECKS: &[&str] = &[
     migrations_stepwise::NAME,
     migrations_tamper::NAME,
     migrations_lint::NAME,
+    migrations_roundtrip::NAME,
     crud_smoke::NAME,
     crud_properties::NAME,
     errors_sanitized::NAME,

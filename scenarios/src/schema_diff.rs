@@ -1,5 +1,5 @@
 //! Differences between two schema descriptions from [`describe_schema`](crate::schema::describe_schema),
-//! one per object line, named the way `harness drift` reports untracked changes.
+//! one per object part, as `harness drift` and `migrations.roundtrip` report them.
 //!
 //! A description is a list of objects: a line at the start of a row (`table videos`) opens an
 //! object, and the indented lines under it (`  column title text not null`) are its parts. A
@@ -18,39 +18,65 @@ struct Object {
     order: Vec<String>,
 }
 
-/// Returns one line per difference between `reference` (the schema that replaying the
-/// migrations produces) and `live`, in object order. An empty list means no drift.
-pub fn diff_schemas(reference: &str, live: &str) -> Vec<String> {
-    let reference = parse(reference);
-    let live = parse(live);
+/// Names of the two descriptions in difference messages, such as `the replayed schema` and
+/// `the live database`.
+#[derive(Clone, Copy, Debug)]
+pub struct Sides<'a> {
+    /// The description that is right by definition.
+    pub expected: &'a str,
+    /// The description that is checked.
+    pub actual: &'a str,
+}
+
+/// The names `harness drift` uses.
+pub const DRIFT_SIDES: Sides<'static> = Sides {
+    expected: "the replayed schema",
+    actual: "the live database",
+};
+
+/// Returns one line per difference between `expected` and `actual`, in object order. An empty
+/// list means that the descriptions are equal.
+pub fn diff_schemas(expected: &str, actual: &str, sides: Sides<'_>) -> Vec<String> {
+    let expected = parse(expected);
+    let actual = parse(actual);
     let mut differences = Vec::new();
 
-    for (header, expected) in &reference {
-        match live.get(header) {
-            None => differences.push(format!("{header} is missing from the live database")),
-            Some(found) => diff_object(header, expected, found, &mut differences),
+    for (header, expected_object) in &expected {
+        match actual.get(header) {
+            None => differences.push(format!("{header} is missing from {}", sides.actual)),
+            Some(found) => diff_object(header, expected_object, found, sides, &mut differences),
         }
     }
-    for header in live.keys() {
-        if !reference.contains_key(header) {
+    for header in actual.keys() {
+        if !expected.contains_key(header) {
             differences.push(format!(
-                "{header} exists in the live database but no migration creates it"
+                "{header} exists in {} but not in {}",
+                sides.actual, sides.expected
             ));
         }
     }
     differences
 }
 
-fn diff_object(header: &str, expected: &Object, found: &Object, differences: &mut Vec<String>) {
+fn diff_object(
+    header: &str,
+    expected: &Object,
+    found: &Object,
+    sides: Sides<'_>,
+    differences: &mut Vec<String>,
+) {
     for (key, expected_lines) in &expected.parts {
         match found.parts.get(key) {
             None => differences.push(format!(
-                "{header}: `{}` is missing from the live database",
-                expected_lines.join("; ")
+                "{header}: `{}` is missing from {}",
+                expected_lines.join("; "),
+                sides.actual
             )),
             Some(found_lines) if found_lines != expected_lines => differences.push(format!(
-                "{header}: `{}` in the live database, but the migrations give `{}`",
+                "{header}: `{}` in {}, but {} has `{}`",
                 found_lines.join("; "),
+                sides.actual,
+                sides.expected,
                 expected_lines.join("; ")
             )),
             Some(_) => {}
@@ -59,8 +85,10 @@ fn diff_object(header: &str, expected: &Object, found: &Object, differences: &mu
     for (key, found_lines) in &found.parts {
         if !expected.parts.contains_key(key) {
             differences.push(format!(
-                "{header}: `{}` exists in the live database but no migration creates it",
-                found_lines.join("; ")
+                "{header}: `{}` exists in {} but not in {}",
+                found_lines.join("; "),
+                sides.actual,
+                sides.expected
             ));
         }
     }
@@ -72,8 +100,8 @@ fn diff_object(header: &str, expected: &Object, found: &Object, differences: &mu
             .all(|key| found.parts.contains_key(key));
     if same_keys && expected.order != found.order {
         differences.push(format!(
-            "{header}: the parts are in a different order (such as the column order) than the \
-             migrations give"
+            "{header}: the parts (such as the columns) are in a different order in {} than in {}",
+            sides.actual, sides.expected
         ));
     }
 }
@@ -137,7 +165,7 @@ table videos
 
     #[test]
     fn same_description_has_no_difference() {
-        assert!(diff_schemas(REFERENCE, REFERENCE).is_empty());
+        assert!(diff_schemas(REFERENCE, REFERENCE, DRIFT_SIDES).is_empty());
     }
 
     #[test]
@@ -147,13 +175,13 @@ table videos
             "  column title text not null\n  column note text\n",
         );
 
-        let differences = diff_schemas(REFERENCE, &live);
+        let differences = diff_schemas(REFERENCE, &live, DRIFT_SIDES);
 
         assert_eq!(
             differences,
             [
-                "table videos: `column note text` exists in the live database but no migration \
-              creates it"
+                "table videos: `column note text` exists in the live database but not in the \
+                 replayed schema"
             ]
         );
     }
@@ -165,13 +193,13 @@ table videos
             "column title character varying(20) not null",
         );
 
-        let differences = diff_schemas(REFERENCE, &live);
+        let differences = diff_schemas(REFERENCE, &live, DRIFT_SIDES);
 
         assert_eq!(
             differences,
             [
                 "table videos: `column title character varying(20) not null` in the live \
-              database, but the migrations give `column title text not null`"
+              database, but the replayed schema has `column title text not null`"
             ]
         );
     }
@@ -185,7 +213,7 @@ table videos
             )
             .replace("DELETE, INSERT, SELECT, UPDATE", "INSERT, SELECT, UPDATE");
 
-        let differences = diff_schemas(REFERENCE, &live);
+        let differences = diff_schemas(REFERENCE, &live, DRIFT_SIDES);
 
         assert_eq!(differences.len(), 2, "{differences:?}");
         assert!(
@@ -206,13 +234,13 @@ table videos
     fn extra_and_missing_tables_are_named() {
         let live = REFERENCE.replace("table videos", "table clips");
 
-        let differences = diff_schemas(REFERENCE, &live);
+        let differences = diff_schemas(REFERENCE, &live, DRIFT_SIDES);
 
         assert_eq!(
             differences,
             [
                 "table videos is missing from the live database",
-                "table clips exists in the live database but no migration creates it",
+                "table clips exists in the live database but not in the replayed schema",
             ]
         );
     }
@@ -224,11 +252,11 @@ table videos
             "  column title text not null\n  column id uuid not null default gen_random_uuid()\n",
         );
 
-        let differences = diff_schemas(REFERENCE, &live);
+        let differences = diff_schemas(REFERENCE, &live, DRIFT_SIDES);
 
         assert_eq!(differences.len(), 1, "{differences:?}");
         assert!(
-            differences[0].starts_with("table videos: the parts are in a different order"),
+            differences[0].starts_with("table videos: the parts (such as the columns) are in a"),
             "{differences:?}"
         );
     }

@@ -19,7 +19,7 @@ use harness::signals;
 use scenarios::migration_files::{MigrationFile, migration_label, read_migration_files};
 use scenarios::migrations_tamper::{LedgerRow, compare_ledger, read_ledger};
 use scenarios::schema::describe_schema;
-use scenarios::schema_diff::diff_schemas;
+use scenarios::schema_diff::{DRIFT_SIDES, diff_schemas};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 
@@ -100,7 +100,7 @@ pub async fn drift(database_url: String, migrations: Option<PathBuf>) -> u8 {
         }
     };
 
-    let mut changes = diff_schemas(&reference, &live.schema);
+    let mut changes = diff_schemas(&reference, &live.schema, DRIFT_SIDES);
     changes.extend(ledger_changes(
         &migrations_dir,
         &files,

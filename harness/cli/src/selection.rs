@@ -2,7 +2,8 @@
 
 use scenarios::{
     crud_properties, crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash,
-    migrations_lint, migrations_replay, migrations_stepwise, migrations_tamper,
+    migrations_lint, migrations_replay, migrations_roundtrip, migrations_stepwise,
+    migrations_tamper,
 };
 
 /// Selection of the checks to run.
@@ -16,6 +17,8 @@ pub struct Selection {
     pub tamper: bool,
     /// Whether `migrations.lint` runs.
     pub lint: bool,
+    /// Whether `migrations.roundtrip` runs.
+    pub roundtrip: bool,
     /// Whether `crud.smoke` runs.
     pub crud: bool,
     /// Whether `crud.properties` runs.
@@ -39,6 +42,7 @@ impl Selection {
                 stepwise: true,
                 tamper: true,
                 lint: true,
+                roundtrip: true,
                 crud: true,
                 properties: true,
                 errors: true,
@@ -74,6 +78,7 @@ impl Selection {
             stepwise: names.contains(&migrations_stepwise::NAME),
             tamper: names.contains(&migrations_tamper::NAME),
             lint: names.contains(&migrations_lint::NAME),
+            roundtrip: names.contains(&migrations_roundtrip::NAME),
             crud: names.contains(&crud_smoke::NAME),
             properties: names.contains(&crud_properties::NAME),
             errors: names.contains(&errors_sanitized::NAME),
@@ -108,6 +113,7 @@ mod tests {
         stepwise: true,
         tamper: true,
         lint: true,
+        roundtrip: true,
         crud: true,
         properties: true,
         errors: true,
@@ -120,6 +126,7 @@ mod tests {
         stepwise: false,
         tamper: false,
         lint: false,
+        roundtrip: false,
         crud: false,
         properties: false,
         errors: false,
@@ -170,6 +177,7 @@ mod tests {
                     "migrations.stepwise",
                     "migrations.tamper",
                     "migrations.lint",
+                    "migrations.roundtrip",
                     "crud.properties",
                     "errors.sanitized",
                     "leaks.password_hash",

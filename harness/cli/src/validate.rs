@@ -22,7 +22,7 @@ use scenarios::crud_properties::{self, Regressions, ReplayCommand};
 use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
 use scenarios::{
     crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash, migrations_lint,
-    migrations_replay, migrations_stepwise, migrations_tamper,
+    migrations_replay, migrations_roundtrip, migrations_stepwise, migrations_tamper,
 };
 
 use crate::preflight::check_inputs;
@@ -368,8 +368,9 @@ async fn run_selected(
             .map_err(|error| error.to_string())
     };
 
-    // migrations.stepwise replays into a scratch database of its own, and migrations.lint reads
-    // files only. migrations.tamper compares the ledger of the migrated run database.
+    // migrations.stepwise and migrations.roundtrip migrate scratch databases of their own, and
+    // migrations.lint reads files only. migrations.tamper compares the ledger of the migrated
+    // run database.
     if selection.stepwise {
         checks.push(migrations_stepwise::run(run.deployment()).await);
     }
@@ -386,6 +387,9 @@ async fn run_selected(
     }
     if selection.lint {
         checks.push(migrations_lint::run(run.deployment()).await);
+    }
+    if selection.roundtrip {
+        checks.push(migrations_roundtrip::run(run.deployment()).await);
     }
 
     // crud.smoke, errors.sanitized and the leak checks share the run's app container.

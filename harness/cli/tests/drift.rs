@@ -111,7 +111,7 @@ async fn drift_flags_manual_alter() {
     assert!(
         stdout.contains(
             "untracked change: table videos: `column drift_note text` exists in the live \
-             database but no migration creates it"
+             database but not in the replayed schema"
         ),
         "the output should name the added column: {}",
         describe(&drifted, &password)
@@ -126,7 +126,7 @@ async fn drift_flags_manual_alter() {
     assert!(
         stdout.contains(
             "untracked change: table audit_log: `grant lv_app: INSERT, SELECT, UPDATE` in the \
-             live database, but the migrations give `grant lv_app: INSERT, SELECT`"
+             live database, but the replayed schema has `grant lv_app: INSERT, SELECT`"
         ),
         "the output should name the added grant: {}",
         describe(&drifted, &password)

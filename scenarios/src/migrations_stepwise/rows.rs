@@ -244,7 +244,7 @@ fn column_value(table: &str, column: &Column, row: u64) -> Result<String, RowsEr
         "text" | "varchar" | "bpchar" | "citext" => format!("stepwise {row}"),
         "int2" => (row % 30_000).to_string(),
         "int4" | "int8" | "numeric" | "float4" | "float8" => row.to_string(),
-        "bool" => (row % 2 == 0).to_string(),
+        "bool" => row.is_multiple_of(2).to_string(),
         "timestamptz" | "timestamp" => {
             return Ok(format!(
                 "'2026-01-01 00:00:00+00'::{} + interval '{row} seconds'",
