@@ -1,7 +1,7 @@
 //! Check `migrations.lint`: every migration is linted with squawk's linter (the squawk-linter
-//! crate, pinned to 2.68.0) for operations that are unsafe on a live production database, such
-//! as a non-concurrent index build on an existing table, a NOT NULL column without a default, a
-//! column type change or a dropped column or table.
+//! crate, pinned to 2.68.0) for operations that are unsafe on a live production database. Such
+//! operations include a non-concurrent index build on an existing table, a NOT NULL column
+//! without a default, a column type change and a dropped column or table.
 //!
 //! sqlx runs each migration in a transaction unless its first line is `-- no-transaction`, so
 //! the linter assumes one. With that setting squawk does not flag an index built on a table

@@ -1,6 +1,7 @@
 //! Check `migrations.roundtrip`: where migrations have down files (`.down.sql`), applying them
 //! up, then down, then up again gives the same schema, and each down migration restores the
-//! schema from before its migration. Without down files the check is skipped, and says so.
+//! schema from before its migration. Without down files the check reports a skip with that
+//! reason.
 //!
 //! sqlx 0.9 reverts from the newest migration down, and `Migrator::undo` passes over a
 //! migration without a down file, so the check exercises the newest run of consecutive
@@ -24,7 +25,7 @@ pub const NAME: &str = "migrations.roundtrip";
 /// Reason the check stopped before a verdict.
 struct Stop(String);
 
-/// Which migrations the round trip covers.
+/// Migrations that the round trip covers.
 #[derive(Debug, PartialEq, Eq)]
 enum Plan {
     /// No migration has a down file.

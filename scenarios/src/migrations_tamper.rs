@@ -1,8 +1,8 @@
 //! Check `migrations.tamper`: the `_sqlx_migrations` ledger of a migrated database agrees with
 //! the migrations folder. It reports an applied migration whose file was edited since
-//! (checksum mismatch), a recorded migration whose file is missing, a migration recorded as
-//! failed, and a new file numbered below a migration that is already applied, which sqlx 0.9's
-//! migrator applies without an error, out of order.
+//! (checksum mismatch), a recorded migration whose file is missing, and a migration recorded
+//! as failed. It also reports a new file numbered below an applied migration, because sqlx
+//! 0.9's migrator applies such a file out of order without an error.
 //!
 //! `harness drift` compares a live database's ledger with the same function,
 //! [`compare_ledger`].

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 /// One object of a description: its header line and its parts by key.
 #[derive(Default)]
 struct Object {
-    /// Parts by key, each with its full text; a key repeats only for grants of one grantee on
-    /// several columns, which carry the column in the key.
+    /// Parts by key, each with its full text. Several lines share a key only where the first
+    /// words repeat, such as the lines of a view or function definition.
     parts: BTreeMap<String, Vec<String>>,
     /// Part keys in description order, to tell a reordering (such as column order) apart.
     order: Vec<String>,

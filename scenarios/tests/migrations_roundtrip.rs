@@ -1,6 +1,6 @@
-//! `migrations.roundtrip`: skipped on the project's migrations, which have no down files; a
-//! pass on a fixture whose down files undo their up files; and its self-test with a down file
-//! that leaves a constraint behind.
+//! `migrations.roundtrip` on the project's migrations, which have no down files, so it is
+//! skipped. It passes on a fixture whose down files undo their up files. Its self-test is a
+//! down file that leaves a constraint behind.
 
 mod common;
 

@@ -27,7 +27,7 @@ use crate::preflight::check_inputs;
 use crate::validate::interrupted;
 use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_PASS, print_error};
 
-/// What `harness drift` read from the live database.
+/// Schema description and ledger read from the live database.
 struct LiveDatabase {
     schema: String,
     /// `None` when the database has no `_sqlx_migrations` table.

@@ -23,7 +23,7 @@ pub struct Allowance {
     pub rule: String,
     /// File name of the migration, such as `0002_create_videos.sql`.
     pub migration: String,
-    /// Why the operation is safe for this migration.
+    /// Reason the operation is safe in this migration.
     pub reason: String,
 }
 
@@ -145,7 +145,7 @@ mod tests {
     }
 
     #[test]
-    fn validate_flags_unknown_rule_missing_file_and_empty_reason() {
+    fn validate_flags_invalid_entry() {
         let allow_list = [entry("no-such-rule", "0009_gone.sql", " ")];
 
         let findings = validate_allow_list(&allow_list, &["0003_x.sql"]);
