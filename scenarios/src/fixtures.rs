@@ -73,6 +73,13 @@ pub fn reversible_incomplete_migrations_dir() -> PathBuf {
     fixture_dir("migrations-reversible-incomplete")
 }
 
+/// A Prisma Migrate folder (`<timestamp>_<name>/migration.sql`) of its own: a `notes` table, a
+/// column added with a default, and a non-concurrent index on the existing table, which
+/// `migrations.lint` must report.
+pub fn prisma_migrations_dir() -> PathBuf {
+    fixture_dir("prisma-migrations")
+}
+
 fn fixture_dir(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures")).join(name)
 }

@@ -12,6 +12,7 @@ pub mod leak_scan;
 pub mod leaks_credentials;
 pub mod leaks_password_hash;
 pub mod migration_files;
+pub mod migration_source;
 pub mod migrations_lint;
 pub mod migrations_replay;
 pub mod migrations_roundtrip;

@@ -8,7 +8,9 @@
 //! created earlier in the same migration: nobody else can use that table before the commit.
 //!
 //! Reviewed exceptions live in the folder's `lint-allow.toml` (see [`allow_list`]). An entry
-//! that matches no violation is itself a finding, so the list cannot outlive its reason.
+//! that matches no violation is itself a finding, so the list cannot outlive its reason. It
+//! reads sqlx and Prisma Migrate folders (see [`migration_source`]), and a Prisma migration's
+//! file name in findings and in the allow-list is `<folder>/migration.sql`.
 
 pub mod allow_list;
 
@@ -19,7 +21,8 @@ use harness::check::CheckResult;
 use harness::deployment::Deployment;
 use squawk_linter::{Linter, Rule, Violation};
 
-use crate::migration_files::{MigrationFile, migration_label, read_migration_files};
+use crate::migration_files::{MigrationFile, migration_label};
+use crate::migration_source;
 use allow_list::{ALLOW_LIST_FILE, Allowance, read_allow_list, validate_allow_list};
 
 /// Stable check name.
@@ -63,7 +66,7 @@ pub fn lint_folder(dir: &Path) -> CheckResult {
 /// Pushes a finding per violation that the allow-list does not cover and per allow-list entry
 /// that is invalid or matches nothing. Returns the message for a pass.
 fn lint_with_allow_list(dir: &Path, findings: &mut Vec<String>) -> String {
-    let files = match read_migration_files(dir) {
+    let files = match migration_source::read_files(dir) {
         Ok(files) => files,
         Err(error) => {
             findings.push(error.to_string());

@@ -2,6 +2,7 @@
 //! and after each one generated rows valid for that version are inserted. Every later
 //! migration must keep the earlier rows and their values: a migration that drops a table or a
 //! column holding data, deletes rows or rewrites values is reported with its version and file.
+//! It reads sqlx and Prisma Migrate folders (see [`migration_source`]).
 
 mod fingerprint;
 mod rows;
@@ -11,10 +12,10 @@ use std::time::{Duration, Instant};
 use harness::check::CheckResult;
 use harness::deployment::Deployment;
 use harness::scratch::ScratchDatabase;
-use sqlx::migrate::Migrator;
 use sqlx::{Connection, PgConnection};
 
-use crate::migration_files::{MigrationFile, migration_label, read_migration_files};
+use crate::migration_files::{MigrationFile, migration_label};
+use crate::migration_source;
 use crate::redact::redact;
 
 pub use fingerprint::compare_fingerprints;
@@ -79,21 +80,17 @@ async fn replay(
     database: &str,
     findings: &mut Vec<String>,
 ) -> Result<(usize, u64), Stop> {
-    let files = match read_migration_files(&deployment.migrations_dir) {
+    let files = match migration_source::read_files(&deployment.migrations_dir) {
         Ok(files) => files,
         Err(error) => {
             findings.push(error.to_string());
             return Ok((0, 0));
         }
     };
-    let migrator = match Migrator::new(deployment.migrations_dir.as_path()).await {
+    let migrator = match migration_source::migrator(&deployment.migrations_dir).await {
         Ok(migrator) => migrator,
-        Err(error) => {
-            findings.push(format!(
-                "sqlx cannot read the migrations in {}: {}",
-                deployment.migrations_dir.display(),
-                redact(deployment, &error.to_string())
-            ));
+        Err(message) => {
+            findings.push(redact(deployment, &message));
             return Ok((files.len(), 0));
         }
     };

@@ -54,16 +54,21 @@ pub async fn read_ledger(
     Ok(Some(rows))
 }
 
-/// Compares the ledger with the files of `dir` and returns one finding per disagreement, each
-/// naming the version and the file. A file above every applied version is pending, which is
-/// not a finding.
-pub fn compare_ledger(dir: &Path, files: &[MigrationFile], rows: &[LedgerRow]) -> Vec<String> {
+/// Compares the ledger, read from table `ledger_table`, with the files of `dir` and returns one
+/// finding per disagreement, each naming the version and the file. A file above every applied
+/// version is pending, which is not a finding.
+pub fn compare_ledger(
+    dir: &Path,
+    ledger_table: &str,
+    files: &[MigrationFile],
+    rows: &[LedgerRow],
+) -> Vec<String> {
     let mut findings = Vec::new();
 
     for row in rows {
         let Some(file) = files.iter().find(|file| file.version == row.version) else {
             findings.push(format!(
-                "migration {} ({:?}) is recorded in _sqlx_migrations, but its file is missing \
+                "migration {} ({:?}) is recorded in {ledger_table}, but its file is missing \
                  from {}: restore the file, because an applied migration cannot be removed",
                 row.version,
                 row.description,
@@ -74,14 +79,14 @@ pub fn compare_ledger(dir: &Path, files: &[MigrationFile], rows: &[LedgerRow]) -
         let label = migration_label(files, row.version);
         if !row.success {
             findings.push(format!(
-                "{label} is recorded with success = false: it failed halfway, so repair the \
-                 database by hand and delete its _sqlx_migrations row"
+                "{label} is recorded as failed in {ledger_table}: it stopped halfway, so repair \
+                 the database by hand and resolve its {ledger_table} row"
             ));
         }
         if row.checksum != file.checksum {
             findings.push(format!(
-                "{label} was edited after it was applied: _sqlx_migrations records checksum \
-                 {}, but the file's SHA-384 is {}; revert the edit and put the change in a new \
+                "{label} was edited after it was applied: {ledger_table} records checksum {}, \
+                 but the file's checksum is {}; revert the edit and put the change in a new \
                  migration",
                 short_hex(&row.checksum),
                 short_hex(&file.checksum)
@@ -96,8 +101,8 @@ pub fn compare_ledger(dir: &Path, files: &[MigrationFile], rows: &[LedgerRow]) -
             if !recorded && file.version < highest {
                 findings.push(format!(
                     "{} is new but numbered below migration {highest}, which is already \
-                     applied: sqlx 0.9 would apply it out of order without an error; give it a \
-                     version above {highest}",
+                     applied: sqlx 0.9 and Prisma Migrate apply such a file out of order without \
+                     an error; give it a version above {highest}",
                     migration_label(files, file.version)
                 ));
             }
@@ -174,7 +179,7 @@ async fn compare(deployment: &Deployment, findings: &mut Vec<String>) -> Result<
              apply the migrations first"
         )));
     };
-    findings.extend(compare_ledger(dir, &files, &rows));
+    findings.extend(compare_ledger(dir, "_sqlx_migrations", &files, &rows));
     Ok(rows.len())
 }
 
@@ -208,7 +213,7 @@ mod tests {
     }
 
     fn compare(files: &[MigrationFile], rows: &[LedgerRow]) -> Vec<String> {
-        compare_ledger(Path::new("migrations"), files, rows)
+        compare_ledger(Path::new("migrations"), "_sqlx_migrations", files, rows)
     }
 
     #[test]
@@ -232,7 +237,7 @@ mod tests {
         assert!(
             findings[0].starts_with(
                 "migration 2 (0002_step_2.sql) was edited after it was applied: \
-                 _sqlx_migrations records checksum 0202020202020202, but the file's SHA-384 is \
+                 _sqlx_migrations records checksum 0202020202020202, but the file's checksum is \
                  0909090909090909"
             ),
             "finding: {}",
@@ -286,8 +291,9 @@ mod tests {
 
         assert_eq!(findings.len(), 1, "findings: {findings:?}");
         assert!(
-            findings[0]
-                .starts_with("migration 1 (0001_step_1.sql) is recorded with success = false"),
+            findings[0].starts_with(
+                "migration 1 (0001_step_1.sql) is recorded as failed in _sqlx_migrations"
+            ),
             "finding: {}",
             findings[0]
         );

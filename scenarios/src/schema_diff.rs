@@ -106,6 +106,23 @@ fn diff_object(
     }
 }
 
+/// Returns `description` without the object whose header line is `header` and its parts,
+/// such as `table _sqlx_migrations` when two ledgers of different tools are compared.
+pub fn remove_object(description: &str, header: &str) -> String {
+    let mut kept = String::new();
+    let mut inside = false;
+    for line in description.lines() {
+        if !line.starts_with(' ') {
+            inside = line == header;
+        }
+        if !inside {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
+}
+
 fn parse(description: &str) -> BTreeMap<String, Object> {
     let mut objects: BTreeMap<String, Object> = BTreeMap::new();
     let mut current: Option<String> = None;
@@ -242,6 +259,16 @@ table videos
                 "table videos is missing from the live database",
                 "table clips exists in the live database but not in the replayed schema",
             ]
+        );
+    }
+
+    #[test]
+    fn remove_object_drops_its_parts() {
+        let description = "table a\n  column x int\ntable b\n  column y int\n";
+
+        assert_eq!(
+            remove_object(description, "table a"),
+            "table b\n  column y int\n"
         );
     }
 

@@ -6,7 +6,13 @@
 //! on, every read runs in one `REPEATABLE READ, READ ONLY` transaction that is rolled back, and
 //! the command stops before reading when Postgres does not report the transaction as read-only.
 //! The reference schema comes from a harness run: a fresh Postgres container, the bootstrap's
-//! roles and the migrations applied as lv_migrator.
+//! roles and the migrations applied as lv_migrator. Owners and grants are compared by role
+//! name, so a live database whose roles are not named like the harness's (lv_migrator, lv_app,
+//! lv_auditor) shows them as changes.
+//!
+//! A Prisma Migrate folder is replayed with sqlx's migrator, so the reference records it in
+//! `_sqlx_migrations`. Both ledger tables are then left out of the schema comparison, and the
+//! live `_prisma_migrations` rows are compared with the folder instead.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -16,10 +22,11 @@ use harness::labels::RunId;
 use harness::run::{Run, RunOptions};
 use harness::secret::Secret;
 use harness::signals;
-use scenarios::migration_files::{MigrationFile, migration_label, read_migration_files};
-use scenarios::migrations_tamper::{LedgerRow, compare_ledger, read_ledger};
+use scenarios::migration_files::{MigrationFile, migration_label};
+use scenarios::migration_source::{self, SourceKind};
+use scenarios::migrations_tamper::{LedgerRow, compare_ledger};
 use scenarios::schema::describe_schema;
-use scenarios::schema_diff::{DRIFT_SIDES, diff_schemas};
+use scenarios::schema_diff::{DRIFT_SIDES, diff_schemas, remove_object};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 
@@ -63,7 +70,8 @@ pub async fn drift(database_url: String, migrations: Option<PathBuf>) -> u8 {
         print_error(&message);
         return EXIT_ENVIRONMENT;
     }
-    let files = match read_migration_files(&migrations_dir) {
+    let kind = migration_source::detect(&migrations_dir);
+    let files = match migration_source::read_files(&migrations_dir) {
         Ok(files) => files,
         Err(error) => {
             print_error(&error.to_string());
@@ -72,7 +80,7 @@ pub async fn drift(database_url: String, migrations: Option<PathBuf>) -> u8 {
     };
 
     // The live database first: a wrong URL fails before any container starts.
-    let live = match read_live(&target).await {
+    let live = match read_live(&target, kind).await {
         Ok(live) => live,
         Err(message) => {
             print_error(&message);
@@ -100,9 +108,17 @@ pub async fn drift(database_url: String, migrations: Option<PathBuf>) -> u8 {
         }
     };
 
-    let mut changes = diff_schemas(&reference, &live.schema, DRIFT_SIDES);
+    let (reference, live_schema) = match kind {
+        SourceKind::Sqlx => (reference, live.schema),
+        SourceKind::Prisma => (
+            remove_object(&reference, "table _sqlx_migrations"),
+            remove_object(&live.schema, "table _prisma_migrations"),
+        ),
+    };
+    let mut changes = diff_schemas(&reference, &live_schema, DRIFT_SIDES);
     changes.extend(ledger_changes(
         &migrations_dir,
+        kind,
         &files,
         live.ledger.as_deref(),
     ));
@@ -171,7 +187,7 @@ fn parse_target(database_url: &str) -> Result<Target, String> {
 
 /// Reads the schema description and the ledger inside one read-only transaction, which is
 /// rolled back.
-async fn read_live(target: &Target) -> Result<LiveDatabase, String> {
+async fn read_live(target: &Target, kind: SourceKind) -> Result<LiveDatabase, String> {
     let address = &target.address;
     let failed = |step: &str, error: sqlx::Error| {
         harness::redact::redact(&format!("{step} on {address} failed: {error}"))
@@ -204,9 +220,9 @@ async fn read_live(target: &Target) -> Result<LiveDatabase, String> {
     let schema = describe_schema(&mut connection)
         .await
         .map_err(|error| failed("reading the schema", error))?;
-    let ledger = read_ledger(&mut connection)
+    let ledger = migration_source::read_source_ledger(kind, &mut connection)
         .await
-        .map_err(|error| failed("reading _sqlx_migrations", error))?;
+        .map_err(|error| failed(&format!("reading {}", kind.ledger_table()), error))?;
 
     sqlx::raw_sql("ROLLBACK")
         .execute(&mut connection)
@@ -234,7 +250,7 @@ async fn reference_schema(
         .await
         .map_err(|error| format!("starting the reference database failed: {error}"))?;
 
-    let described = describe_reference(&run).await;
+    let described = describe_reference(&run, migrations_dir).await;
     let shutdown = run.shutdown().await;
     let schema = described?;
     shutdown.map_err(|error| {
@@ -243,11 +259,21 @@ async fn reference_schema(
     Ok(schema)
 }
 
-async fn describe_reference(run: &Run) -> Result<String, String> {
-    run.apply_migrations()
+async fn describe_reference(run: &Run, migrations_dir: &Path) -> Result<String, String> {
+    let deployment = run.deployment();
+    let migrator = migration_source::migrator(migrations_dir).await?;
+    let mut migrator_connection =
+        PgConnection::connect_with(&deployment.connect_options(&deployment.migrator))
+            .await
+            .map_err(|error| format!("connecting to the reference database failed: {error}"))?;
+    migrator
+        .run(&mut migrator_connection)
         .await
         .map_err(|error| format!("replaying the migrations failed: {error}"))?;
-    let deployment = run.deployment();
+    if let Err(error) = migrator_connection.close().await {
+        tracing::debug!(%error, "closing the reference connection failed");
+    }
+
     let mut connection =
         PgConnection::connect_with(&deployment.connect_options(&deployment.auditor))
             .await
@@ -265,25 +291,26 @@ async fn describe_reference(run: &Run) -> Result<String, String> {
 /// database.
 fn ledger_changes(
     dir: &Path,
+    kind: SourceKind,
     files: &[MigrationFile],
     ledger: Option<&[LedgerRow]>,
 ) -> Vec<String> {
+    let table = kind.ledger_table();
     let Some(rows) = ledger else {
-        return vec![
-            "the live database has no _sqlx_migrations table, so no migration was applied to it \
-             with sqlx"
-                .to_owned(),
-        ];
+        return vec![format!(
+            "the live database has no {table} table, so no migration of this folder was \
+             recorded in it"
+        )];
     };
-    let mut changes: Vec<String> = compare_ledger(dir, files, rows)
+    let mut changes: Vec<String> = compare_ledger(dir, table, files, rows)
         .into_iter()
-        .map(|finding| format!("_sqlx_migrations: {finding}"))
+        .map(|finding| format!("{table}: {finding}"))
         .collect();
     let highest = rows.iter().map(|row| row.version).max().unwrap_or(i64::MIN);
     for file in files {
         if file.version > highest {
             changes.push(format!(
-                "_sqlx_migrations: {} is not applied to the live database",
+                "{table}: {} is not applied to the live database",
                 migration_label(files, file.version)
             ));
         }

@@ -6,19 +6,27 @@
 
 use std::process::Output;
 
+use std::path::Path;
+
 use harness::deployment::{DATABASE, Deployment};
 use harness::run::{RunOptions, with_run};
 use sqlx::{Connection, PgConnection};
 
-/// Runs `harness drift --database-url url` and returns its output.
-async fn run_drift(url: String) -> Output {
+/// Runs `harness drift --database-url url` with extra arguments and returns its output.
+async fn run_drift_with(url: String, extra: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["drift", "--database-url", &url])
+        .args(extra)
         // The reaper would prune this machine's app images; the test keeps them.
         .env("HARNESS_KEEP_APP_IMAGES", "1000")
         .output()
         .await
         .expect("harness should start")
+}
+
+/// Runs `harness drift --database-url url` and returns its output.
+async fn run_drift(url: String) -> Output {
+    run_drift_with(url, &[]).await
 }
 
 /// Returns the URL of the run's database for the read-only auditor role.
@@ -180,4 +188,110 @@ async fn drift_unreachable_database_hides_password() {
         describe(&output, password)
     );
     assert_password_absent(&output, password);
+}
+
+/// Applies the Prisma fixture the way `prisma migrate deploy` records it: each migration.sql
+/// runs, and `_prisma_migrations` gets a finished row with the file's hex SHA-256. The table's
+/// definition is the one prisma-engines documents for PostgreSQL.
+async fn apply_like_prisma(connection: &mut PgConnection, dir: &Path) {
+    sqlx::raw_sql(
+        "CREATE TABLE _prisma_migrations (
+             id varchar(36) PRIMARY KEY NOT NULL,
+             checksum varchar(64) NOT NULL,
+             finished_at timestamptz,
+             migration_name varchar(255) NOT NULL,
+             logs text,
+             rolled_back_at timestamptz,
+             started_at timestamptz NOT NULL DEFAULT now(),
+             applied_steps_count integer NOT NULL DEFAULT 0
+         );
+         GRANT SELECT ON _prisma_migrations TO lv_auditor",
+    )
+    .execute(&mut *connection)
+    .await
+    .expect("the ledger table should be created");
+
+    let mut folders: Vec<String> = std::fs::read_dir(dir)
+        .expect("the Prisma fixture should be readable")
+        .map(|entry| entry.expect("entry should be readable").file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .filter(|name| dir.join(name).join("migration.sql").is_file())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let sql = std::fs::read_to_string(dir.join(&folder).join("migration.sql"))
+            .expect("migration.sql should be readable");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut *connection)
+            .await
+            .expect("the Prisma migration should apply");
+        sqlx::query(
+            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name,
+                                             applied_steps_count)
+             VALUES (gen_random_uuid()::text, encode(sha256(convert_to($1, 'UTF8')), 'hex'),
+                     now(), $2, 1)",
+        )
+        .bind(&sql)
+        .bind(&folder)
+        .execute(&mut *connection)
+        .await
+        .expect("the ledger row should be inserted");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_reads_prisma_ledger() {
+    harness::logging::init(false);
+    let prisma_dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/fixtures/prisma-migrations");
+    let prisma_arg = prisma_dir.to_string_lossy().into_owned();
+    let outputs = with_run(RunOptions::default(), async |run| {
+        let deployment = run.deployment();
+        let password = deployment.auditor.password.expose().to_owned();
+        let options = deployment.connect_options(&deployment.migrator);
+        let mut migrator = PgConnection::connect_with(&options)
+            .await
+            .expect("the migrator role should connect");
+        apply_like_prisma(&mut migrator, &prisma_dir).await;
+
+        let clean = run_drift_with(auditor_url(deployment), &["--migrations", &prisma_arg]).await;
+
+        sqlx::raw_sql(
+            "UPDATE _prisma_migrations SET checksum = repeat('0', 64)
+             WHERE migration_name = '20240102000000_add_notes_pinned'",
+        )
+        .execute(&mut migrator)
+        .await
+        .expect("the migrator role should edit the ledger");
+        migrator.close().await.expect("the connection should close");
+
+        let drifted = run_drift_with(auditor_url(deployment), &["--migrations", &prisma_arg]).await;
+        (clean, drifted, password)
+    })
+    .await
+    .expect("run should start and shut down");
+    let (clean, drifted, password) = outputs;
+
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        describe(&clean, &password)
+    );
+    assert_eq!(
+        drifted.status.code(),
+        Some(1),
+        "{}",
+        describe(&drifted, &password)
+    );
+    let stdout = String::from_utf8_lossy(&drifted.stdout);
+    assert!(
+        stdout.contains(
+            "untracked change: _prisma_migrations: migration 20240102000000 \
+             (20240102000000_add_notes_pinned/migration.sql) was edited after it was applied"
+        ),
+        "the output should name the edited Prisma migration: {}",
+        describe(&drifted, &password)
+    );
+    assert_password_absent(&drifted, &password);
 }
