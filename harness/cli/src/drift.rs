@@ -1,6 +1,6 @@
-//! `harness drift`: compares a live database's schema and `_sqlx_migrations` ledger with what
-//! replaying the migrations folder produces, and reports every difference as an untracked
-//! change.
+//! `harness drift`: compares a live database's schema and migration ledger (`_sqlx_migrations`,
+//! or `_prisma_migrations` for a Prisma Migrate folder) with what replaying the migrations
+//! folder produces, and reports every difference as an untracked change.
 //!
 //! The live database is only read: the session starts with `default_transaction_read_only`
 //! on, every read runs in one `REPEATABLE READ, READ ONLY` transaction that is rolled back, and
@@ -37,7 +37,7 @@ use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_PASS, print_error};
 /// Schema description and ledger read from the live database.
 struct LiveDatabase {
     schema: String,
-    /// `None` when the database has no `_sqlx_migrations` table.
+    /// `None` when the database has no ledger table.
     ledger: Option<Vec<LedgerRow>>,
 }
 
