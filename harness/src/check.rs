@@ -15,7 +15,7 @@ pub enum Status {
     /// The check could not run to a verdict (container, network or setup failure).
     Error,
     /// The check does not apply to this project, such as a round trip without down
-    /// migrations. The message says why. A skip does not fail the run.
+    /// migrations. The message gives the reason. A skip does not fail the run.
     Skip,
 }
 

@@ -28,8 +28,8 @@ ALTER TABLE videos ADD COLUMN fixture_note text;
 ";
 
 /// A migrations folder of its own (a `notes` table) whose version 3,
-/// `0003_drop_notes_body.sql`, drops the column `notes.body` that holds the
-/// rows of versions 1 and 2: `migrations.stepwise` must report it.
+/// `0003_drop_notes_body.sql`, drops the column `notes.body`, which contains the
+/// data of the rows of versions 1 and 2: `migrations.stepwise` must report it.
 pub fn drop_column_migrations_dir() -> PathBuf {
     fixture_dir("migrations-drop-column")
 }
@@ -67,7 +67,7 @@ pub fn reversible_migrations_dir() -> PathBuf {
     fixture_dir("migrations-reversible")
 }
 
-/// The reversible folder with a down file for version 2 that forgets the CHECK constraint
+/// The reversible folder with a down file for version 2 that leaves out the CHECK constraint
 /// `notes_body_check` of its up file: `migrations.roundtrip` must report it.
 pub fn reversible_incomplete_migrations_dir() -> PathBuf {
     fixture_dir("migrations-reversible-incomplete")

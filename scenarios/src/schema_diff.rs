@@ -109,18 +109,18 @@ fn diff_object(
 /// Returns `description` without the object whose header line is `header` and its parts,
 /// such as `table _sqlx_migrations` when two ledgers of different tools are compared.
 pub fn remove_object(description: &str, header: &str) -> String {
-    let mut kept = String::new();
+    let mut remaining = String::new();
     let mut inside = false;
     for line in description.lines() {
         if !line.starts_with(' ') {
             inside = line == header;
         }
         if !inside {
-            kept.push_str(line);
-            kept.push('\n');
+            remaining.push_str(line);
+            remaining.push('\n');
         }
     }
-    kept
+    remaining
 }
 
 fn parse(description: &str) -> BTreeMap<String, Object> {
