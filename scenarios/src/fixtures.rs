@@ -34,6 +34,13 @@ pub fn drop_column_migrations_dir() -> PathBuf {
     fixture_dir("migrations-drop-column")
 }
 
+/// A migrations folder of its own whose version 2, `0002_add_notes_owner.sql`, adds a NOT NULL
+/// column without a default: it applies to an empty table but fails on the rows of version 1,
+/// which `migrations.stepwise` must report.
+pub fn not_null_column_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-not-null-column")
+}
+
 /// A migrations history of its own (a `notes` table, versions 1, 2 and 4) to apply before
 /// `migrations.tamper` compares the ledger with one of the tampered folders below.
 pub fn tamper_applied_migrations_dir() -> PathBuf {
