@@ -41,12 +41,6 @@ impl Actor {
         Ok(Self(text.to_owned()))
     }
 
-    /// Wraps a value without the header's checks, for the fault that stores a password hash.
-    #[cfg(feature = "failpoints")]
-    pub fn from_stored(text: String) -> Self {
-        Self(text)
-    }
-
     /// Returns the actor's name as stored.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -106,6 +100,16 @@ pub struct AuditEntry<'a> {
     pub action: Action,
     pub entity_type: EntityType,
     pub entity_id: Uuid,
+    /// The entity after the change, as the API returns it, or `None` for a delete.
+    pub entity: Option<serde_json::Value>,
+}
+
+/// Converts an entity to the JSON stored in `audit_log.entity`: the API's representation,
+/// which has no secret field.
+pub fn entity_json<T: serde::Serialize>(entity: &T) -> Option<serde_json::Value> {
+    // The model types are plain structs of strings, numbers, UUIDs and timestamps, which
+    // serde_json serializes without error. A type that failed would leave `entity` NULL.
+    serde_json::to_value(entity).ok()
 }
 
 #[cfg(test)]

@@ -66,6 +66,9 @@ pub struct Run {
     app: Option<AppContainer>,
     /// Logs of the app containers that [`Run::start_app`] replaced, oldest first.
     replaced_app_logs: Vec<ContainerLogs>,
+    /// Logs of the app instances that [`Run::remove_app_instance`] removed, oldest first. A
+    /// mutex, because instances are started and removed through `&Run`.
+    instance_logs: std::sync::Mutex<Vec<ContainerLogs>>,
     deployment: Deployment,
     finished: bool,
 }
@@ -118,6 +121,7 @@ impl Run {
             postgres: None,
             app: None,
             replaced_app_logs: Vec::new(),
+            instance_logs: std::sync::Mutex::default(),
             deployment,
             finished: false,
         };
@@ -276,6 +280,19 @@ impl Run {
         Ok(instance)
     }
 
+    /// Reads the logs of an app instance, keeps them for [`Run::app_logs`], and removes the
+    /// instance. The container is removed even when its logs cannot be read.
+    pub async fn remove_app_instance(&self, instance: AppInstance) -> Result<()> {
+        let container = instance.container();
+        let logs = logs::read_all(&self.docker, container.id(), container.name()).await;
+        let removed = instance.remove().await;
+        self.instance_logs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(logs?);
+        removed
+    }
+
     /// Returns the app image of the run: the one given in the options, or the one
     /// [`app_image::ensure_app_image`] picks or builds.
     async fn app_image(&self) -> Result<ImageRef> {
@@ -351,10 +368,16 @@ impl Run {
         }
     }
 
-    /// Reads the whole stdout and stderr of every app container of the run: the ones
-    /// [`Run::start_app`] replaced, oldest first, then the running one.
+    /// Reads the whole stdout and stderr of every app container of the run: the instances
+    /// that [`Run::remove_app_instance`] removed, the containers [`Run::start_app`] replaced,
+    /// oldest first, then the running one.
     pub async fn app_logs(&self) -> Result<Vec<ContainerLogs>> {
-        let mut all = self.replaced_app_logs.clone();
+        let mut all = self
+            .instance_logs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        all.extend(self.replaced_app_logs.iter().cloned());
         if let Some(app) = &self.app {
             all.push(logs::read_all(&self.docker, app.id(), app.name()).await?);
         }

@@ -263,7 +263,7 @@ pub async fn run_on_clone(run: &Run, options: &Options) -> Report {
                 database: clone.name(),
             };
             let report = self::run(&target, options).await;
-            if let Err(error) = instance.remove().await {
+            if let Err(error) = run.remove_app_instance(instance).await {
                 tracing::warn!(%error, "removing the app instance failed; the run's shutdown removes it");
             }
             report
@@ -385,7 +385,13 @@ async fn run_sequences(target: &Target<'_>, options: &Options) -> Result<Sequenc
         .await
         .map_err(|error| error.to_string())?;
     let handle = tokio::runtime::Handle::current();
-    let driver = Driver::new(handle, target.app_url, auditor, reset)?;
+    let driver = Driver::new(
+        handle,
+        target.app_url,
+        auditor,
+        reset,
+        target.deployment.responses.clone(),
+    )?;
 
     // The proptest thread outlives this future when a signal drops it, so the guard sets a flag
     // that stops it and keeps its seed out of the regressions file.

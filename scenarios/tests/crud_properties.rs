@@ -3,6 +3,9 @@
 //! delete, so a rejected delete leaves the row behind. Each self-test asserts that the check
 //! fails and shrinks the failure to a short sequence.
 //!
+//! A fourth test shows that the check's responses and its app instance's logs reach the leak
+//! checks' scans.
+//!
 //! The passing test honours `PROPTEST_CASES`, `PROPTEST_RNG_SEED` and `CRUD_PROPERTIES_REPLAY`.
 //! The self-tests honour only `CRUD_PROPERTIES_REPLAY`: they run a fixed number of cases from a
 //! fixed seed, so that a small `PROPTEST_CASES` cannot keep the fault out of reach.
@@ -13,10 +16,13 @@ use common::{describe, faulty_app, in_run};
 use harness::check::CheckResult;
 use harness::check::Status;
 use harness::run::RunOptions;
+use harness::scan::{Scanner, password_hash_formats};
 use scenarios::crud_properties::{
     self, DEFAULT_MAX_CALLS, Options, REPLAY_VAR, Regressions, ReplayCommand, Report,
     parse_case_seed,
 };
+use scenarios::leak_scan::{scan_container_logs, scan_responses};
+use scenarios::leaks_credentials;
 
 /// Cases of the passing test: enough to reach every call kind many times, small enough for a
 /// suite on 2 cores.
@@ -137,5 +143,53 @@ async fn crud_properties_flags_audit_row_of_rejected_delete() {
         shrunk_calls(&report) <= MAX_SHRUNK_CALLS,
         "the failure should shrink to at most {MAX_SHRUNK_CALLS} calls: {}",
         describe(&report.result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crud_properties_output_reaches_leak_scans() {
+    let options = Options {
+        cases: 4,
+        seed: SELF_TEST_SEED,
+        max_calls: DEFAULT_MAX_CALLS,
+        regressions: Regressions::Off,
+        replay_command: ReplayCommand::Test {
+            binary: "crud_properties".to_owned(),
+            test: "crud_properties_output_reaches_leak_scans".to_owned(),
+        },
+        concurrency: false,
+    };
+    // The app instance nests password hashes in user lists and logs its connection string.
+    let run_options =
+        faulty_app("user.list.nested_hash=return;startup.log_connection_string=return");
+
+    let (responses, hash_findings, log_findings, logs) = in_run(run_options, async |run| {
+        crud_properties::run_on_clone(run, &options).await;
+
+        let responses = run.deployment().responses.responses();
+        let hash_scanner = Scanner::new(Vec::new(), password_hash_formats()).expect("scanner");
+        let hash_findings = scan_responses(&hash_scanner, &responses);
+        let logs = run.app_logs().await.expect("app logs should be readable");
+        let credential_scanner =
+            leaks_credentials::scanner(run.deployment()).expect("credential scanner");
+        let log_findings = scan_container_logs(&credential_scanner, &logs);
+        (responses.len(), hash_findings, log_findings, logs.len())
+    })
+    .await;
+
+    assert!(responses > 0, "crud.properties recorded no response");
+    assert!(
+        hash_findings
+            .iter()
+            .any(|finding| finding.source.contains("sent by crud.properties")),
+        "no hash found in the check's recorded responses: {hash_findings:?}"
+    );
+    assert_eq!(logs, 1, "the removed app instance's logs should be kept");
+    assert!(
+        log_findings
+            .iter()
+            .any(|finding| finding.source.contains("-properties stdout")
+                || finding.source.contains("-properties stderr")),
+        "no connection string found in the app instance's logs: {log_findings:?}"
     );
 }

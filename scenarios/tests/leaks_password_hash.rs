@@ -54,7 +54,7 @@ async fn leaks_password_hash_flags_nested_hash() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaks_password_hash_flags_audit_row() {
-    let result = run_with_failpoints("audit.user.store_hash=return").await;
+    let result = run_with_failpoints("audit.user.store_full_row=return").await;
 
     assert_eq!(result.status, Status::Fail, "{}", describe(&result));
     let audit: Vec<&String> = result
@@ -70,8 +70,8 @@ async fn leaks_password_hash_flags_audit_row() {
     assert!(
         audit
             .iter()
-            .all(|finding| finding.contains(", field $.actor: ")),
-        "the findings should name the column: {audit:?}"
+            .all(|finding| finding.contains(", field $.entity.password_hash: ")),
+        "the findings should name the column and the key: {audit:?}"
     );
     // The second user's hash never changed, so its row contains the stored value exactly.
     assert!(

@@ -5,7 +5,7 @@ use sqlx::{FromRow, Row};
 use uuid::Uuid;
 
 use super::{Database, DbError, audit};
-use crate::audit::{Action, Actor, AuditEntry, EntityType};
+use crate::audit::{Action, Actor, AuditEntry, EntityType, entity_json};
 use crate::model::{
     Localization, LocalizationChanges, LocalizationKind, LocalizationStatus, NewLocalization,
 };
@@ -42,10 +42,16 @@ impl FromRow<'_, PgRow> for Localization {
     }
 }
 
-fn audit_entry(actor: &Actor, action: Action, localization_id: Uuid) -> AuditEntry<'_> {
+fn audit_entry(
+    actor: &Actor,
+    action: Action,
+    localization_id: Uuid,
+    entity: Option<serde_json::Value>,
+) -> AuditEntry<'_> {
     AuditEntry {
         actor,
         action,
+        entity,
         entity_type: EntityType::Localization,
         entity_id: localization_id,
     }
@@ -75,7 +81,11 @@ impl Database {
         .fetch_one(&mut *tx)
         .await?;
 
-        audit::insert(&mut tx, &audit_entry(actor, Action::Create, created.id)).await?;
+        audit::insert(
+            &mut tx,
+            &audit_entry(actor, Action::Create, created.id, entity_json(&created)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -161,7 +171,11 @@ impl Database {
         let Some(updated) = updated else {
             return Ok(None);
         };
-        audit::insert(&mut tx, &audit_entry(actor, Action::Update, id)).await?;
+        audit::insert(
+            &mut tx,
+            &audit_entry(actor, Action::Update, id, entity_json(&updated)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(updated))
     }
@@ -180,7 +194,7 @@ impl Database {
             return Ok(false);
         }
 
-        audit::insert(&mut tx, &audit_entry(actor, Action::Delete, id)).await?;
+        audit::insert(&mut tx, &audit_entry(actor, Action::Delete, id, None)).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -1,11 +1,11 @@
 //! The `users` table.
 
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, Row};
+use sqlx::{FromRow, PgConnection, Row};
 use uuid::Uuid;
 
 use super::{Database, DbError, audit};
-use crate::audit::{Action, Actor, AuditEntry, EntityType};
+use crate::audit::{Action, Actor, AuditEntry, EntityType, entity_json};
 use crate::model::{NewUser, User, UserChanges};
 use crate::pagination::PageRequest;
 
@@ -36,13 +36,40 @@ impl FromRow<'_, PgRow> for User {
     }
 }
 
-fn audit_entry(actor: &Actor, action: Action, user_id: Uuid) -> AuditEntry<'_> {
+fn audit_entry(
+    actor: &Actor,
+    action: Action,
+    user_id: Uuid,
+    entity: Option<serde_json::Value>,
+) -> AuditEntry<'_> {
     AuditEntry {
         actor,
         action,
+        entity,
         entity_type: EntityType::User,
         entity_id: user_id,
     }
+}
+
+/// Returns what the audit row of a user change stores in `entity`: the API's representation of
+/// the user. With the fail point `audit.user.store_full_row` active, it is the whole `users`
+/// row instead, password hash included.
+async fn audit_entity(
+    conn: &mut PgConnection,
+    user: &User,
+) -> Result<Option<serde_json::Value>, DbError> {
+    #[cfg(feature = "failpoints")]
+    if crate::faults::is_active(crate::faults::AUDIT_USER_STORES_FULL_ROW) {
+        let row: serde_json::Value =
+            sqlx::query_scalar("SELECT to_jsonb(users) FROM users WHERE id = $1")
+                .bind(user.id)
+                .fetch_one(conn)
+                .await?;
+        return Ok(Some(row));
+    }
+    #[cfg(not(feature = "failpoints"))]
+    let _ = conn;
+    Ok(entity_json(user))
 }
 
 impl Database {
@@ -61,9 +88,12 @@ impl Database {
         .fetch_one(&mut *tx)
         .await?;
 
-        #[cfg(feature = "failpoints")]
-        let actor = &crate::faults::audit_actor(actor, Some(&user.password_hash));
-        audit::insert(&mut tx, &audit_entry(actor, Action::Create, created.id)).await?;
+        let entity = audit_entity(&mut tx, &created).await?;
+        audit::insert(
+            &mut tx,
+            &audit_entry(actor, Action::Create, created.id, entity),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -134,9 +164,8 @@ impl Database {
         let Some(updated) = updated else {
             return Ok(None);
         };
-        #[cfg(feature = "failpoints")]
-        let actor = &crate::faults::audit_actor(actor, changes.password_hash.as_deref());
-        audit::insert(&mut tx, &audit_entry(actor, Action::Update, id)).await?;
+        let entity = audit_entity(&mut tx, &updated).await?;
+        audit::insert(&mut tx, &audit_entry(actor, Action::Update, id, entity)).await?;
         tx.commit().await?;
         Ok(Some(updated))
     }
@@ -152,7 +181,11 @@ impl Database {
                  audit row before the delete"
             );
             let mut connection = self.pool.acquire().await?;
-            audit::insert(&mut connection, &audit_entry(actor, Action::Delete, id)).await?;
+            audit::insert(
+                &mut connection,
+                &audit_entry(actor, Action::Delete, id, None),
+            )
+            .await?;
         }
 
         let mut tx = self.pool.begin().await?;
@@ -167,7 +200,7 @@ impl Database {
         }
 
         if !audit_outside {
-            audit::insert(&mut tx, &audit_entry(actor, Action::Delete, id)).await?;
+            audit::insert(&mut tx, &audit_entry(actor, Action::Delete, id, None)).await?;
         }
         tx.commit().await?;
         Ok(true)

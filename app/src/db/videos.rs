@@ -5,7 +5,7 @@ use sqlx::{FromRow, Row};
 use uuid::Uuid;
 
 use super::{Database, DbError, audit};
-use crate::audit::{Action, Actor, AuditEntry, EntityType};
+use crate::audit::{Action, Actor, AuditEntry, EntityType, entity_json};
 use crate::model::{NewVideo, Video, VideoChanges, VideoStatus};
 use crate::pagination::PageRequest;
 
@@ -35,10 +35,16 @@ impl FromRow<'_, PgRow> for Video {
     }
 }
 
-fn audit_entry(actor: &Actor, action: Action, video_id: Uuid) -> AuditEntry<'_> {
+fn audit_entry(
+    actor: &Actor,
+    action: Action,
+    video_id: Uuid,
+    entity: Option<serde_json::Value>,
+) -> AuditEntry<'_> {
     AuditEntry {
         actor,
         action,
+        entity,
         entity_type: EntityType::Video,
         entity_id: video_id,
     }
@@ -63,7 +69,11 @@ impl Database {
         .fetch_one(&mut *tx)
         .await?;
 
-        audit::insert(&mut tx, &audit_entry(actor, Action::Create, created.id)).await?;
+        audit::insert(
+            &mut tx,
+            &audit_entry(actor, Action::Create, created.id, entity_json(&created)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -164,7 +174,11 @@ impl Database {
         let Some(updated) = updated else {
             return Ok(None);
         };
-        audit::insert(&mut tx, &audit_entry(actor, Action::Update, id)).await?;
+        audit::insert(
+            &mut tx,
+            &audit_entry(actor, Action::Update, id, entity_json(&updated)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(updated))
     }
@@ -183,7 +197,7 @@ impl Database {
             return Ok(false);
         }
 
-        audit::insert(&mut tx, &audit_entry(actor, Action::Delete, id)).await?;
+        audit::insert(&mut tx, &audit_entry(actor, Action::Delete, id, None)).await?;
         tx.commit().await?;
         Ok(true)
     }

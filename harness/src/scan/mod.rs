@@ -10,15 +10,18 @@
 //! the longest possible match, so a secret split across two reads is still found, and found once.
 
 mod canary;
+mod canary_group;
 mod excerpt;
 mod finding;
 mod format;
 mod json;
+mod prefilter;
 mod stream;
 
 use std::io::Read;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use canary_group::CanaryGroup;
+use prefilter::LiteralPrefilter;
 
 pub use canary::{Canary, MIN_CANARY_LEN};
 pub use finding::{Finding, Location};
@@ -72,11 +75,17 @@ pub(crate) struct Hit {
 /// A compiled set of canaries and formats.
 pub struct Scanner {
     canaries: Vec<Canary>,
-    automaton: Option<AhoCorasick>,
+    /// The canaries' automata, split so that each keeps a prefilter.
+    canary_groups: Vec<CanaryGroup>,
+    /// Index in `canary_groups` of each canary's group.
+    group_of: Vec<usize>,
     formats: Vec<Format>,
-    /// The formats' anchors as one regex set (a multi-pattern regex): a fast first pass whose
-    /// every match names its format and its position, where the full pattern is then tried.
-    anchors: Option<regex_automata::meta::Regex>,
+    /// The literal prefixes of the formats' anchors: a fast first pass whose every match names
+    /// the formats to try at its position.
+    prefilter: Option<LiteralPrefilter>,
+    /// The anchors of the formats without literal prefixes, as one regex set (a multi-pattern
+    /// regex), and the index of each pattern's format.
+    anchors: Option<(regex_automata::meta::Regex, Vec<usize>)>,
     /// Maximum match length of any canary or format, in bytes.
     max_match_len: usize,
 }
@@ -114,22 +123,25 @@ impl Scanner {
             }
         }
 
-        let automaton = if canaries.is_empty() {
-            None
-        } else {
-            let automaton = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(canaries.iter().map(|canary| canary.value().as_bytes()))?;
-            Some(automaton)
-        };
+        let canary_groups = canary_group::build(&canaries)?;
+        let mut group_of = vec![0; canaries.len()];
+        for (group_index, group) in canary_groups.iter().enumerate() {
+            for &member in &group.members {
+                group_of[member] = group_index;
+            }
+        }
 
-        let anchors = if formats.is_empty() {
+        let (prefilter, without_literals) = LiteralPrefilter::build(&formats)?;
+        let anchors = if without_literals.is_empty() {
             None
         } else {
-            let patterns: Vec<&str> = formats.iter().map(|format| format.anchor).collect();
+            let patterns: Vec<&str> = without_literals
+                .iter()
+                .map(|&index| formats[index].anchor)
+                .collect();
             let anchors = format::byte_regex(&patterns)
                 .map_err(|error| first_invalid_anchor(&formats, error))?;
-            Some(anchors)
+            Some((anchors, without_literals))
         };
 
         let longest_canary = canaries
@@ -145,8 +157,10 @@ impl Scanner {
 
         Ok(Self {
             canaries,
-            automaton,
+            canary_groups,
+            group_of,
             formats,
+            prefilter,
             anchors,
             max_match_len: longest_canary.max(longest_format).max(1),
         })
@@ -232,46 +246,69 @@ impl Scanner {
     ) -> Vec<Hit> {
         let mut hits = Vec::new();
 
-        if let Some(automaton) = &self.automaton {
-            // Canaries share one automaton, and its matches never overlap, so they share a start.
-            let start = start_of(Detector::Canary(0)).clamp(from, haystack.len());
+        for group in &self.canary_groups {
+            // A group's matches never overlap, so its canaries share a start.
+            let start = start_of(Detector::Canary(group.members[0])).clamp(from, haystack.len());
             let input = aho_corasick::Input::new(haystack).span(start..haystack.len());
-            for found in automaton.find_iter(input) {
+            for found in group.automaton.find_iter(input) {
                 hits.push(Hit {
                     start: found.start(),
                     end: found.end(),
                     secret: (found.start(), found.end()),
-                    detector: Detector::Canary(found.pattern().as_usize()),
+                    detector: Detector::Canary(group.members[found.pattern().as_usize()]),
                 });
             }
         }
 
-        if let Some(anchors) = &self.anchors {
-            // End of the last match of each format, so that a format's matches do not overlap.
-            let mut format_end: Vec<usize> = (0..self.formats.len())
-                .map(|index| start_of(Detector::Format(index)).max(from))
-                .collect();
+        // End of the last match of each format, so that a format's matches do not overlap.
+        let mut format_end: Vec<usize> = (0..self.formats.len())
+            .map(|index| start_of(Detector::Format(index)).max(from))
+            .collect();
+        let mut confirm = |index: usize, start: usize, hits: &mut Vec<Hit>| {
+            if start < format_end[index] {
+                return;
+            }
+            if let Some((end, secret)) = self.formats[index].confirm(haystack, start) {
+                format_end[index] = end;
+                hits.push(Hit {
+                    start,
+                    end,
+                    secret,
+                    detector: Detector::Format(index),
+                });
+            }
+        };
+        if let Some(prefilter) = &self.prefilter {
+            for candidate in prefilter.candidates(haystack, from) {
+                for &index in candidate.formats {
+                    confirm(index, candidate.start, &mut hits);
+                }
+            }
+        }
+        if let Some((anchors, format_of)) = &self.anchors {
             let input = regex_automata::Input::new(haystack).span(from..haystack.len());
             for anchor in anchors.find_iter(input) {
-                let index = anchor.pattern().as_usize();
-                let start = anchor.start();
-                if start < format_end[index] {
-                    continue;
-                }
-                if let Some((end, secret)) = self.formats[index].confirm(haystack, start) {
-                    format_end[index] = end;
-                    hits.push(Hit {
-                        start,
-                        end,
-                        secret,
-                        detector: Detector::Format(index),
-                    });
-                }
+                confirm(
+                    format_of[anchor.pattern().as_usize()],
+                    anchor.start(),
+                    &mut hits,
+                );
             }
         }
 
         hits.sort_by_key(|hit| (hit.start, hit.detector));
         hits
+    }
+
+    /// Returns the detector whose last match a stream resumes `detector` after: a canary's
+    /// group shares one, named by the group's first canary.
+    pub(crate) fn resume_key(&self, detector: Detector) -> Detector {
+        match detector {
+            Detector::Canary(index) => {
+                Detector::Canary(self.canary_groups[self.group_of[index]].members[0])
+            }
+            format => format,
+        }
     }
 
     /// Label of a detector, as shown in findings and in place of the match in excerpts.

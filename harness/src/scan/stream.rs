@@ -89,11 +89,9 @@ impl<'s> StreamScan<'s> {
 
         let offset = self.offset;
         let reported_end = &self.reported_end;
+        let scanner = self.scanner;
         let start_of = |detector: Detector| {
-            let key = match detector {
-                Detector::Canary(_) => Detector::Canary(0),
-                format => format,
-            };
+            let key = scanner.resume_key(detector);
             reported_end
                 .get(&key)
                 .map_or(0, |end| end.saturating_sub(offset) as usize)
@@ -106,10 +104,7 @@ impl<'s> StreamScan<'s> {
             if hit.start >= cutoff {
                 continue;
             }
-            let key = match hit.detector {
-                Detector::Canary(_) => Detector::Canary(0),
-                format => format,
-            };
+            let key = self.scanner.resume_key(hit.detector);
             let start = self.offset + hit.start as u64;
             if self.reported_end.get(&key).is_some_and(|end| start < *end) {
                 continue;

@@ -85,9 +85,11 @@ async fn send(
         .await
         .map_err(|error| Failure::Infrastructure(format!("{method} {path} failed: {error}")))?;
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let text = response.text().await.map_err(|error| {
         Failure::Infrastructure(format!("reading {method} {path} failed: {error}"))
     })?;
+    driver.record(&method, path, status, &headers, &text);
     Ok(Reply {
         status,
         json: serde_json::from_str(&text).unwrap_or(Value::Null),

@@ -10,6 +10,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use harness::http::{RecordedResponse, ResponseLog};
 use harness::reset::TableReset;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use sqlx::PgPool;
@@ -46,6 +47,8 @@ pub struct Driver {
     base_url: String,
     auditor: PgPool,
     reset: TableReset,
+    /// The run's response log, which the leak checks scan after this check.
+    responses: ResponseLog,
     /// Time of every reset, for the report.
     pub reset_times: Vec<Duration>,
 }
@@ -61,12 +64,14 @@ impl Ids for RealIds<'_> {
 
 impl Driver {
     /// Creates a driver for the app at `base_url`, reading the database through `auditor` and
-    /// resetting it through `reset`. `handle` runs the async work from the proptest thread.
+    /// resetting it through `reset`. Every response is appended to `responses`. `handle` runs
+    /// the async work from the proptest thread.
     pub fn new(
         handle: Handle,
         base_url: &str,
         auditor: PgPool,
         reset: TableReset,
+        responses: ResponseLog,
     ) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -78,6 +83,7 @@ impl Driver {
             base_url: base_url.trim_end_matches('/').to_owned(),
             auditor,
             reset,
+            responses,
             reset_times: Vec::new(),
         })
     }
@@ -90,6 +96,33 @@ impl Driver {
     /// Returns the HTTP client and base URL.
     pub fn http(&self) -> (&reqwest::Client, &str) {
         (&self.client, &self.base_url)
+    }
+
+    /// Appends a response to the run's response log.
+    pub fn record(
+        &self,
+        method: &reqwest::Method,
+        path: &str,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+        body: &str,
+    ) {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        self.responses.record(RecordedResponse {
+            check: super::NAME.to_owned(),
+            method: method.clone(),
+            path: path.to_owned(),
+            status: reqwest::StatusCode::from_u16(status)
+                .unwrap_or(reqwest::StatusCode::INTERNAL_SERVER_ERROR),
+            request_id: header("x-request-id"),
+            content_type: header(CONTENT_TYPE.as_str()),
+            body: body.to_owned(),
+        });
     }
 
     /// Resets the database and records the time it took.
@@ -226,12 +259,14 @@ impl Driver {
         let status = response.status().as_u16();
         let request_id = header("x-request-id");
         let location = header(LOCATION.as_str());
+        let headers = response.headers().clone();
         let body = response.text().await.map_err(|error| {
             CaseFailure::Infrastructure(format!(
                 "reading the response of {} {} failed: {error}",
                 request.method, request.path
             ))
         })?;
+        self.record(&request.method, &request.path, status, &headers, &body);
         Ok(Response {
             status,
             request_id,
