@@ -10,6 +10,8 @@ use std::path::Path;
 
 use harness::deployment::{DATABASE, Deployment};
 use harness::run::{RunOptions, with_run};
+use scenarios::fixtures::migrations_dir;
+use scenarios::migration_files::read_migration_files;
 use sqlx::{Connection, PgConnection};
 
 /// Runs `harness drift --database-url url` with extra arguments and returns its output.
@@ -82,12 +84,13 @@ async fn drift_flags_manual_alter() {
         let mut migrator = PgConnection::connect_with(&options)
             .await
             .expect("the migrator role should connect");
-        // Four untracked changes: a column, an index, a grant and a ledger row.
+        // Four untracked changes: a column, an index, a grant and the newest ledger row.
         sqlx::raw_sql(
             "ALTER TABLE videos ADD COLUMN drift_note text;
              DROP INDEX videos_created_at_id_idx;
              GRANT UPDATE ON audit_log TO lv_app;
-             DELETE FROM _sqlx_migrations WHERE version = 4",
+             DELETE FROM _sqlx_migrations
+             WHERE version = (SELECT max(version) FROM _sqlx_migrations)",
         )
         .execute(&mut migrator)
         .await
@@ -139,11 +142,16 @@ async fn drift_flags_manual_alter() {
         "the output should name the added grant: {}",
         describe(&drifted, &password)
     );
+    let newest = read_migration_files(&migrations_dir())
+        .expect("migrations/ should be readable")
+        .pop()
+        .expect("migrations/ should contain a migration");
     assert!(
-        stdout.contains(
-            "untracked change: _sqlx_migrations: migration 4 (0004_create_audit_log.sql) is not \
-             applied to the live database"
-        ),
+        stdout.contains(&format!(
+            "untracked change: _sqlx_migrations: migration {} ({}) is not applied to the live \
+             database",
+            newest.version, newest.file_name
+        )),
         "the output should name the deleted ledger row: {}",
         describe(&drifted, &password)
     );
