@@ -178,6 +178,18 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// Creating or dropping a scratch database failed.
+    #[error(
+        "scratch database step `{step}` failed: {source}. Check that the run's Postgres is \
+         running"
+    )]
+    ScratchDatabase {
+        /// Statement or connection step, which contains no secret.
+        step: String,
+        /// The driver error.
+        source: sqlx::Error,
+    },
+
     /// Applying the migrations failed.
     #[error("applying the migrations in {dir} as lv_migrator failed: {source}")]
     Migrate {

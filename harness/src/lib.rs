@@ -37,6 +37,7 @@ pub mod reset;
 pub mod rotation;
 pub mod run;
 pub mod scan;
+pub mod scratch;
 pub mod secret;
 pub mod signals;
 pub mod template;

@@ -22,19 +22,29 @@ pub mod leak_scan;
 pub mod leaks_credentials;
 pub mod leaks_password_hash;
 pub mod migration_files;
+pub mod migration_source;
+pub mod migrations_lint;
 pub mod migrations_replay;
+pub mod migrations_roundtrip;
+pub mod migrations_stepwise;
+pub mod migrations_tamper;
 pub mod redact;
 pub mod restarts_app_crash;
 pub mod restarts_app_graceful;
 pub mod restarts_postgres_fast;
 pub mod rotation;
 pub mod schema;
+pub mod schema_diff;
 pub mod snapshot;
 pub mod tour;
 
 /// Names of the checks, in the order `harness validate` runs them.
 pub const CHECKS: &[&str] = &[
     migrations_replay::NAME,
+    migrations_stepwise::NAME,
+    migrations_tamper::NAME,
+    migrations_lint::NAME,
+    migrations_roundtrip::NAME,
     crud_smoke::NAME,
     crud_properties::NAME,
     access_least_privilege::NAME,

@@ -1,9 +1,11 @@
 //! The `harness` command: `validate` runs the checks against Postgres and the app in containers,
-//! `gc` removes what crashed runs left behind and old app images, `scan` looks for credentials
-//! in files, `doctor` checks what a run needs, and `bench` measures the secret scanner.
+//! `drift` compares a live database with the migrations, `gc` removes what crashed runs left
+//! behind and old app images, `scan` looks for credentials in files, `doctor` checks what a run
+//! needs, and `bench` measures the secret scanner.
 
 mod bench;
 mod doctor;
+mod drift;
 mod gc;
 mod preflight;
 mod scan;
@@ -42,6 +44,16 @@ After a signal, the run's containers, network and unfinished images are removed 
 
 App images: validate removes old app images only when HARNESS_KEEP_APP_IMAGES is set, and
 then keeps that many of the newest. Otherwise `harness gc` prunes them.";
+
+/// Exit statuses of `harness drift`, shown in its help.
+const DRIFT_EXIT_STATUS: &str = "\
+Exit status:
+  0    no drift: the live schema and _sqlx_migrations match the replayed migrations
+  1    drift: at least one untracked change
+  2    usage or environment error: an invalid URL, a database that cannot be reached or cannot
+       open a read-only transaction, a missing migrations folder, no Docker
+  130  interrupted by SIGINT (Ctrl-C)
+  143  interrupted by SIGTERM";
 
 /// Checks the LocalizeVideos data layer against Postgres and the app in containers.
 #[derive(Debug, Parser)]
@@ -105,6 +117,28 @@ enum Command {
     ///
     /// Exits with 0 when nothing blocks a run (warnings allowed), 2 otherwise.
     Doctor,
+    /// Compare a live database's schema and _sqlx_migrations with what the migrations produce.
+    ///
+    /// Reads the live database inside a read-only transaction and never writes to it. Builds
+    /// the reference by applying the migrations to a fresh Postgres container. Prints every
+    /// difference as an untracked change.
+    #[command(after_help = DRIFT_EXIT_STATUS)]
+    Drift {
+        /// Connection URL of the live database, such as
+        /// postgres://USER:PASSWORD@HOST:5432/DATABASE. A role with read access to the catalog
+        /// and _sqlx_migrations is enough. The password never appears in the output.
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "HARNESS_DRIFT_DATABASE_URL",
+            hide_env_values = true
+        )]
+        database_url: String,
+
+        /// Migrations folder to replay [default: migrations/ of the workspace].
+        #[arg(long, value_name = "DIR")]
+        migrations: Option<PathBuf>,
+    },
 
     /// Scan files for connection strings with a password and password hashes.
     ///
@@ -187,6 +221,10 @@ fn main() -> ExitCode {
                 validate::validate(only, report, app_image, properties).await
             }
             Command::Doctor => doctor::doctor().await,
+            Command::Drift {
+                database_url,
+                migrations,
+            } => drift::drift(database_url, migrations).await,
             Command::Scan { paths } => scan::scan(paths),
             Command::Bench(Bench::Scan { size_mib, runs }) => bench::scan(size_mib, runs),
             Command::Gc {

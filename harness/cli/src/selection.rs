@@ -2,7 +2,8 @@
 
 use scenarios::{
     access_isolation, access_least_privilege, crud_properties, crud_smoke, errors_sanitized,
-    leaks_credentials, leaks_password_hash, migrations_replay, rotation,
+    leaks_credentials, leaks_password_hash, migrations_lint, migrations_replay,
+    migrations_roundtrip, migrations_stepwise, migrations_tamper, rotation,
 };
 
 /// Selection of the checks to run.
@@ -10,6 +11,14 @@ use scenarios::{
 pub struct Selection {
     /// Whether `migrations.replay` runs.
     pub replay: bool,
+    /// Whether `migrations.stepwise` runs.
+    pub stepwise: bool,
+    /// Whether `migrations.tamper` runs.
+    pub tamper: bool,
+    /// Whether `migrations.lint` runs.
+    pub lint: bool,
+    /// Whether `migrations.roundtrip` runs.
+    pub roundtrip: bool,
     /// Whether `crud.smoke` runs.
     pub crud: bool,
     /// Whether `crud.properties` runs.
@@ -44,6 +53,10 @@ impl Selection {
         if only.is_empty() {
             return Ok(Self {
                 replay: true,
+                stepwise: true,
+                tamper: true,
+                lint: true,
+                roundtrip: true,
                 crud: true,
                 properties: true,
                 errors: true,
@@ -83,6 +96,10 @@ impl Selection {
         }
         Ok(Self {
             replay: names.contains(&migrations_replay::NAME),
+            stepwise: names.contains(&migrations_stepwise::NAME),
+            tamper: names.contains(&migrations_tamper::NAME),
+            lint: names.contains(&migrations_lint::NAME),
+            roundtrip: names.contains(&migrations_roundtrip::NAME),
             crud: names.contains(&crud_smoke::NAME),
             properties: names.contains(&crud_properties::NAME),
             errors: names.contains(&errors_sanitized::NAME),
@@ -129,6 +146,10 @@ mod tests {
 
     const ALL: Selection = Selection {
         replay: true,
+        stepwise: true,
+        tamper: true,
+        lint: true,
+        roundtrip: true,
         crud: true,
         properties: true,
         errors: true,
@@ -145,6 +166,10 @@ mod tests {
 
     const NONE: Selection = Selection {
         replay: false,
+        stepwise: false,
+        tamper: false,
+        lint: false,
+        roundtrip: false,
         crud: false,
         properties: false,
         errors: false,
@@ -199,6 +224,10 @@ mod tests {
                 &[
                     "crud.smoke",
                     "migrations.replay",
+                    "migrations.stepwise",
+                    "migrations.tamper",
+                    "migrations.lint",
+                    "migrations.roundtrip",
                     "crud.properties",
                     "errors.sanitized",
                     "leaks.password_hash",
@@ -226,6 +255,14 @@ mod tests {
                     ..NONE
                 },
             ),
+            (
+                &["migrations.tamper", "migrations.lint"],
+                Selection {
+                    tamper: true,
+                    lint: true,
+                    ..NONE
+                },
+            ),
             (&["crud.smoke", "crud.smoke"], crud_only),
         ];
         for (values, expected) in cases {
@@ -249,7 +286,7 @@ mod tests {
         let error = parse(&["crud.smok"]).expect_err("an unknown name should be rejected");
         assert!(error.contains("crud.smok;"), "{error}");
         assert!(
-            error.contains("valid names: migrations.replay, crud.smoke"),
+            error.contains("valid names: migrations.replay, migrations.stepwise"),
             "{error}"
         );
     }

@@ -22,7 +22,8 @@ use scenarios::crud_properties::{self, Regressions, ReplayCommand};
 use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
 use scenarios::{
     access_isolation, access_least_privilege, crud_smoke, errors_sanitized, leaks_credentials,
-    leaks_password_hash, migrations_replay, rotation,
+    leaks_password_hash, migrations_lint, migrations_replay, migrations_roundtrip,
+    migrations_stepwise, migrations_tamper, rotation,
 };
 
 use crate::preflight::check_inputs;
@@ -260,7 +261,7 @@ fn scan_final_output(scanner: &Scanner, report: &mut Report) {
 /// removed its resources in `Drop`. An app image build keeps running until it ends, so that it
 /// leaves a tagged image instead of an unfinished one. Then a sweep catches what a run still
 /// starting had created. A second SIGINT or SIGTERM stops waiting.
-async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
+pub(crate) async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
     let status = signals::exit_status(signal);
     let cleanup = async {
         if app_image::builds_in_flight() > 0 {
@@ -397,6 +398,29 @@ async fn run_selected(
             .map_err(|error| error.to_string())
     };
 
+    // migrations.stepwise and migrations.roundtrip migrate scratch databases of their own, and
+    // migrations.lint reads files only. migrations.tamper compares the ledger of the migrated
+    // run database.
+    if selection.stepwise {
+        checks.push(migrations_stepwise::run(run.deployment()).await);
+    }
+    if selection.tamper {
+        let result = match &migrated {
+            Ok(()) => migrations_tamper::run(run.deployment()).await,
+            Err(reason) => CheckResult::error(
+                migrations_tamper::NAME,
+                Duration::ZERO,
+                format!("the database is not migrated, so there is no ledger to compare: {reason}"),
+            ),
+        };
+        checks.push(result);
+    }
+    if selection.lint {
+        checks.push(migrations_lint::run(run.deployment()).await);
+    }
+    if selection.roundtrip {
+        checks.push(migrations_roundtrip::run(run.deployment()).await);
+    }
     let migration_error = migrated.as_ref().err().cloned();
 
     // crud.smoke, errors.sanitized and the leak checks share the run's app container.
