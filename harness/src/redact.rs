@@ -83,7 +83,9 @@ pub fn redact_with(secrets: &[String], text: &str) -> String {
         format!("{}\"{REDACTED}\"", &caps[1])
     });
     let redacted = KEY_VALUE.replace_all(&redacted, |caps: &Captures| {
-        if caps[2].contains(REDACTED) {
+        // A value that is already redacted, or the scanner's mask of one
+        // (`[redacted: password key-value pair]`), stays as it is.
+        if caps[2].contains(REDACTED) || caps[2].starts_with("[redacted:") {
             caps[0].to_owned()
         } else {
             format!("{}{REDACTED}", &caps[1])

@@ -12,10 +12,6 @@ use harness::scan::{Finding, Location, Scanner};
 /// Maximum number of findings a check reports. The rest are counted in the last one.
 const MAX_REPORTED: usize = 40;
 
-/// Number of bytes scanned per file. A larger file is scanned up to this size only. Report and
-/// snapshot files are far smaller.
-const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
-
 /// Scans each response body: a JSON body by field path, any other body by line and column.
 pub fn scan_responses(scanner: &Scanner, responses: &[Arc<RecordedResponse>]) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -40,46 +36,95 @@ pub fn scan_container_logs(scanner: &Scanner, logs: &[ContainerLogs]) -> Vec<Fin
     findings
 }
 
-/// Scans every regular file under each of `roots` (a root may also be a file; a missing root
-/// is skipped). Returns the findings and the number of files scanned.
-pub fn scan_files(scanner: &Scanner, roots: &[PathBuf]) -> Result<(Vec<Finding>, usize), String> {
-    let mut files = Vec::new();
-    for root in roots {
-        collect_files(root, &mut files)?;
-    }
-    files.sort();
-
-    let mut findings = Vec::new();
-    for file in &files {
-        let opened = std::fs::File::open(file)
-            .map_err(|error| format!("opening {} failed: {error}", file.display()))?;
-        let reader = std::io::Read::take(opened, MAX_FILE_LEN);
-        let found = scanner
-            .scan_reader(file.display().to_string(), reader)
-            .map_err(|error| format!("reading {} failed: {error}", file.display()))?;
-        findings.extend(found);
-    }
-    Ok((findings, files.len()))
+/// What [`scan_files`] found and could not read.
+#[derive(Debug, Default)]
+pub struct FileScan {
+    /// Findings of every file that could be read.
+    pub findings: Vec<Finding>,
+    /// Number of files scanned to their end.
+    pub files: usize,
+    /// One message per file or folder that could not be read. Its findings are lost, so a
+    /// caller reports these as errors, not as a clean result.
+    pub errors: Vec<String>,
 }
 
-fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
-    let metadata = match std::fs::symlink_metadata(path) {
+/// Scans every file under each of `roots` (a root may also be a file; a missing root is
+/// skipped), to its end, following symbolic links. A file or folder that cannot be read is
+/// recorded in [`FileScan::errors`] and the scan goes on.
+pub fn scan_files(scanner: &Scanner, roots: &[PathBuf]) -> FileScan {
+    let mut scan = FileScan::default();
+    let mut files = Vec::new();
+    let mut visited = HashSet::new();
+    for root in roots {
+        collect_files(root, &mut files, &mut visited, &mut scan.errors);
+    }
+    files.sort();
+    files.dedup();
+
+    for file in &files {
+        let found = std::fs::File::open(file)
+            .and_then(|opened| scanner.scan_reader(file.display().to_string(), opened));
+        match found {
+            Ok(found) => {
+                scan.findings.extend(found);
+                scan.files += 1;
+            }
+            Err(error) => scan
+                .errors
+                .push(format!("reading {} failed: {error}", file.display())),
+        }
+    }
+    scan
+}
+
+/// Adds the files at or under `path` to `files`. `visited` holds the canonical paths of the
+/// folders already listed, so that a symbolic link back to a parent folder ends the walk.
+fn collect_files(
+    path: &Path,
+    files: &mut Vec<PathBuf>,
+    visited: &mut HashSet<PathBuf>,
+    errors: &mut Vec<String>,
+) {
+    // `metadata` follows symbolic links, so a link to a file or folder is scanned too.
+    let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(format!("reading {} failed: {error}", path.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return,
+        Err(error) => {
+            errors.push(format!("reading {} failed: {error}", path.display()));
+            return;
+        }
     };
     if metadata.is_file() {
         files.push(path.to_owned());
-    } else if metadata.is_dir() {
-        let entries = std::fs::read_dir(path)
-            .map_err(|error| format!("listing {} failed: {error}", path.display()))?;
-        for entry in entries {
-            let entry =
-                entry.map_err(|error| format!("listing {} failed: {error}", path.display()))?;
-            collect_files(&entry.path(), files)?;
+        return;
+    }
+    if !metadata.is_dir() {
+        return;
+    }
+    match std::fs::canonicalize(path) {
+        Ok(canonical) => {
+            if !visited.insert(canonical) {
+                return;
+            }
+        }
+        Err(error) => {
+            errors.push(format!("reading {} failed: {error}", path.display()));
+            return;
         }
     }
-    Ok(())
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(error) => {
+            errors.push(format!("listing {} failed: {error}", path.display()));
+            return;
+        }
+    };
+    for entry in entries {
+        match entry {
+            Ok(entry) => collect_files(&entry.path(), files, visited, errors),
+            Err(error) => errors.push(format!("listing {} failed: {error}", path.display())),
+        }
+    }
 }
 
 /// Turns findings into report lines: the first finding of each source and label, with the
@@ -174,11 +219,12 @@ mod tests {
         std::fs::write(dir.join("nested/junit.xml"), format!("<x>\n{CANARY}</x>"))
             .expect("file should be written");
 
-        let result = scan_files(&scanner(), &[dir.clone(), dir.join("missing")]);
+        let scan = scan_files(&scanner(), &[dir.clone(), dir.join("missing")]);
         std::fs::remove_dir_all(&dir).expect("test folder should be removable");
 
-        let (findings, files) = result.expect("scan should succeed");
-        assert_eq!(files, 2);
+        let findings = scan.findings;
+        assert!(scan.errors.is_empty(), "{:?}", scan.errors);
+        assert_eq!(scan.files, 2);
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert!(
             findings[0].source.ends_with("nested/junit.xml"),
@@ -186,5 +232,23 @@ mod tests {
             findings[0]
         );
         assert!(!findings[0].to_string().contains(CANARY));
+    }
+
+    #[test]
+    fn symbolic_links_are_followed_once() {
+        let dir = std::env::temp_dir().join(format!("leak-scan-links-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("real")).expect("test folder should be created");
+        std::fs::write(dir.join("real/log.txt"), CANARY).expect("file should be written");
+        std::os::unix::fs::symlink(dir.join("real"), dir.join("real/loop"))
+            .expect("link should be created");
+        std::os::unix::fs::symlink(dir.join("real/log.txt"), dir.join("link.txt"))
+            .expect("link should be created");
+
+        let scan = scan_files(&scanner(), &[dir.join("link.txt"), dir.join("real")]);
+        std::fs::remove_dir_all(&dir).expect("test folder should be removable");
+
+        assert!(scan.errors.is_empty(), "{:?}", scan.errors);
+        assert_eq!(scan.files, 2, "the link and the file it points to");
+        assert_eq!(scan.findings.len(), 2, "{:?}", scan.findings);
     }
 }

@@ -128,8 +128,15 @@ async fn check(run: &Run) -> Result<(Vec<Finding>, String), String> {
     let harness_output = harness::logging::captured_output();
     findings.extend(scanner.scan_bytes("harness log output", &harness_output));
 
-    let (file_findings, files) = scan_files(&scanner, &file_sources(run))?;
-    findings.extend(file_findings);
+    let file_scan = scan_files(&scanner, &file_sources(run));
+    if let Some(error) = file_scan.errors.first() {
+        return Err(format!(
+            "{error}; {} files or folders could not be scanned in all",
+            file_scan.errors.len()
+        ));
+    }
+    let files = file_scan.files;
+    findings.extend(file_scan.findings);
 
     let image = app_image_name(run)?;
     findings.extend(image_config::scan(run.docker(), &scanner, &image).await?);

@@ -18,10 +18,17 @@ pub fn scan(size_mib: usize, runs: usize) -> u8 {
         print_error("--size-mib and --runs must be at least 1");
         return EXIT_ENVIRONMENT;
     }
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: this is a debug build, which scans many times slower than a release build; \
+             use `cargo run --release -p harness-cli -- bench scan` for real numbers"
+        );
+    }
     let data = generate_log(size_mib * 1024 * 1024);
     println!(
-        "scanning {} MiB of generated JSON log lines, {runs} runs per setup, in {} KiB chunks",
+        "scanning {} MiB of generated JSON log lines, {runs} {} per setup, in {} KiB chunks",
         size_mib,
+        if runs == 1 { "run" } else { "runs" },
         CHUNK_LEN / 1024
     );
 

@@ -142,11 +142,13 @@ enum Command {
 
     /// Scan files for connection strings with a password and password hashes.
     ///
-    /// Exits with 0 when nothing is found, 1 when something is (each finding is printed with
-    /// its file, line and a redacted excerpt), 2 when a file cannot be read.
+    /// Prints the first finding of each kind per file, with its line and a redacted excerpt,
+    /// and the number of further findings of that kind in the file. Symbolic links are
+    /// followed and files are read to their end. Exits with 0 when nothing is found, 1 when
+    /// something is, 2 when a given path does not exist or a file cannot be read.
     Scan {
-        /// Files or folders to scan [default: target/nextest, target/harness/reports and
-        /// snapshots/ of the workspace].
+        /// Files or folders to scan [default: those of target/nextest, target/harness/reports
+        /// and snapshots/ of the workspace that exist].
         #[arg(value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
@@ -175,13 +177,18 @@ enum Command {
 enum Bench {
     /// Throughput of the secret scanner (canaries and formats) on generated log text.
     Scan {
-        /// Size of the generated log, in MiB.
-        #[arg(long, default_value_t = 256, value_name = "MIB")]
-        size_mib: usize,
+        /// Size of the generated log, in MiB (1 to 4096). The log is held in memory.
+        #[arg(
+            long,
+            default_value_t = 256,
+            value_name = "MIB",
+            value_parser = clap::value_parser!(u32).range(1..=4096)
+        )]
+        size_mib: u32,
 
-        /// Number of timed scans per scanner setup; the median is reported.
-        #[arg(long, default_value_t = 7)]
-        runs: usize,
+        /// Number of timed scans per scanner setup, 1 to 1000; the median is reported.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        runs: u32,
     },
 }
 
@@ -226,7 +233,9 @@ fn main() -> ExitCode {
                 migrations,
             } => drift::drift(database_url, migrations).await,
             Command::Scan { paths } => scan::scan(paths),
-            Command::Bench(Bench::Scan { size_mib, runs }) => bench::scan(size_mib, runs),
+            Command::Bench(Bench::Scan { size_mib, runs }) => {
+                bench::scan(size_mib as usize, runs as usize)
+            }
             Command::Gc {
                 all,
                 keep_app_images,

@@ -9,9 +9,10 @@ use scenarios::leak_scan::{scan_files, summarize};
 
 use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_PASS, print_error};
 
-/// Scans `paths` (files or folders; missing ones are skipped with a note), or by default the
-/// nextest output, the harness's reports and `snapshots/` of the workspace, and returns the
-/// exit status: 1 when something was found.
+/// Scans `paths` (files or folders, following symbolic links), or by default the nextest
+/// output, the harness's reports and `snapshots/` of the workspace (those that exist), and
+/// returns the exit status: 1 when something was found, 2 when a given path does not exist or
+/// a file cannot be read. The findings of the other files are printed either way.
 pub fn scan(paths: Vec<PathBuf>) -> u8 {
     let paths = if paths.is_empty() {
         match Config::from_env() {
@@ -26,8 +27,17 @@ pub fn scan(paths: Vec<PathBuf>) -> u8 {
             }
         }
     } else {
-        for path in paths.iter().filter(|path| !path.exists()) {
-            eprintln!("note: {} does not exist; skipped", path.display());
+        let missing: Vec<String> = paths
+            .iter()
+            .filter(|path| !path.exists())
+            .map(|path| path.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            print_error(&format!(
+                "{} not found; check the path, or leave it out",
+                missing.join(", ")
+            ));
+            return EXIT_ENVIRONMENT;
         }
         paths
     };
@@ -42,19 +52,31 @@ pub fn scan(paths: Vec<PathBuf>) -> u8 {
         }
     };
 
-    let (findings, files) = match scan_files(&scanner, &paths) {
-        Ok(scanned) => scanned,
-        Err(message) => {
-            print_error(&message);
-            return EXIT_ENVIRONMENT;
-        }
-    };
-    if findings.is_empty() {
-        println!("no credential or password hash in {files} files");
-        return EXIT_PASS;
-    }
-    for line in summarize(findings) {
+    let scan = scan_files(&scanner, &paths);
+    let found = !scan.findings.is_empty();
+    for line in summarize(scan.findings) {
         println!("{}", harness::redact::redact(&line));
     }
-    EXIT_FAIL
+    for error in &scan.errors {
+        print_error(error);
+    }
+    let files = match scan.files {
+        1 => "1 file".to_owned(),
+        count => format!("{count} files"),
+    };
+    if !scan.errors.is_empty() {
+        eprintln!(
+            "{} could not be read; what is listed above comes from the {files} read",
+            match scan.errors.len() {
+                1 => "1 file or folder".to_owned(),
+                count => format!("{count} files or folders"),
+            }
+        );
+        return EXIT_ENVIRONMENT;
+    }
+    if found {
+        return EXIT_FAIL;
+    }
+    println!("no credential or password hash in {files}");
+    EXIT_PASS
 }

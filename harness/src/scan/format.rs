@@ -9,24 +9,25 @@ use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
 use super::ScanError;
+use super::excerpt::MASK_PREFIX;
 
-/// Values that stand for a secret without being one, such as `[redacted]` in a log line or
-/// `PASSWORD` in a usage message. A credential format whose secret part is one of these (case
-/// ignored) does not match.
+/// Values that stand for a secret without being one, such as `[redacted]` in a log line. A
+/// credential format whose secret part is one of these (case ignored) does not match. Weak but
+/// real passwords such as `secret` or `changeme` are not in the list: they leak most often.
 const PLACEHOLDERS: &[&str] = &[
     "[redacted]",
     "%5bredacted%5d",
     "redacted",
-    "password",
-    "pass",
-    "secret",
-    "changeme",
     "xxx",
     "xxxx",
     "xxxxxxxx",
     "...",
     "…",
 ];
+
+/// Metavariables of usage messages and documentation, such as
+/// `postgres://USER:PASSWORD@HOST/DB`, matched with their case.
+const METAVARIABLES: &[&str] = &["PASSWORD", "PASSWD", "PASS", "PWD", "SECRET"];
 
 /// A secret format: a label, an anchor for the regex set, and the full bounded pattern.
 #[derive(Clone, Debug)]
@@ -73,6 +74,11 @@ impl Format {
         })
     }
 
+    /// Returns whether the format marks a part of its match as the secret, whose end it guesses.
+    pub(crate) fn has_secret_group(&self) -> bool {
+        self.secret_group.is_some()
+    }
+
     /// Tries the full pattern where an anchor match starts. Returns the match's end and its
     /// secret range (the secret group's, or the whole match), unless there is no match or the
     /// secret is a placeholder.
@@ -114,16 +120,22 @@ pub(crate) fn byte_regex(patterns: &[&str]) -> Result<Regex, String> {
 }
 
 fn is_placeholder(value: &[u8]) -> bool {
-    let value = String::from_utf8_lossy(value).to_lowercase();
-    let value = value.trim_matches(|c| c == '"' || c == '\'');
-    PLACEHOLDERS.contains(&value)
+    let original = String::from_utf8_lossy(value);
+    let original = original.trim_matches(|c| c == '"' || c == '\'' || c == '`');
+    let value = original.to_lowercase();
+    // The mask of an excerpt, as a report quotes it: `[redacted: password key-value pair]`.
+    let mask = MASK_PREFIX.trim_end().to_lowercase();
+    PLACEHOLDERS.contains(&value.as_str())
+        || METAVARIABLES.contains(&original)
+        || value.starts_with(&mask)
         || value.chars().all(|c| c == '*')
         || (value.starts_with('<') && value.ends_with('>'))
-        || (value.starts_with("${") && value.ends_with('}'))
-        || (value.starts_with('$')
-            && value[1..]
+        || (value.starts_with("${") && value.ends_with('}') && !value.contains(":-"))
+        || (original.len() > 1
+            && original.starts_with('$')
+            && original[1..]
                 .chars()
-                .all(|c| c.is_ascii_uppercase() || c == '_'))
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
 }
 
 fn built_in(
@@ -218,7 +230,7 @@ fn phpass() -> Format {
 fn url_with_password() -> Format {
     let pattern = r#"(?-u)://[^\s:/@?#"'<>\[\]]{0,128}:([^\s@/?#"'<>]{1,256})@"#;
     built_in(
-        "connection string with a password",
+        "password in a connection string",
         r"(?-u)://",
         pattern,
         Some(1),

@@ -4,7 +4,7 @@
 //!
 //! A [`Finding`] names where the match is (a log line and column, a JSON field path) and shows a
 //! redacted excerpt around it. The matched value itself never appears in a finding: it is
-//! replaced by its label, such as `[password of role lv_app]`.
+//! replaced by its label, such as `[redacted: password of role lv_app]`.
 //!
 //! Streams are scanned in blocks. Each block keeps the last bytes of the previous one, as many as
 //! the longest possible match, so a secret split across two reads is still found, and found once.
@@ -308,6 +308,15 @@ impl Scanner {
                 Detector::Canary(self.canary_groups[self.group_of[index]].members[0])
             }
             format => format,
+        }
+    }
+
+    /// Returns whether `detector` is a format whose secret ends where the format guesses, such
+    /// as a password value that may go on past a space, so that excerpts hide what follows it.
+    pub(crate) fn guesses_secret_end(&self, detector: Detector) -> bool {
+        match detector {
+            Detector::Canary(_) => false,
+            Detector::Format(index) => self.formats[index].has_secret_group(),
         }
     }
 

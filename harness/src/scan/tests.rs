@@ -100,12 +100,12 @@ fn formats_match_their_examples() {
         (
             "postgres URL with a password",
             "connecting to postgres://lv_app:hunter2hunter2@lv-pg-1:5432/localizevideos",
-            "connection string with a password",
+            "password in a connection string",
         ),
         (
             "URL with an empty user",
             "redis://:s3cretvalue@cache:6379",
-            "connection string with a password",
+            "password in a connection string",
         ),
         (
             "libpq key-value string",
@@ -169,6 +169,11 @@ fn near_misses_do_not_match() {
             r#"<testcase name="password::tests::salts_differ"/>"#,
         ),
         ("environment reference", "DB_PASSWORD=${DB_PASSWORD}"),
+        ("shell variable", "postgres://u:$PGPASSWORD@host/db"),
+        (
+            "quoted excerpt of a finding",
+            "app stdout, line 1: password key-value pair: `password=[redacted: password key-value pair]…`",
+        ),
     ];
     for (case, text) in cases {
         let findings = scanner.scan_text("case", text);
@@ -215,7 +220,9 @@ fn excerpt_hides_the_secret_and_keeps_context() {
         .find(|finding| finding.label == "password of role lv_app")
         .expect("the canary should be found");
     assert!(
-        canary.excerpt.contains("[password of role lv_app]"),
+        canary
+            .excerpt
+            .contains("[redacted: password of role lv_app]"),
         "{canary}"
     );
     assert!(canary.excerpt.contains("lv-pg-1"), "{canary}");
@@ -264,7 +271,7 @@ fn match_split_across_two_chunks_found_once() {
         (ARGON2, "argon2 password hash"),
         (
             "postgres://lv_app:hunter2hunter2@db:5432/x",
-            "connection string with a password",
+            "password in a connection string",
         ),
     ];
     // The data ends at a scan boundary of the first chunk, so the secret straddles the bytes a
@@ -400,3 +407,82 @@ fn debug_output_lists_labels_only() {
 }
 
 const SCAN_BLOCK_FOR_TESTS: usize = super::stream::SCAN_BLOCK_LEN;
+
+#[test]
+fn weak_real_passwords_match() {
+    let scanner = Scanner::new(Vec::new(), all_formats()).expect("formats should compile");
+    let cases: &[(&str, &str)] = &[
+        ("URL with secret", "postgres://u:secret@host/db"),
+        ("URL with changeme", "postgresql://u:changeme@host/db"),
+        ("pair with changeme", "password=changeme"),
+        ("pair with Secret", "password=Secret"),
+        ("libpq string", "host=db user=u password=secret"),
+        ("default inside a reference", "password=${SECRET:-hunter22}"),
+    ];
+    for (case, text) in cases {
+        let findings = scanner.scan_text("case", text);
+        assert!(
+            !findings.is_empty(),
+            "case {case}: expected a finding in {text:?}"
+        );
+    }
+}
+
+#[test]
+fn excerpt_hides_text_after_guessed_value() {
+    let scanner = Scanner::new(Vec::new(), all_formats()).expect("formats should compile");
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "value with spaces",
+            "password: correct horse battery staple",
+            "horse",
+        ),
+        (
+            "value with an ampersand",
+            r#"db_password: "Tr0ub4dor&3xyz""#,
+            "3xyz",
+        ),
+        ("value with a semicolon", "password=abc;def123", "def123"),
+        (
+            "URL password with an at sign",
+            "postgres://u:p@ss@host/db",
+            "ss@host",
+        ),
+    ];
+    for (case, text, rest) in cases {
+        let findings = scanner.scan_text("case", text);
+
+        assert!(!findings.is_empty(), "case {case}: expected a finding");
+        for finding in &findings {
+            assert!(
+                !finding.to_string().contains(rest),
+                "case {case}: the finding shows {rest:?}: {finding}"
+            );
+        }
+    }
+}
+
+#[test]
+fn findings_scan_clean_when_quoted() {
+    let text = format!(
+        "password=hunter2x postgres://lv_app:{APP_PASSWORD}@db/x \"password\": \"Tr0ub4dor\" {ARGON2}"
+    );
+    let scanner = scanner();
+    let findings = scanner.scan_text("app stdout", &text);
+    assert!(findings.len() >= 4, "{findings:?}");
+
+    for finding in &findings {
+        let quoted = finding.to_string();
+        let again = scanner.scan_text("report", &quoted);
+
+        assert!(
+            again.is_empty(),
+            "the quoted finding is a finding again: {quoted}: {again:?}"
+        );
+        assert_eq!(
+            crate::redact::redact(&quoted),
+            quoted,
+            "redaction changes the quoted finding"
+        );
+    }
+}
