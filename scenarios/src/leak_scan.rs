@@ -36,7 +36,7 @@ pub fn scan_container_logs(scanner: &Scanner, logs: &[ContainerLogs]) -> Vec<Fin
     findings
 }
 
-/// What [`scan_files`] found and could not read.
+/// Findings and read errors of [`scan_files`].
 #[derive(Debug, Default)]
 pub struct FileScan {
     /// Findings of every file that could be read.
@@ -77,7 +77,7 @@ pub fn scan_files(scanner: &Scanner, roots: &[PathBuf]) -> FileScan {
     scan
 }
 
-/// Adds the files at or under `path` to `files`. `visited` holds the canonical paths of the
+/// Adds the files at or under `path` to `files`. `visited` contains the canonical paths of the
 /// folders already listed, so that a symbolic link back to a parent folder ends the walk.
 fn collect_files(
     path: &Path,

@@ -9,10 +9,10 @@ use scenarios::leak_scan::{scan_files, summarize};
 
 use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_PASS, print_error};
 
-/// Scans `paths` (files or folders, following symbolic links), or by default the nextest
-/// output, the harness's reports and `snapshots/` of the workspace (those that exist), and
-/// returns the exit status: 1 when something was found, 2 when a given path does not exist or
-/// a file cannot be read. The findings of the other files are printed either way.
+/// Scans `paths` (files or folders, following symbolic links), or by default those of the
+/// nextest output, the harness's reports and `snapshots/` of the workspace that exist. Returns
+/// the exit status: 1 when something was found, 2 when a given path does not exist or a file
+/// cannot be read. The findings of the other files are printed either way.
 pub fn scan(paths: Vec<PathBuf>) -> u8 {
     let paths = if paths.is_empty() {
         match Config::from_env() {
