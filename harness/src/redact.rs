@@ -15,13 +15,16 @@ use crate::secret::Secret;
 /// The text that replaces a secret.
 pub const REDACTED: &str = "[redacted]";
 
+/// Upper-case placeholders for a password in usage messages, kept as they are.
+const METAVARIABLES: &[&str] = &["PASSWORD", "PASSWD", "PASS", "SECRET"];
+
 /// Minimum length of a registered secret, because shorter values would redact ordinary words.
 const MIN_SECRET_LEN: usize = 8;
 
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s@/]+@").expect("valid regex")
+    Regex::new(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]*:)([^\s@/]+)@").expect("valid regex")
 });
 
 static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
@@ -77,7 +80,12 @@ pub fn redact_with(secrets: &[String], text: &str) -> String {
 
     let redacted = SCRAM_VERIFIER.replace_all(&redacted, REDACTED);
     let redacted = URL_USERINFO.replace_all(&redacted, |caps: &Captures| {
-        format!("{}{REDACTED}@", &caps[1])
+        // The metavariable of a usage message, as in `postgres://USER:PASSWORD@HOST`, stays.
+        if METAVARIABLES.contains(&&caps[2]) {
+            caps[0].to_owned()
+        } else {
+            format!("{}{REDACTED}@", &caps[1])
+        }
     });
     let redacted = JSON_FIELD.replace_all(&redacted, |caps: &Captures| {
         format!("{}\"{REDACTED}\"", &caps[1])
@@ -104,6 +112,11 @@ mod tests {
     fn redaction_cases() {
         let secrets = vec![RUN_PASSWORD.to_owned()];
         let cases: &[(&str, &str, &str)] = &[
+            (
+                "usage metavariable in a URL",
+                "expected postgres://USER:PASSWORD@HOST:5432/DATABASE",
+                "expected postgres://USER:PASSWORD@HOST:5432/DATABASE",
+            ),
             (
                 "exact secret in free text",
                 "connecting with Xq7pL2mVn9Rt4sKw8yZb3cHd6fJg1aEe now",

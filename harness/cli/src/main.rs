@@ -193,7 +193,20 @@ enum Bench {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap quotes the arguments it rejects, and a misplaced connection URL is one, so its
+    // messages are redacted like every other output.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let text = harness::redact::redact(&error.render().to_string());
+            if error.use_stderr() {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
+            return ExitCode::from(error.exit_code() as u8);
+        }
+    };
 
     // SAFETY: no runtime and no other thread exists yet.
     unsafe { harness::docker::unset_empty_docker_host() };

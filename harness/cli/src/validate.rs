@@ -128,9 +128,9 @@ pub async fn validate(
             return EXIT_ENVIRONMENT;
         }
     };
-    if selection.fault_checks.contains(&true)
-        && let Err(message) = scenarios::fault_drill::schedule::check_env()
-    {
+    // Checked whatever the selection, because an invalid setting is an error even when no
+    // check reads it.
+    if let Err(message) = scenarios::fault_drill::schedule::check_env() {
         print_error(&message);
         return EXIT_ENVIRONMENT;
     }

@@ -260,3 +260,16 @@ fn empty_proptest_cases_counts_as_unset() {
 
     assert!(!stderr.contains("PROPTEST_CASES"), "{stderr}");
 }
+
+#[test]
+fn misplaced_url_is_redacted() {
+    // A connection URL given as a positional argument is one that clap rejects and quotes.
+    let output = harness(&["drift", "postgres://app:hunter2secret@db:5432/x"], &[]);
+
+    assert_usage_error(&output, "positional URL", &["unexpected argument"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("hunter2secret"),
+        "the error shows the password: {stderr}"
+    );
+}
