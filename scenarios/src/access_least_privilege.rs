@@ -7,7 +7,9 @@
 //! - no ownership of any object in any database;
 //! - no CREATE or TEMPORARY on a database, no CREATE on a schema, and no TRUNCATE, REFERENCES
 //!   or TRIGGER on a table, now or through default privileges for future tables;
-//! - no SELECT on pg_authid and no EXECUTE on the server-file functions.
+//! - no SELECT on pg_authid and no EXECUTE on the server-file functions;
+//! - no EXECUTE, directly or through PUBLIC, on a SECURITY DEFINER function or procedure that
+//!   another role owns in a non-system schema, because it runs with its owner's privileges.
 //!
 //! PUBLIC, whose privileges every role inherits, must have no privilege on a database that
 //! accepts connections, no CREATE on a schema and no privilege on a table of the app database.
@@ -74,9 +76,9 @@ async fn check(deployment: &Deployment) -> Result<(Vec<String>, String), String>
     findings.extend(probes.findings);
     let passed = format!(
         "role {role} has no role attribute beyond LOGIN, no membership, owns nothing, has no \
-         DDL-level grant and cannot read pg_authid or server files; PUBLIC has no privilege on \
-         {} databases that accept connections; {} probes as {role} were rejected with SQLSTATE \
-         42501",
+         DDL-level grant, cannot read pg_authid or server files and cannot execute a SECURITY \
+         DEFINER function of another role; PUBLIC has no privilege on {} databases that accept \
+         connections; {} probes as {role} were rejected with SQLSTATE 42501",
         catalog.databases, probes.rejected
     );
     Ok((findings, passed))

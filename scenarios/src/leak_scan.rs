@@ -12,6 +12,15 @@ use harness::scan::{Finding, Location, Scanner};
 /// Maximum number of findings a check reports. The rest are counted in the last one.
 const MAX_REPORTED: usize = 40;
 
+/// Formats a count of app containers for a pass message: "1 app container", "2 app containers".
+pub fn app_containers(count: usize) -> String {
+    if count == 1 {
+        "1 app container".to_owned()
+    } else {
+        format!("{count} app containers")
+    }
+}
+
 /// Scans each response body: a JSON body by field path, any other body by line and column.
 pub fn scan_responses(scanner: &Scanner, responses: &[Arc<RecordedResponse>]) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -179,6 +188,13 @@ mod tests {
     use super::*;
 
     const CANARY: &str = "Xq7pL2mVn9Rt4sKw8yZb3cHd6fJg1aEe";
+
+    #[test]
+    fn app_containers_plural() {
+        assert_eq!(app_containers(0), "0 app containers");
+        assert_eq!(app_containers(1), "1 app container");
+        assert_eq!(app_containers(2), "2 app containers");
+    }
 
     fn scanner() -> Scanner {
         let canary = Canary::new("password of role lv_app", Secret::new(CANARY));

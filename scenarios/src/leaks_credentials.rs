@@ -21,7 +21,9 @@ use harness::deployment::Deployment;
 use harness::run::Run;
 use harness::scan::{Canary, Finding, Scanner, credential_formats};
 
-use crate::leak_scan::{scan_container_logs, scan_files, scan_responses, summarize};
+use crate::leak_scan::{
+    app_containers, scan_container_logs, scan_files, scan_responses, summarize,
+};
 use crate::tour;
 
 /// Stable check name.
@@ -142,10 +144,10 @@ async fn check(run: &Run) -> Result<(Vec<Finding>, String), String> {
     findings.extend(image_config::scan(run.docker(), &scanner, &image).await?);
 
     let passed = format!(
-        "no role password or connection string with a password in {} app containers' logs, the \
+        "no role password or connection string with a password in the logs of {}, the \
          Postgres log, {} responses, the harness log, {files} report, JUnit and snapshot files, \
          or the configuration of image {image}",
-        app_logs.len(),
+        app_containers(app_logs.len()),
         responses.len(),
     );
     Ok((findings, passed))

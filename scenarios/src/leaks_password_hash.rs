@@ -19,7 +19,7 @@ use harness::secret::Secret;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::leak_scan::{scan_container_logs, scan_responses, summarize};
+use crate::leak_scan::{app_containers, scan_container_logs, scan_responses, summarize};
 use crate::redact::redact;
 use crate::tour;
 
@@ -65,11 +65,11 @@ async fn check(run: &Run) -> Result<(Vec<Finding>, String), String> {
 
     let passed = format!(
         "none of the {} stored hashes and no hash format in {} responses ({} from this \
-         check's walk), the logs of {} app containers or {} audit_log rows",
+         check's walk), the logs of {} or {} audit_log rows",
         summary.hashes,
         summary.responses,
         walk.requests(),
-        summary.app_containers,
+        app_containers(summary.app_containers),
         summary.audit_rows
     );
     Ok((findings, passed))

@@ -1,6 +1,6 @@
 //! `access.least_privilege` against the bootstrapped and migrated database, and its self-tests:
-//! a migration that grants the app role CREATE on the schema, and grants a superuser adds after
-//! the migrations.
+//! a migration that grants the app role CREATE on the schema, a migration that adds SECURITY
+//! DEFINER functions, and grants a superuser adds after the migrations.
 
 mod common;
 
@@ -122,6 +122,71 @@ async fn least_privilege_flags_create_on_schema() {
         describe(&result)
     );
     assert_finding(&result, "role lv_app could create a table in schema public");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_privilege_flags_definer_functions() {
+    let migrations = migrations_with(
+        "definer-functions",
+        "-- Faulty on purpose: PUBLIC may execute new functions, and these run as their owner.\n\
+         CREATE FUNCTION wipe_audit() RETURNS void LANGUAGE plpgsql SECURITY DEFINER\n\
+         AS $$ BEGIN TRUNCATE audit_log; END $$;\n\
+         CREATE FUNCTION run_sql(q text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER\n\
+         AS $$ BEGIN EXECUTE q; END $$;\n\
+         -- Runs with the caller's privileges, so the check must leave it alone.\n\
+         CREATE FUNCTION count_audit() RETURNS bigint LANGUAGE sql\n\
+         AS $$ SELECT count(*) FROM audit_log $$;\n",
+    );
+    let options = RunOptions {
+        migrations_dir: Some(migrations.clone()),
+        ..RunOptions::default()
+    };
+
+    let result = in_run(options, async |run| {
+        step(
+            run.apply_migrations().await,
+            "applying the faulty migrations",
+        );
+        access_least_privilege::run(run.deployment()).await
+    })
+    .await;
+    std::fs::remove_dir_all(&migrations).ok();
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert!(
+        result
+            .message
+            .contains("SECURITY DEFINER function public.run_sql(text)"),
+        "the message should name the function with its signature: {}",
+        describe(&result)
+    );
+    assert!(
+        result
+            .message
+            .contains("`REVOKE EXECUTE ON FUNCTION public.run_sql(text) FROM PUBLIC`"),
+        "the message should give the REVOKE: {}",
+        describe(&result)
+    );
+    assert_finding(
+        &result,
+        "role lv_app can execute SECURITY DEFINER function public.run_sql(text) in database \
+         localizevideos, which runs with the privileges of its owner lv_migrator; revoke it \
+         with `REVOKE EXECUTE ON FUNCTION public.run_sql(text) FROM PUBLIC`, or make it run \
+         with the caller's privileges with `ALTER FUNCTION public.run_sql(text) SECURITY \
+         INVOKER`",
+    );
+    assert_finding(
+        &result,
+        "`REVOKE EXECUTE ON FUNCTION public.wipe_audit() FROM PUBLIC`",
+    );
+    assert!(
+        !result
+            .findings
+            .iter()
+            .any(|finding| finding.contains("count_audit")),
+        "a SECURITY INVOKER function should not be flagged: {}",
+        describe(&result)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,13 @@
 //! The catalog half of `access.least_privilege`: role attributes, memberships, ownership and
-//! the ACLs of databases, schemas, tables and the server-file functions, read as the superuser.
+//! the ACLs of databases, schemas, tables and the server-file functions, and the SECURITY
+//! DEFINER routines the app role can call (see [`definer_functions`]), read as the superuser.
 //!
 //! Grants are read with `aclexplode`, which lists each grantee of an ACL, so that a finding can
 //! show whether the app role itself or PUBLIC has the privilege, and the REVOKE names that
 //! grantee. A NULL ACL means the built-in default, which `acldefault` returns
 //! (PostgreSQL 15 gives PUBLIC CONNECT and TEMPORARY on every new database this way).
+
+mod definer_functions;
 
 use sqlx::postgres::PgConnection;
 
@@ -64,6 +67,7 @@ pub async fn inspect(
     // A superuser passes every privilege test, so these would only repeat its finding.
     if !superuser {
         server_files(connection, role, &mut findings).await?;
+        definer_functions::flag(connection, role, database, &mut findings).await?;
     }
     Ok(CatalogReport {
         findings,

@@ -27,6 +27,7 @@ use super::{
     INVALID_PASSWORD, READY_TIMEOUT, SteadyLoad, crud_round_trip, login, password_findings,
     readiness, wait_until_ready,
 };
+use crate::leak_scan::app_containers;
 use crate::redact::redact;
 
 /// Stable check name.
@@ -79,7 +80,7 @@ async fn check(run: &mut Run, expiry: Expiry) -> Result<(Vec<String>, String), S
     let verification = verification?;
     findings.extend(verification.findings());
 
-    let (password_findings, app_containers) = password_findings(run).await?;
+    let (password_findings, containers) = password_findings(run).await?;
     findings.extend(password_findings);
 
     let role = &run.deployment().app.role;
@@ -88,9 +89,10 @@ async fn check(run: &mut Run, expiry: Expiry) -> Result<(Vec<String>, String), S
          kept working, a new login was rejected ({INVALID_PASSWORD}), and once its sessions \
          ended the app reported 503 database_unreachable and logged the failed login; with the \
          expiry removed it was ready again after {} ms without a restart; {}; no password in \
-         the Postgres log or the logs of {app_containers} app containers",
+         the Postgres log or the logs of {}",
         recovered_after.as_millis(),
-        verification.summary()
+        verification.summary(),
+        app_containers(containers),
     );
     Ok((findings, passed))
 }

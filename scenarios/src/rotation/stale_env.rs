@@ -17,6 +17,7 @@ use reqwest::{Method, StatusCode};
 use super::{SteadyLoad, crud_round_trip, password_findings, readiness};
 use crate::errors_sanitized::forbidden;
 use crate::errors_sanitized::rules::{self, ErrorResponse};
+use crate::leak_scan::app_containers;
 
 /// Stable check name.
 pub const NAME: &str = "rotation.stale_env";
@@ -55,15 +56,16 @@ async fn check(run: &mut Run) -> Result<(Vec<String>, String), String> {
     let verification = verification?;
     findings.extend(verification.findings());
 
-    let (password_findings, app_containers) = password_findings(run).await?;
+    let (password_findings, containers) = password_findings(run).await?;
     findings.extend(password_findings);
 
     let passed = format!(
         "with the stale password the app answered {probes} readiness probes with 503 \
          {EXPECTED_REASON}, and its {errors} error responses were sanitized; restarted with the \
          new password it was ready and passed a CRUD round trip; {}; no password in the \
-         Postgres log or the logs of {app_containers} app containers",
-        verification.summary()
+         Postgres log or the logs of {}",
+        verification.summary(),
+        app_containers(containers),
     );
     Ok((findings, passed))
 }

@@ -24,6 +24,7 @@ use super::{
     INVALID_PASSWORD, READY_TIMEOUT, SteadyLoad, crud_round_trip, login, password_findings,
     wait_until_ready,
 };
+use crate::leak_scan::app_containers;
 use crate::redact::redact;
 
 /// Stable check name.
@@ -84,7 +85,7 @@ async fn check(run: &mut Run, procedure: Procedure) -> Result<(Vec<String>, Stri
     let verification = verification?;
     findings.extend(verification.findings());
 
-    let (password_findings, app_containers) = password_findings(run).await?;
+    let (password_findings, containers) = password_findings(run).await?;
     findings.extend(password_findings);
 
     let role = &run.deployment().app.role;
@@ -92,9 +93,10 @@ async fn check(run: &mut Run, procedure: Procedure) -> Result<(Vec<String>, Stri
         "rotated the password of {role} with a SCRAM-SHA-256 verifier; the app restarted with \
          the updated environment was ready after {} ms and passed a CRUD round trip; the old \
          password is rejected ({INVALID_PASSWORD}); {}; no password in the Postgres log or \
-         the logs of {app_containers} app containers",
+         the logs of {}",
         ready_after.as_millis(),
         verification.summary(),
+        app_containers(containers),
     );
     Ok((findings, passed))
 }
