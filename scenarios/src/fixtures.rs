@@ -34,6 +34,23 @@ pub fn drop_column_migrations_dir() -> PathBuf {
     fixture_dir("migrations-drop-column")
 }
 
+/// A copy of `migrations/` plus [`DELETE_AUDIT_ROWS_FILE`], which deletes the `audit_log` rows
+/// whose action is `delete`: `migrations.stepwise` must report it, because its generated rows
+/// include every action that `audit_log_action_check` allows.
+pub fn delete_audit_rows_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-delete-audit-rows")
+}
+
+/// The migration that the delete-audit-rows fixture adds after the copy of `migrations/`.
+pub const DELETE_AUDIT_ROWS_FILE: &str = "0006_delete_audit_log_deletes.sql";
+
+/// A migrations folder of its own whose only table has a CHECK constraint,
+/// `tickets_code_check` on column `code`, that the row generator of `migrations.stepwise`
+/// cannot satisfy: the check must stop with an error that names the constraint and column.
+pub fn unsatisfiable_check_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-unsatisfiable-check")
+}
+
 /// A migrations folder of its own whose version 2, `0002_add_notes_owner.sql`, adds a NOT NULL
 /// column without a default: it applies to an empty table but fails on the rows of version 1,
 /// which `migrations.stepwise` must report.
@@ -148,6 +165,25 @@ mod tests {
                 assert!(*copy == *original, "fixture {name} differs; {RESYNC_HINT}");
             }
         }
+    }
+
+    #[test]
+    fn delete_audit_rows_fixture_copies_migrations() {
+        let migrations = read_folder(&migrations_dir());
+        let mut fixture = read_folder(&delete_audit_rows_migrations_dir());
+
+        let added = fixture.remove(DELETE_AUDIT_ROWS_FILE);
+
+        assert!(
+            added.is_some(),
+            "the delete-audit-rows fixture should contain {DELETE_AUDIT_ROWS_FILE}"
+        );
+        assert!(
+            fixture == migrations,
+            "migrations/ changed: copy its .sql files into \
+             scenarios/fixtures/migrations-delete-audit-rows/ again, and renumber \
+             {DELETE_AUDIT_ROWS_FILE} so that it stays the last migration"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! column holding data, deletes rows or rewrites values is reported with its version and file.
 //! It reads sqlx and Prisma Migrate folders (see [`migration_source`]).
 
+mod allowed_values;
 mod fingerprint;
 mod rows;
 

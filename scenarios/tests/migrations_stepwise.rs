@@ -1,5 +1,7 @@
-//! `migrations.stepwise` on the project's migrations and on a Prisma Migrate folder, and its
-//! self-tests with a migration that drops a column holding data and one that fails on rows.
+//! `migrations.stepwise` on the project's migrations and on a Prisma Migrate folder. The
+//! self-tests use a migration that drops a column holding data, one that deletes the rows of one
+//! allowed CHECK value, one that fails on rows, and a CHECK constraint that the row generator
+//! cannot satisfy.
 
 mod common;
 
@@ -7,7 +9,8 @@ use common::{describe, in_run};
 use harness::check::Status;
 use harness::run::RunOptions;
 use scenarios::fixtures::{
-    drop_column_migrations_dir, not_null_column_migrations_dir, prisma_migrations_dir,
+    delete_audit_rows_migrations_dir, drop_column_migrations_dir, not_null_column_migrations_dir,
+    prisma_migrations_dir, unsatisfiable_check_migrations_dir,
 };
 use scenarios::migrations_stepwise;
 
@@ -38,6 +41,28 @@ async fn migrations_stepwise_flags_dropped_column() {
         result.findings[0],
         "migration 3 (0003_drop_notes_body.sql) dropped or renamed column notes.body, which \
          held data in 6 of 6 rows",
+        "{}",
+        describe(&result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_stepwise_flags_deleted_action_rows() {
+    let options = RunOptions {
+        migrations_dir: Some(delete_audit_rows_migrations_dir()),
+        ..RunOptions::default()
+    };
+    let result = in_run(options, async |run| {
+        migrations_stepwise::run(run.deployment()).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert_eq!(result.findings.len(), 1, "{}", describe(&result));
+    assert_eq!(
+        result.findings[0],
+        "migration 6 (0006_delete_audit_log_deletes.sql) changed the row count of table \
+         audit_log from 18 to 12",
         "{}",
         describe(&result)
     );
@@ -88,6 +113,35 @@ async fn migrations_stepwise_flags_failure_on_rows() {
     assert!(
         result.findings[0].contains("contains null values"),
         "the finding should carry Postgres's reason: {}",
+        describe(&result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_stepwise_names_unsatisfied_check() {
+    let options = RunOptions {
+        migrations_dir: Some(unsatisfiable_check_migrations_dir()),
+        ..RunOptions::default()
+    };
+    let result = in_run(options, async |run| {
+        migrations_stepwise::run(run.deployment()).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Error, "{}", describe(&result));
+    assert!(
+        result.message.starts_with(
+            "generating rows valid at migration 1 (0001_create_tickets.sql) failed: a generated \
+             row for table tickets violates CHECK constraint tickets_code_check on column(s) code"
+        ),
+        "{}",
+        describe(&result)
+    );
+    assert!(
+        result
+            .message
+            .contains("`known_value` in migrations_stepwise/rows.rs"),
+        "the message should say where to add a value: {}",
         describe(&result)
     );
 }

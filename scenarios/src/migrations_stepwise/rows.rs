@@ -2,16 +2,24 @@
 //! of every table gets a value, so that a later migration that drops or rewrites a column has
 //! data to lose.
 //!
-//! Values come from the column's name where the LocalizeVideos schema constrains it (an email
-//! with `@`, a BCP-47-shaped language tag, a status from its CHECK list), and otherwise from
-//! its type. A single-column foreign key takes the first key of the referenced table, so tables
-//! are filled parents first.
+//! A column constrained by `CHECK (column IN (...))` takes each allowed value that the catalog
+//! lists, so that a later migration that deletes or rewrites the rows of any one value changes
+//! the fingerprint. Other values come from the column's name where the LocalizeVideos schema
+//! constrains it (an email with `@`, a BCP-47-shaped language tag), and otherwise from its
+//! type. A single-column foreign key takes the first key of the referenced table, so tables are
+//! filled parents first.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::{AssertSqlSafe, PgConnection};
 
+use super::allowed_values::parse_in_list;
 use super::quote_identifier;
+
+/// Maximum number of rows per table and call that combine the allowed values of a table's IN
+/// lists. A table with more combinations gets one row per value of its longest list instead,
+/// so that every value still appears in some row.
+const MAX_COMBINATIONS: usize = 64;
 
 /// One column that an INSERT can set.
 #[derive(Clone, Debug)]
@@ -33,6 +41,10 @@ struct Table {
     columns: Vec<Column>,
     /// Foreign key column to (referenced table, referenced column).
     references: BTreeMap<String, (String, String)>,
+    /// Column to the values that its `CHECK (column IN (...))` constraint allows, in list order.
+    allowed_values: BTreeMap<String, Vec<String>>,
+    /// CHECK constraint name to the columns it references, for error messages.
+    checks: BTreeMap<String, Vec<String>>,
 }
 
 /// Failure to generate or insert rows.
@@ -59,6 +71,23 @@ pub enum RowsError {
         /// The column's type.
         sql_type: String,
     },
+    /// A generated row that a CHECK constraint rejected.
+    #[error(
+        "a generated row for table {table} violates CHECK constraint {constraint} on column(s) \
+         {columns}: the row generator could not satisfy it. Write the constraint as \
+         `column IN (...)`, whose values the generator reads from the catalog, or add a value \
+         for the column to `known_value` in migrations_stepwise/rows.rs (row: {statement})"
+    )]
+    CheckViolation {
+        /// The table.
+        table: String,
+        /// The constraint's name.
+        constraint: String,
+        /// The columns the constraint references, comma-separated.
+        columns: String,
+        /// The INSERT statement that failed.
+        statement: String,
+    },
     /// A foreign key of more than one column, which the generator does not follow.
     #[error(
         "table {table} has a foreign key of several columns ({constraint}), which the row \
@@ -72,9 +101,11 @@ pub enum RowsError {
     },
 }
 
-/// Inserts `rows_per_table` generated rows into every table of schema `public` except
-/// `_sqlx_migrations`, and returns the number of rows inserted. `next_row` numbers the rows
-/// across calls, so that every generated key and unique value differs.
+/// Inserts generated rows into every table of schema `public` except `_sqlx_migrations`, and
+/// returns the number of rows inserted. Each table gets at least `rows_per_table` rows, and
+/// enough rows to cover the allowed values of its IN-list columns (see [`row_count`]).
+/// `next_row` numbers the rows across calls, so that every generated key and unique value
+/// differs.
 pub async fn insert_generated_rows(
     connection: &mut PgConnection,
     rows_per_table: u32,
@@ -84,20 +115,94 @@ pub async fn insert_generated_rows(
     let mut inserted = 0;
     for table_name in parents_first(&tables) {
         let table = &tables[&table_name];
-        for _ in 0..rows_per_table {
+        for index in 0..row_count(table, rows_per_table) {
             *next_row += 1;
-            let statement = insert_statement(&table_name, table, *next_row)?;
+            let statement = insert_statement(&table_name, table, *next_row, index)?;
             sqlx::raw_sql(AssertSqlSafe(statement.clone()))
                 .execute(&mut *connection)
                 .await
-                .map_err(|source| RowsError::Database {
-                    step: format!("generated row {statement}"),
-                    source,
-                })?;
+                .map_err(|source| insert_error(&table_name, table, statement, source))?;
             inserted += 1;
         }
     }
     Ok(inserted)
+}
+
+/// Returns the number of rows to generate for `table`: every combination of the allowed values
+/// of its IN-list columns when there are at most [`MAX_COMBINATIONS`], otherwise one row per
+/// value of its longest list, and never fewer than `rows_per_table`.
+fn row_count(table: &Table, rows_per_table: u32) -> usize {
+    let minimum = rows_per_table as usize;
+    let combinations = combination_count(table);
+    if combinations <= MAX_COMBINATIONS {
+        return combinations.max(minimum);
+    }
+    let longest = table.allowed_values.values().map(Vec::len).max();
+    longest.unwrap_or(0).max(minimum)
+}
+
+/// Returns the product of the lengths of the table's IN lists, saturating at `usize::MAX`.
+fn combination_count(table: &Table) -> usize {
+    table
+        .allowed_values
+        .values()
+        .fold(1, |product: usize, values| {
+            product.saturating_mul(values.len())
+        })
+}
+
+/// Returns the value of `column` in the table's generated row number `index` (counted from 0
+/// within one call): the columns' values combine like the digits of a mixed-radix number, so
+/// the first [`combination_count`] rows contain every combination. Beyond [`MAX_COMBINATIONS`]
+/// each column cycles through its own values instead.
+fn allowed_value<'table>(table: &'table Table, column: &str, index: usize) -> Option<&'table str> {
+    let values = table.allowed_values.get(column)?;
+    if combination_count(table) > MAX_COMBINATIONS {
+        return values.get(index % values.len()).map(String::as_str);
+    }
+    let mut place = 1;
+    for (name, other) in &table.allowed_values {
+        if name == column {
+            break;
+        }
+        place *= other.len();
+    }
+    values
+        .get((index / place) % values.len())
+        .map(String::as_str)
+}
+
+/// Turns a failed INSERT into an error, naming the constraint and its columns when a CHECK
+/// constraint (SQLSTATE 23514) rejected the row.
+fn insert_error(
+    table_name: &str,
+    table: &Table,
+    statement: String,
+    source: sqlx::Error,
+) -> RowsError {
+    let check = source
+        .as_database_error()
+        .filter(|error| error.code().as_deref() == Some("23514"))
+        .and_then(|error| error.constraint())
+        .map(str::to_owned);
+    match check {
+        Some(constraint) => {
+            let columns = match table.checks.get(&constraint) {
+                Some(columns) if !columns.is_empty() => columns.join(", "),
+                _ => "(none found in the catalog)".to_owned(),
+            };
+            RowsError::CheckViolation {
+                table: table_name.to_owned(),
+                constraint,
+                columns,
+                statement,
+            }
+        }
+        None => RowsError::Database {
+            step: format!("generated row {statement}"),
+            source,
+        },
+    }
 }
 
 async fn read_tables(connection: &mut PgConnection) -> Result<BTreeMap<String, Table>, RowsError> {
@@ -164,6 +269,36 @@ async fn read_tables(connection: &mut PgConnection) -> Result<BTreeMap<String, T
                 .insert(column, (referenced_table, referenced_column));
         }
     }
+
+    // conkey is NULL for a CHECK constraint that references no column.
+    let checks: Vec<(String, String, Vec<String>, String)> = sqlx::query_as(
+        "SELECT c.relname::text, con.conname::text,
+                ARRAY(SELECT a.attname::text
+                      FROM unnest(coalesce(con.conkey, '{}')) WITH ORDINALITY AS k(attnum, position)
+                      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+                      ORDER BY k.position),
+                pg_get_constraintdef(con.oid)
+         FROM pg_constraint con
+         JOIN pg_class c ON c.oid = con.conrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND con.contype = 'c'
+         ORDER BY c.relname, con.conname",
+    )
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(database("reading the CHECK constraints"))?;
+
+    for (table, constraint, columns, definition) in checks {
+        let Some(entry) = tables.get_mut(&table) else {
+            continue;
+        };
+        if let [column] = columns.as_slice()
+            && let Some(values) = parse_in_list(column, &definition)
+        {
+            entry.allowed_values.insert(column.clone(), values);
+        }
+        entry.checks.insert(constraint, columns);
+    }
     Ok(tables)
 }
 
@@ -200,7 +335,14 @@ fn parents_first(tables: &BTreeMap<String, Table>) -> Vec<String> {
     ordered
 }
 
-fn insert_statement(table_name: &str, table: &Table, row: u64) -> Result<String, RowsError> {
+/// Builds the INSERT of generated row `row` (numbered across calls), which is row `index` of
+/// this table in this call.
+fn insert_statement(
+    table_name: &str,
+    table: &Table,
+    row: u64,
+    index: usize,
+) -> Result<String, RowsError> {
     let mut names = Vec::new();
     let mut values = Vec::new();
     for column in &table.columns {
@@ -210,7 +352,10 @@ fn insert_statement(table_name: &str, table: &Table, row: u64) -> Result<String,
                 key = quote_identifier(key),
                 parent = quote_identifier(parent)
             ),
-            None => column_value(table_name, column, row)?,
+            None => match allowed_value(table, &column.name, index) {
+                Some(value) => format!("{}::{}", quote_literal(value), column.sql_type),
+                None => column_value(table_name, column, row)?,
+            },
         };
         names.push(quote_identifier(&column.name));
         values.push(value);
@@ -276,12 +421,7 @@ fn known_value(table: &str, column: &str, row: u64) -> Option<String> {
         (_, "title") => format!("Stepwise video {row}"),
         (_, "source_language" | "target_language") => format!("x-s{row}"),
         (_, "duration_seconds") => (row % 86_400).to_string(),
-        ("videos", "status") => "draft".to_owned(),
-        ("localizations", "status") => "pending".to_owned(),
-        ("localizations", "kind") => ["subtitles", "dubbing"][(row % 2) as usize].to_owned(),
         ("audit_log", "actor") => format!("stepwise {row}"),
-        ("audit_log", "action") => "create".to_owned(),
-        ("audit_log", "entity_type") => "video".to_owned(),
         _ => return None,
     };
     Some(value)
@@ -333,10 +473,10 @@ mod tests {
                 column("created_at", "timestamp with time zone", "timestamptz"),
                 column("changes", "jsonb", "jsonb"),
             ],
-            references: BTreeMap::new(),
+            ..Table::default()
         };
 
-        let statement = insert_statement("users", &table, 7).expect("types are supported");
+        let statement = insert_statement("users", &table, 7, 0).expect("types are supported");
 
         assert_eq!(
             statement,
@@ -348,14 +488,85 @@ mod tests {
         );
     }
 
+    fn audit_table() -> Table {
+        let mut table = Table::default();
+        table.allowed_values.insert(
+            "action".to_owned(),
+            vec![
+                "create".to_owned(),
+                "update".to_owned(),
+                "delete".to_owned(),
+            ],
+        );
+        table.allowed_values.insert(
+            "entity_type".to_owned(),
+            vec!["user".to_owned(), "video".to_owned()],
+        );
+        table
+    }
+
+    #[test]
+    fn row_count_covers_combinations() {
+        assert_eq!(row_count(&audit_table(), 3), 6);
+        assert_eq!(row_count(&audit_table(), 10), 10);
+        assert_eq!(row_count(&Table::default(), 3), 3);
+    }
+
+    #[test]
+    fn allowed_values_form_every_combination() {
+        let table = audit_table();
+
+        let rows: BTreeSet<(&str, &str)> = (0..6)
+            .map(|index| {
+                (
+                    allowed_value(&table, "action", index).expect("action has allowed values"),
+                    allowed_value(&table, "entity_type", index).expect("entity_type has values"),
+                )
+            })
+            .collect();
+
+        assert_eq!(rows.len(), 6, "rows: {rows:?}");
+        assert_eq!(allowed_value(&table, "actor", 0), None);
+    }
+
+    #[test]
+    fn many_combinations_cycle_each_list() {
+        let mut table = Table::default();
+        for name in ["a", "b", "c"] {
+            let values = (0..5).map(|value| value.to_string()).collect();
+            table.allowed_values.insert(name.to_owned(), values);
+        }
+
+        assert_eq!(row_count(&table, 3), 5);
+        for name in ["a", "b", "c"] {
+            let seen: BTreeSet<&str> = (0..5)
+                .map(|index| allowed_value(&table, name, index).expect("column has values"))
+                .collect();
+            assert_eq!(seen.len(), 5, "column {name} values: {seen:?}");
+        }
+    }
+
+    #[test]
+    fn statement_uses_allowed_value() {
+        let mut table = audit_table();
+        table.columns = vec![column("action", "text", "text")];
+
+        let statement = insert_statement("audit_log", &table, 9, 2).expect("text is supported");
+
+        assert_eq!(
+            statement,
+            "INSERT INTO \"audit_log\" (\"action\") VALUES ('delete'::text)"
+        );
+    }
+
     #[test]
     fn unsupported_type_names_column() {
         let table = Table {
             columns: vec![column("shape", "polygon", "polygon")],
-            references: BTreeMap::new(),
+            ..Table::default()
         };
 
-        let error = insert_statement("notes", &table, 1).expect_err("polygon has no generator");
+        let error = insert_statement("notes", &table, 1, 0).expect_err("polygon has no generator");
 
         assert_eq!(
             error.to_string(),
