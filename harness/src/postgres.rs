@@ -141,6 +141,45 @@ impl PostgresContainer {
         &self.container
     }
 
+    /// Stops the container. Its data folder stays, and [`PostgresContainer::start_stopped`]
+    /// starts it again.
+    pub async fn stop(&self) -> Result<()> {
+        self.container
+            .stop()
+            .await
+            .map_err(|source| Error::ContainerOperation {
+                action: "stopping",
+                container: self.name.clone(),
+                source: Box::new(source),
+            })
+    }
+
+    /// Starts the stopped container on its existing data folder. Query
+    /// [`PostgresContainer::host_port`] again afterwards, because the port can change.
+    pub async fn start_stopped(&self) -> Result<()> {
+        self.container
+            .start()
+            .await
+            .map_err(|source| Error::ContainerStart {
+                container: self.name.clone(),
+                image: self.container.image().image.to_string(),
+                source: Box::new(source),
+            })
+    }
+
+    /// Removes the container and its anonymous volumes, and waits until Docker has done so.
+    pub async fn remove(self) -> Result<()> {
+        let name = self.name;
+        self.container
+            .rm()
+            .await
+            .map_err(|source| Error::ContainerOperation {
+                action: "removing",
+                container: name,
+                source: Box::new(source),
+            })
+    }
+
     /// Consumes the handle without removing the container, which the caller then removes.
     pub(crate) fn into_container(self) -> ContainerAsync<PostgresImage> {
         self.container

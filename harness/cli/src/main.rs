@@ -1,6 +1,6 @@
 //! The `harness` command: `validate` runs the checks against Postgres and the app in containers,
 //! `gc` removes what crashed runs left behind and old app images, `scan` looks for credentials
-//! in files, and `bench` measures the secret scanner.
+//! in files, and `bench` measures the secret scanner and the ways a test gets a database.
 
 mod bench;
 mod gc;
@@ -134,6 +134,26 @@ enum Bench {
         #[arg(long, default_value_t = 7)]
         runs: usize,
     },
+
+    /// Postgres start to ready, template clones against migrating a new database, and taking a
+    /// clone from the clone pool, side by side in one run.
+    Db {
+        /// Number of timed rounds of each database method and of clone pool takes.
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+
+        /// Number of timed Postgres container starts of each kind.
+        #[arg(long, default_value_t = 5)]
+        starts: usize,
+
+        /// Number of migrations in the generated history.
+        #[arg(long, default_value_t = 300)]
+        history: usize,
+
+        /// Number of clones the clone pool keeps ready.
+        #[arg(long, default_value_t = 4)]
+        pool_capacity: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -171,7 +191,21 @@ fn main() -> ExitCode {
                 validate::validate(only, report, properties).await
             }
             Command::Scan { paths } => scan::scan(paths),
-            Command::Bench(Bench::Scan { size_mib, runs }) => bench::scan(size_mib, runs),
+            Command::Bench(Bench::Scan { size_mib, runs }) => bench::scan::scan(size_mib, runs),
+            Command::Bench(Bench::Db {
+                runs,
+                starts,
+                history,
+                pool_capacity,
+            }) => {
+                let args = bench::db::DbBenchArgs {
+                    runs,
+                    starts,
+                    history,
+                    pool_capacity,
+                };
+                bench::db::db(args).await
+            }
             Command::Gc {
                 all,
                 keep_app_images,
