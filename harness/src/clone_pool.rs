@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::deployment::Deployment;
 use crate::error::{Error, Result};
-use crate::template::{DatabaseClone, TemplateDatabase};
+use crate::template::{DatabaseClone, TemplateDatabase, check_identifier, connect_server};
 
 /// Clones of one template, made in the background.
 pub struct ClonePool {
@@ -27,7 +27,8 @@ pub struct ClonePool {
 impl ClonePool {
     /// Starts the filler task, which clones `template` as `localizevideos_<prefix>_<random>`
     /// until `capacity` clones are ready, and again after each [`ClonePool::take`]. `capacity`
-    /// must be at least 1. Call it inside a tokio runtime.
+    /// must be at least 1, and `prefix` lowercase letters, digits and underscores. Call it
+    /// inside a tokio runtime.
     pub fn start(
         template: Arc<TemplateDatabase>,
         deployment: Deployment,
@@ -39,6 +40,7 @@ impl ClonePool {
                 "the capacity of a clone pool must be at least 1".to_owned(),
             ));
         }
+        check_identifier("clone prefix", prefix)?;
         let (sender, receiver) = mpsc::channel(capacity);
         let name = template.name().to_owned();
         let filler = tokio::spawn(fill(
@@ -118,8 +120,16 @@ async fn fill(
     prefix: String,
     sender: mpsc::Sender<Result<DatabaseClone>>,
 ) {
+    // One superuser connection for every clone, opened by the first one.
+    let mut server = None;
     loop {
-        let clone = template.clone_database(&deployment, &prefix).await;
+        let clone = match server.as_mut() {
+            Some(connection) => template.clone_on(connection, &prefix).await,
+            None => match connect_server(&deployment).await {
+                Ok(connection) => template.clone_on(server.insert(connection), &prefix).await,
+                Err(error) => Err(error),
+            },
+        };
         let failed = clone.is_err();
         if let Err(rejected) = sender.send(clone).await {
             if let Ok(clone) = rejected.0

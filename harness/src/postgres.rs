@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 use testcontainers::bollard::Docker;
+use testcontainers::bollard::models::{HostConfig, Mount, MountType};
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, Image, ImageExt};
@@ -25,6 +26,12 @@ pub const SUPERUSER: &str = "postgres";
 pub const MAINTENANCE_DATABASE: &str = "postgres";
 /// Port Postgres listens on inside the container.
 pub const PORT: u16 = 5432;
+/// Data folder (PGDATA) of the official image and of ours. The harness mounts an anonymous
+/// volume there: the container's own layer is on the storage driver (fuse-overlayfs on some
+/// hosts, where every fsync is slow), a volume is on the host's file system. Docker removes
+/// the volume with the container (`docker rm -v`, which the harness's cleanup uses), and it
+/// survives a stop and start, unlike a tmpfs mount.
+pub const DATA_DIR: &str = "/var/lib/postgresql/data";
 /// Interval between readiness probes.
 const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 /// Deadline of one readiness probe (connect and `SELECT 1`).
@@ -106,7 +113,7 @@ pub async fn start(
         .with_container_name(&name)
         .with_network(network)
         .with_labels(labels.clone())
-        .with_host_config_modifier(publish_on_loopback(PORT))
+        .with_host_config_modifier(host_config(PORT))
         .start()
         .await
         .map_err(|source| Error::ContainerStart {
@@ -257,6 +264,20 @@ impl PostgresContainer {
             tracing::debug!(container = %self.name, attempts, error = %last_error, "Postgres not ready yet");
             tokio::time::sleep(PROBE_INTERVAL).await;
         }
+    }
+}
+
+/// Publishes `port` on 127.0.0.1 and mounts an anonymous volume on [`DATA_DIR`].
+fn host_config(port: u16) -> impl Fn(&mut HostConfig) + Send + Sync + 'static {
+    let publish = publish_on_loopback(port);
+    move |host_config| {
+        publish(host_config);
+        let data = Mount {
+            target: Some(DATA_DIR.to_owned()),
+            typ: Some(MountType::VOLUME),
+            ..Default::default()
+        };
+        host_config.mounts.get_or_insert_with(Vec::new).push(data);
     }
 }
 

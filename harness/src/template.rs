@@ -114,6 +114,16 @@ impl TemplateDatabase {
         deployment: &Deployment,
         prefix: &str,
     ) -> Result<DatabaseClone> {
+        let mut server = connect_server(deployment).await?;
+        let clone = self.clone_on(&mut server, prefix).await;
+        close(server).await;
+        clone
+    }
+
+    /// Creates a clone as [`TemplateDatabase::clone_database`] does, on an open superuser
+    /// connection to the maintenance database from [`connect_server`]. Reusing one connection
+    /// saves the connection setup and SCRAM authentication of each clone.
+    pub async fn clone_on(&self, server: &mut PgConnection, prefix: &str) -> Result<DatabaseClone> {
         check_identifier("clone prefix", prefix)?;
         let suffix = Alphanumeric
             .sample_string(&mut rand::rng(), 8)
@@ -122,7 +132,6 @@ impl TemplateDatabase {
         let started = Instant::now();
 
         // CREATE DATABASE cannot run inside a transaction, so each statement goes on its own.
-        let mut server = superuser_connection(deployment, MAINTENANCE_DATABASE).await?;
         for statement in [
             format!(
                 "CREATE DATABASE \"{name}\" TEMPLATE \"{}\" OWNER {MIGRATOR_ROLE}",
@@ -131,9 +140,8 @@ impl TemplateDatabase {
             format!("REVOKE ALL ON DATABASE \"{name}\" FROM PUBLIC"),
             format!("GRANT CONNECT ON DATABASE \"{name}\" TO {APP_ROLE}, {AUDITOR_ROLE}"),
         ] {
-            execute(&mut server, statement).await?;
+            execute(server, statement).await?;
         }
-        close(server).await;
 
         tracing::info!(
             database = %name,
@@ -188,7 +196,7 @@ pub async fn create_and_migrate(deployment: &Deployment, name: &str) -> Result<D
 
 /// Accepts a non-empty `value` of lowercase ASCII letters, digits and underscores, which is
 /// safe to quote as a Postgres identifier without escaping.
-fn check_identifier(what: &str, value: &str) -> Result<()> {
+pub(crate) fn check_identifier(what: &str, value: &str) -> Result<()> {
     let valid = !value.is_empty()
         && value
             .chars()
@@ -221,6 +229,11 @@ async fn migrate(deployment: &Deployment, database: &str) -> Result<usize> {
     pool.close().await;
     result?;
     Ok(migrator.iter().count())
+}
+
+/// Opens a superuser connection to the maintenance database, where clones are created.
+pub async fn connect_server(deployment: &Deployment) -> Result<PgConnection> {
+    superuser_connection(deployment, MAINTENANCE_DATABASE).await
 }
 
 async fn superuser_connection(deployment: &Deployment, database: &str) -> Result<PgConnection> {

@@ -143,12 +143,19 @@ async fn compare_clone_and_migrate(
     runs: usize,
 ) -> Result<()> {
     let mut clones = Vec::with_capacity(runs);
+    let mut clones_on_open = Vec::with_capacity(runs);
     let mut migrated = Vec::with_capacity(runs);
+    let mut server = template::connect_server(deployment).await?;
 
     for index in 0..runs {
         let started = Instant::now();
         let clone = template.clone_database(deployment, "bench").await?;
         clones.push(started.elapsed());
+        clone.drop(deployment).await?;
+
+        let started = Instant::now();
+        let clone = template.clone_on(&mut server, "bench").await?;
+        clones_on_open.push(started.elapsed());
         clone.drop(deployment).await?;
 
         let name = format!("localizevideos_bench_migrated_{index}");
@@ -159,11 +166,18 @@ async fn compare_clone_and_migrate(
     }
 
     let clone = Summary::of(&clones);
+    let clone_on_open = Summary::of(&clones_on_open);
     let migrate = Summary::of(&migrated);
     println!("{label}: {} migrations", template.migrations());
-    print_summary("  clone of the template database", &clone);
+    print_summary("  clone, connecting as the superuser first", &clone);
+    print_summary("  clone on an open superuser connection", &clone_on_open);
     print_summary("  CREATE DATABASE and every migration", &migrate);
     print_ratio("migrate / clone", &migrate, &clone);
+    print_ratio(
+        "migrate / clone on an open connection",
+        &migrate,
+        &clone_on_open,
+    );
     Ok(())
 }
 
