@@ -8,7 +8,7 @@
 //!   hundreds of migrations.
 //! - Taking a clone from a [`ClonePool`] that has kept up with the tests.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -184,7 +184,11 @@ async fn compare_clone_and_migrate(
 /// Generates a history of `args.history` migrations into `dir`, builds a second template from
 /// it, and compares clone and migrate on it.
 async fn measure_history(deployment: &Deployment, dir: &Path, args: &DbBenchArgs) -> Result<()> {
-    write_history(dir, args.history)?;
+    write_history(dir, args.history).map_err(|source| Error::Io {
+        action: "writing the generated migrations to".to_owned(),
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut history = deployment.clone();
     history.migrations_dir = dir.to_path_buf();
 
@@ -200,15 +204,8 @@ async fn measure_history(deployment: &Deployment, dir: &Path, args: &DbBenchArgs
 
 /// Writes `count` sqlx migrations into `dir`: tables, added columns, indexes and data changes
 /// in turn, like a schema that grew over years.
-fn write_history(dir: &Path, count: usize) -> Result<()> {
-    let io_error = |path: PathBuf| {
-        move |source| Error::Io {
-            action: "writing".to_owned(),
-            path: path.clone(),
-            source,
-        }
-    };
-    std::fs::create_dir_all(dir).map_err(io_error(dir.to_path_buf()))?;
+fn write_history(dir: &Path, count: usize) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
 
     let mut table = 0;
     for version in 1..=count {
@@ -232,8 +229,7 @@ fn write_history(dir: &Path, count: usize) -> Result<()> {
                  SELECT 'row ' || n FROM generate_series(1, 20) AS n;\n"
             ),
         };
-        let path = dir.join(format!("{version:04}_history_step.sql"));
-        std::fs::write(&path, sql).map_err(io_error(path.clone()))?;
+        std::fs::write(dir.join(format!("{version:04}_history_step.sql")), sql)?;
     }
     Ok(())
 }
