@@ -82,7 +82,7 @@ impl ClonePool {
         let started = Instant::now();
 
         // Closing the channel makes the filler's next send fail, and the filler then drops
-        // the clone it holds itself.
+        // the clone it has made itself.
         self.receiver.close();
         let mut dropped = 0;
         let mut first_error = None;
@@ -140,7 +140,7 @@ async fn fill(
             return;
         }
         if failed {
-            tracing::error!(template = %template.name(), "cloning failed; the clone pool stops");
+            tracing::error!(template = %template.name(), "cloning failed, so the clone pool stops");
             return;
         }
     }

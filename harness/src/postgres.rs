@@ -26,11 +26,14 @@ pub const SUPERUSER: &str = "postgres";
 pub const MAINTENANCE_DATABASE: &str = "postgres";
 /// Port Postgres listens on inside the container.
 pub const PORT: u16 = 5432;
-/// Data folder (PGDATA) of the official image and of ours. The harness mounts an anonymous
-/// volume there: the container's own layer is on the storage driver (fuse-overlayfs on some
-/// hosts, where every fsync is slow), a volume is on the host's file system. Docker removes
-/// the volume with the container (`docker rm -v`, which the harness's cleanup uses), and it
-/// survives a stop and start, unlike a tmpfs mount.
+/// Data folder (PGDATA) of the official image and of ours, where the harness mounts an
+/// anonymous volume. The container's own layer is on the storage driver, which is
+/// fuse-overlayfs on some hosts and makes every fsync slow, but a volume is on the host's file
+/// system. The volume survives a stop and start, unlike a tmpfs mount. Docker removes it with
+/// the container (`docker rm -v`, which the harness's cleanup uses).
+///
+/// NOTE: tested with the harness's PostgreSQL 15 image only. Official images of PostgreSQL 18
+/// and later moved PGDATA below /var/lib/postgresql and may reject a mount at this path.
 pub const DATA_DIR: &str = "/var/lib/postgresql/data";
 /// Interval between readiness probes.
 const PROBE_INTERVAL: Duration = Duration::from_millis(250);

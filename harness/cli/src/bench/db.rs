@@ -28,8 +28,8 @@ use crate::{EXIT_ENVIRONMENT, EXIT_PASS, print_error};
 
 /// Name of the template database built from the generated history.
 const HISTORY_TEMPLATE: &str = "localizevideos_template_history";
-/// Deadline for the clone pool to fill up before a timed take. A clone takes tens of
-/// milliseconds, so only a stuck Postgres reaches it.
+/// Deadline for the clone pool to fill up before a timed take. A clone took less than 2 s in
+/// every recorded run, so only a stuck Postgres reaches it.
 const POOL_FILL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Settings of one `harness bench db` invocation.
@@ -270,8 +270,8 @@ async fn wait_until_full(pool: &ClonePool, capacity: usize) -> Result<()> {
     while pool.ready() < capacity {
         if Instant::now() >= deadline {
             return Err(Error::Usage(format!(
-                "the clone pool held {} of {capacity} clones after {POOL_FILL_TIMEOUT:?}; \
-                 check the Postgres container's log",
+                "the clone pool held {} of {capacity} clones after {POOL_FILL_TIMEOUT:?}. \
+                 Check the Postgres container's log",
                 pool.ready()
             )));
         }
