@@ -81,14 +81,6 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_CONFIG);
     }
 
-    let config = match Config::from_vars(|name| std::env::var(name)) {
-        Ok(config) => config,
-        Err(err) => {
-            tracing::error!("invalid configuration: {err}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-
     // Reads FAILPOINTS (already merged with the env file) and keeps the
     // configured fail points active until main returns.
     #[cfg(feature = "failpoints")]
@@ -96,6 +88,19 @@ fn main() -> ExitCode {
         let scenario = fail::FailScenario::setup();
         tracing::warn!(failpoints = ?fail::list(), "fail points compiled in");
         scenario
+    };
+    // SAFETY: no runtime or other thread exists yet.
+    #[cfg(feature = "failpoints")]
+    if let Err(err) = unsafe { faults::apply_cached_credentials() } {
+        tracing::error!("the credentials cache fault failed: {err}");
+    }
+
+    let config = match Config::from_vars(|name| std::env::var(name)) {
+        Ok(config) => config,
+        Err(err) => {
+            tracing::error!("invalid configuration: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
     };
 
     let runtime = match tokio::runtime::Runtime::new() {
@@ -196,6 +201,11 @@ async fn run(config: Config) -> ExitCode {
     );
     let _ = stop_sender.send(());
 
+    #[cfg(feature = "failpoints")]
+    if faults::is_active(faults::SHUTDOWN_SKIP_DRAIN) {
+        server_task.abort();
+        return ExitCode::SUCCESS;
+    }
     let drained = shutdown::drain(&mut server_task, &mut signals, grace).await;
 
     if drained {

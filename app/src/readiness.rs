@@ -76,6 +76,10 @@ impl ReadinessProbe {
 
     /// Reads `_sqlx_migrations` and compares it with the embedded migrations.
     pub async fn check(&self) -> Readiness {
+        #[cfg(feature = "failpoints")]
+        if let Some(cached) = crate::faults::cached_readiness() {
+            return cached;
+        }
         let result = tokio::time::timeout(CHECK_TIMEOUT, self.db.applied_migrations()).await;
         let readiness = match result {
             Err(_elapsed) => Readiness::NotReady {
@@ -102,6 +106,8 @@ impl ReadinessProbe {
         };
 
         self.log_if_changed(&readiness);
+        #[cfg(feature = "failpoints")]
+        crate::faults::remember_readiness(&readiness);
         readiness
     }
 

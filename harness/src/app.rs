@@ -16,6 +16,11 @@ use crate::error::{Error, Result};
 use crate::labels::RunId;
 use crate::logs;
 use crate::postgres;
+use crate::secret::Secret;
+
+/// Path of the env file (LV_ENV_FILE) in an app container started with one. `/tmp` is readable
+/// by the app's user.
+pub const ENV_FILE: &str = "/tmp/localizevideos.env";
 
 /// Port the app listens on inside the container (LV_LISTEN default).
 pub const PORT: u16 = 8080;
@@ -89,6 +94,20 @@ pub async fn start(
     labels: &HashMap<String, String>,
     environment: Vec<(String, String)>,
 ) -> Result<AppContainer> {
+    start_with_env_file(image, name, network, labels, environment, None).await
+}
+
+/// Starts an app container as [`start`] does, and, when `env_file` is given, with that text at
+/// [`ENV_FILE`] and LV_ENV_FILE naming it. The file is copied into the container before the app
+/// starts, owned by root with mode 0644.
+pub async fn start_with_env_file(
+    image: &ImageRef,
+    name: String,
+    network: &str,
+    labels: &HashMap<String, String>,
+    mut environment: Vec<(String, String)>,
+    env_file: Option<&Secret>,
+) -> Result<AppContainer> {
     let started = Instant::now();
     let mut request = GenericImage::new(image.name.clone(), image.tag.clone())
         .with_exposed_port(PORT.tcp())
@@ -96,6 +115,11 @@ pub async fn start(
         .with_network(network)
         .with_labels(labels.clone())
         .with_host_config_modifier(publish_on_loopback(PORT));
+    if let Some(contents) = env_file {
+        request = request.with_copy_to(ENV_FILE, contents.expose().as_bytes().to_vec());
+        environment.retain(|(key, _)| key != "LV_ENV_FILE");
+        environment.push(("LV_ENV_FILE".to_owned(), ENV_FILE.to_owned()));
+    }
     for (key, value) in environment {
         request = request.with_env_var(key, value);
     }

@@ -73,9 +73,11 @@ async fn prebuilt_image(
     if !images::image_exists(docker, image).await? {
         return Err(Error::ImageMissing {
             image: image.to_string(),
-            remedy: "HARNESS_APP_IMAGE names a prebuilt image; build or load it first, or \
-                     unset HARNESS_APP_IMAGE so that the harness builds one"
-                .to_owned(),
+            remedy: format!(
+                "--app-image or HARNESS_APP_IMAGE names a prebuilt image, which must be in the \
+                 local engine: load it first (`docker pull {image}` where its registry is \
+                 reachable, or `docker load`), or drop both so that the harness builds the app"
+            ),
         });
     }
     if !features.is_empty() {

@@ -13,8 +13,9 @@ use crate::postgres::MAINTENANCE_DATABASE;
 ///
 /// The roles get LOGIN and none of SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS.
 /// The migrator owns the database and schema `public`, and PUBLIC loses every privilege on both,
-/// because PostgreSQL 15 still grants CONNECT and TEMP on new databases to PUBLIC. The app and
-/// auditor roles get CONNECT and USAGE only.
+/// because PostgreSQL 15 still grants CONNECT and TEMP on new databases to PUBLIC. For the same
+/// reason PUBLIC loses CONNECT and TEMP on the maintenance database and on `template1`, which
+/// only the superuser uses. The app and auditor roles get CONNECT and USAGE only.
 pub async fn bootstrap(deployment: &Deployment) -> Result<()> {
     let server = superuser_options(deployment, MAINTENANCE_DATABASE);
     let mut connection = connect(&server, "connecting as the superuser").await?;
@@ -34,6 +35,8 @@ pub async fn bootstrap(deployment: &Deployment) -> Result<()> {
         format!("CREATE DATABASE {DATABASE} OWNER {MIGRATOR_ROLE}"),
         format!("REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC"),
         format!("GRANT CONNECT ON DATABASE {DATABASE} TO {APP_ROLE}, {AUDITOR_ROLE}"),
+        format!("REVOKE ALL ON DATABASE {MAINTENANCE_DATABASE} FROM PUBLIC"),
+        "REVOKE ALL ON DATABASE template1 FROM PUBLIC".to_owned(),
     ];
     for statement in database_statements {
         let step = statement.clone();

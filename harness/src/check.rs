@@ -14,6 +14,9 @@ pub enum Status {
     Fail,
     /// The check could not run to a verdict (container, network or setup failure).
     Error,
+    /// The check does not apply to this project, such as a round trip without down
+    /// migrations. The message gives the reason. A skip does not fail the run.
+    Skip,
 }
 
 /// Result of one check, as printed in the table and written to `report.json`.
@@ -53,6 +56,17 @@ impl CheckResult {
             duration_ms: duration.as_millis() as u64,
             message,
             findings,
+        }
+    }
+
+    /// Builds a result for a check that does not apply; `reason` starts with `skipped:`.
+    pub fn skipped(name: &str, duration: Duration, reason: impl Into<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            status: Status::Skip,
+            duration_ms: duration.as_millis() as u64,
+            message: reason.into(),
+            findings: Vec::new(),
         }
     }
 

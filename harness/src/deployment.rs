@@ -1,6 +1,7 @@
 //! The deployment a check receives: the app's and Postgres's addresses, and the roles to use.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -25,14 +26,16 @@ pub struct Credentials {
     pub password: Secret,
 }
 
-/// A running Postgres and app, as seen from the harness (through ports on 127.0.0.1).
+/// A running Postgres and app, as seen from the harness.
 #[derive(Clone, Debug)]
 pub struct Deployment {
     /// Base URL of the app, such as `http://127.0.0.1:49153`, without a trailing slash.
     pub app_url: String,
-    /// Host the harness reaches Postgres on (always `127.0.0.1`).
+    /// Host the harness reaches Postgres on: `127.0.0.1`, or the container's address on the run
+    /// network in the production-like topology.
     pub postgres_host: String,
-    /// Host port mapped to the Postgres container's 5432; re-queried after every start.
+    /// Port the harness reaches Postgres on: the host port mapped to the container's 5432, or
+    /// 5432 itself in the production-like topology. Re-read after every start.
     pub postgres_port: u16,
     /// The bootstrap superuser (POSTGRES_USER of the image).
     pub superuser: Credentials,
@@ -47,6 +50,31 @@ pub struct Deployment {
     /// Every response the harness's [`AppClient`](crate::http::AppClient)s received in this
     /// run, shared by all clones of the deployment.
     pub responses: ResponseLog,
+    /// Credentials that a rotation replaced, shared by all clones of the deployment. Their
+    /// passwords are still secrets: leak scans look for them and redaction removes them.
+    pub retired: RetiredCredentials,
+}
+
+/// The credentials a rotation replaced, oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct RetiredCredentials(Arc<Mutex<Vec<Credentials>>>);
+
+impl RetiredCredentials {
+    /// Adds credentials that are no longer in use.
+    pub fn push(&self, credentials: Credentials) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(credentials);
+    }
+
+    /// Returns every retired credential, oldest first.
+    pub fn all(&self) -> Vec<Credentials> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
 }
 
 impl Deployment {

@@ -222,6 +222,16 @@ pub fn publish_on_loopback(
     }
 }
 
+/// Builds a testcontainers host-config modifier that publishes no port. testcontainers 0.28
+/// otherwise publishes every exposed port on every interface.
+pub fn publish_no_ports()
+-> impl Fn(&mut testcontainers::bollard::models::HostConfig) + Send + Sync + 'static {
+    |host_config| {
+        host_config.publish_all_ports = Some(false);
+        host_config.port_bindings = Some(HashMap::new());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use testcontainers::bollard::models::ContainerStateStatusEnum;

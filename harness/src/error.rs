@@ -122,6 +122,22 @@ pub enum Error {
         logs: String,
     },
 
+    /// A container was expected to exit after a signal but still ran at the deadline.
+    #[error(
+        "container {container} still runs {timeout:?} after the signal that should have stopped \
+         it\nlast {log_lines} log lines of {container}:\n{logs}"
+    )]
+    StillRunning {
+        /// Container name.
+        container: String,
+        /// The deadline that passed.
+        timeout: Duration,
+        /// How many log lines are shown.
+        log_lines: usize,
+        /// The container's last log lines, redacted.
+        logs: String,
+    },
+
     /// A container stopped before it became ready.
     #[error(
         "container {container} ({id}) {reason} before it became ready; {last_error}\n\
@@ -150,12 +166,35 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// Writing or applying the production-like topology's pg_hba.conf failed.
+    #[error(
+        "restricting Postgres's client authentication (pg_hba.conf) failed at step `{step}`: \
+         {cause}"
+    )]
+    ClientAuthentication {
+        /// Step, which contains no secret.
+        step: String,
+        /// Cause of the failure, redacted.
+        cause: String,
+    },
     /// Creating, cloning or dropping a template database or one of its clones failed.
     #[error(
         "template database step `{step}` failed: {source}. Check that the run's Postgres is \
          running and that no other session is connected to the template"
     )]
     TemplateDatabase {
+        /// Statement or connection step, which contains no secret.
+        step: String,
+        /// The driver error.
+        source: sqlx::Error,
+    },
+
+    /// Creating or dropping a scratch database failed.
+    #[error(
+        "scratch database step `{step}` failed: {source}. Check that the run's Postgres is \
+         running"
+    )]
+    ScratchDatabase {
         /// Statement or connection step, which contains no secret.
         step: String,
         /// The driver error.

@@ -18,6 +18,16 @@ pub struct RunNetwork {
     pub id: String,
 }
 
+/// The addresses of a network, as Docker's IPAM assigned them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkAddresses {
+    /// Subnet in CIDR notation, such as `172.18.0.0/16`.
+    pub subnet: String,
+    /// The host's address on the network, such as `172.18.0.1`. Connections from the host to a
+    /// container on the network come from it.
+    pub gateway: String,
+}
+
 /// Returns the network name of a run.
 pub fn network_name(run_id: &RunId) -> String {
     format!("lv-net-{run_id}")
@@ -65,4 +75,50 @@ pub async fn remove(docker: &Docker, network: &RunNetwork) -> Result<()> {
             error,
         )),
     }
+}
+
+/// Reads the first IPv4 subnet and gateway of network `name` (or id).
+pub async fn addresses(docker: &Docker, name: &str) -> Result<NetworkAddresses> {
+    let inspected = docker
+        .inspect_network(name, None)
+        .await
+        .map_err(|error| Error::docker(format!("inspecting network {name}"), error))?;
+    let configs = inspected
+        .ipam
+        .and_then(|ipam| ipam.config)
+        .unwrap_or_default();
+    configs
+        .into_iter()
+        .find_map(|config| match (config.subnet, config.gateway) {
+            (Some(subnet), Some(gateway)) if !subnet.contains(':') => {
+                Some(NetworkAddresses { subnet, gateway })
+            }
+            _ => None,
+        })
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "network {name} has no IPv4 subnet with a gateway; create it with Docker's \
+                 default IPAM driver"
+            ))
+        })
+}
+
+/// Returns the IPv4 address of container `container` (name or id) on network `network`.
+pub async fn container_address(docker: &Docker, container: &str, network: &str) -> Result<String> {
+    let inspected = docker
+        .inspect_container(container, None)
+        .await
+        .map_err(|error| Error::docker(format!("inspecting container {container}"), error))?;
+    inspected
+        .network_settings
+        .and_then(|settings| settings.networks)
+        .and_then(|mut networks| networks.remove(network))
+        .and_then(|endpoint| endpoint.ip_address)
+        .filter(|address| !address.is_empty())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "container {container} has no IPv4 address on network {network}; check that it \
+                 runs and is attached to that network"
+            ))
+        })
 }

@@ -1,5 +1,5 @@
 //! The Postgres container: a testcontainers image for the configured Postgres image, published
-//! on 127.0.0.1 only, with readiness probed by SQL rather than by log lines.
+//! on 127.0.0.1 only or not at all, with readiness probed by SQL rather than by log lines.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, Image, ImageExt};
 
 use crate::config::ImageRef;
-use crate::docker::{publish_on_loopback, short_id, stopped_before_ready};
+use crate::docker::{publish_no_ports, publish_on_loopback, short_id, stopped_before_ready};
 use crate::error::{Error, Result};
 use crate::labels::RunId;
 use crate::logs;
@@ -101,14 +101,16 @@ pub fn container_name(run_id: &RunId) -> String {
     format!("lv-pg-{run_id}")
 }
 
-/// Starts the Postgres container of `run_id` on `network` with `labels`. It returns once the
-/// container runs, so call [`PostgresContainer::wait_until_ready`] next.
+/// Starts the Postgres container of `run_id` on `network` with `labels`, publishing 5432 on
+/// 127.0.0.1 when `publish` is true and no port otherwise. It returns once the container runs,
+/// so call [`PostgresContainer::wait_until_ready`] next.
 pub async fn start(
     image: &ImageRef,
     run_id: &RunId,
     network: &str,
     labels: &HashMap<String, String>,
     superuser_password: &Secret,
+    publish: bool,
 ) -> Result<PostgresContainer> {
     let name = container_name(run_id);
     let started = Instant::now();
@@ -116,7 +118,7 @@ pub async fn start(
         .with_container_name(&name)
         .with_network(network)
         .with_labels(labels.clone())
-        .with_host_config_modifier(host_config(PORT))
+        .with_host_config_modifier(host_config(publish))
         .start()
         .await
         .map_err(|source| Error::ContainerStart {
@@ -208,20 +210,21 @@ impl PostgresContainer {
             })
     }
 
-    /// Waits until the superuser can run `SELECT 1` through 127.0.0.1:`host_port`, at most
-    /// `timeout`. On a timeout, or if the container stops, the error shows the container's
-    /// last log lines.
+    /// Waits until the superuser can run `SELECT 1` through `host`:`port` (127.0.0.1 and the
+    /// published port, or the container's address and 5432), at most `timeout`. On a timeout,
+    /// or if the container stops, the error shows the container's last log lines.
     pub async fn wait_until_ready(
         &self,
         docker: &Docker,
-        host_port: u16,
+        host: &str,
+        port: u16,
         timeout: Duration,
     ) -> Result<()> {
         let started = Instant::now();
         let deadline = started + timeout;
         let options = PgConnectOptions::new()
-            .host("127.0.0.1")
-            .port(host_port)
+            .host(host)
+            .port(port)
             .username(SUPERUSER)
             .password(self.container.image().superuser_password.expose())
             .database(MAINTENANCE_DATABASE)
@@ -270,11 +273,17 @@ impl PostgresContainer {
     }
 }
 
-/// Publishes `port` on 127.0.0.1 and mounts an anonymous volume on [`DATA_DIR`].
-fn host_config(port: u16) -> impl Fn(&mut HostConfig) + Send + Sync + 'static {
-    let publish = publish_on_loopback(port);
+/// Publishes 5432 on 127.0.0.1 when `publish` is true and no port otherwise, and mounts an
+/// anonymous volume on [`DATA_DIR`].
+fn host_config(publish: bool) -> impl Fn(&mut HostConfig) + Send + Sync + 'static {
+    let on_loopback = publish_on_loopback(PORT);
+    let no_ports = publish_no_ports();
     move |host_config| {
-        publish(host_config);
+        if publish {
+            on_loopback(host_config);
+        } else {
+            no_ports(host_config);
+        }
         let data = Mount {
             target: Some(DATA_DIR.to_owned()),
             typ: Some(MountType::VOLUME),

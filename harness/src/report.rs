@@ -1,5 +1,12 @@
-//! The run report: `report.json` for machines and the results table for people. Both are
-//! redacted before they leave the harness.
+//! The run report: `report.json` for machines, `junit.xml` for CI test views, `summary.md` for
+//! CI job summaries, and the results table for people. All are redacted before they leave the
+//! harness.
+
+mod junit;
+mod summary;
+
+pub use junit::JUNIT_FILE;
+pub use summary::SUMMARY_FILE;
 
 use std::path::{Path, PathBuf};
 
@@ -18,9 +25,15 @@ const TRUNCATION_NOTE: &str = "… (cut; report.json has the full message)";
 /// File name of the report inside the report folder.
 pub const REPORT_FILE: &str = "report.json";
 
+/// Version of the `report.json` layout. It changes when a field is removed or changes meaning;
+/// new fields do not change it.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The report of one `harness validate` run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// Layout version of report.json: [`SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// Run id, as in the container labels.
     pub run_id: String,
     /// Start of the run, RFC 3339 UTC.
@@ -32,23 +45,45 @@ pub struct Report {
 }
 
 impl Report {
-    /// Returns whether every check passed (and at least one ran).
+    /// Returns whether every check passed or was skipped (and at least one ran).
     pub fn all_passed(&self) -> bool {
-        !self.checks.is_empty() && self.checks.iter().all(|check| check.status == Status::Pass)
+        !self.checks.is_empty()
+            && self
+                .checks
+                .iter()
+                .all(|check| matches!(check.status, Status::Pass | Status::Skip))
     }
 
-    /// Writes the redacted report as `dir/report.json`, creating `dir`, and returns the path.
+    /// Writes the redacted report into `dir`, creating it: `report.json`, `junit.xml` and
+    /// `summary.md`. Returns the path of `report.json`.
     pub fn write(&self, dir: &Path) -> Result<PathBuf> {
-        let path = dir.join(REPORT_FILE);
-        let io_error = |action: &str, source| Error::Io {
-            action: action.to_owned(),
-            path: path.clone(),
-            source,
+        let write = |name: &str, text: std::io::Result<String>| {
+            let path = dir.join(name);
+            let io_error = |action: &str, source| Error::Io {
+                action: action.to_owned(),
+                path: path.clone(),
+                source,
+            };
+            std::fs::create_dir_all(dir)
+                .map_err(|e| io_error("creating the report folder for", e))?;
+            let text = text.map_err(|e| io_error("serialising", e))?;
+            std::fs::write(&path, text).map_err(|e| io_error("writing", e))?;
+            Ok::<_, Error>(path)
         };
-        std::fs::create_dir_all(dir).map_err(|e| io_error("creating the report folder for", e))?;
-        let json = self.to_json().map_err(|e| io_error("serialising", e))?;
-        std::fs::write(&path, json).map_err(|e| io_error("writing", e))?;
+        let path = write(REPORT_FILE, self.to_json())?;
+        write(JUNIT_FILE, Ok(self.to_junit()))?;
+        write(SUMMARY_FILE, Ok(self.to_summary()))?;
         Ok(path)
+    }
+
+    /// Returns the text of `junit.xml`, redacted.
+    pub fn to_junit(&self) -> String {
+        junit::render(self)
+    }
+
+    /// Returns the text of `summary.md`, redacted.
+    pub fn to_summary(&self) -> String {
+        summary::render(self)
     }
 
     /// Returns the text [`Report::write`] writes: the report as pretty JSON, redacted.
@@ -161,6 +196,7 @@ fn status_label(status: Status) -> &'static str {
         Status::Pass => "pass",
         Status::Fail => "FAIL",
         Status::Error => "ERROR",
+        Status::Skip => "skip",
     }
 }
 
@@ -178,10 +214,23 @@ fn one_line(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    /// A report with one passing check and one failed check whose finding holds a password.
+    pub(crate) fn sample_report() -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            run_id: "20250114-093015-k3x9qa".to_owned(),
+            started_at: DateTime::parse_from_rfc3339("2025-01-14T09:30:15Z")
+                .expect("valid time")
+                .with_timezone(&Utc),
+            duration_ms: 4321,
+            checks: sample_checks(),
+        }
+    }
 
     fn sample_checks() -> Vec<CheckResult> {
         vec![
@@ -309,20 +358,16 @@ mod tests {
 
     #[test]
     fn report_json_has_the_documented_fields() {
-        let report = Report {
-            run_id: "20250114-093015-k3x9qa".to_owned(),
-            started_at: DateTime::parse_from_rfc3339("2025-01-14T09:30:15Z")
-                .expect("valid time")
-                .with_timezone(&Utc),
-            duration_ms: 4321,
-            checks: sample_checks(),
-        };
+        let report = sample_report();
         let dir = std::env::temp_dir().join(format!("harness-report-test-{}", std::process::id()));
         let path = report.write(&dir).expect("report should be written");
         let text = std::fs::read_to_string(&path).expect("report should be readable");
+        let junit = std::fs::read_to_string(dir.join(JUNIT_FILE)).expect("junit.xml written");
+        let summary = std::fs::read_to_string(dir.join(SUMMARY_FILE)).expect("summary written");
         std::fs::remove_dir_all(&dir).expect("test folder should be removable");
 
         let json: serde_json::Value = serde_json::from_str(&text).expect("report should be JSON");
+        assert_eq!(json["schema_version"], SCHEMA_VERSION);
         assert_eq!(json["run_id"], "20250114-093015-k3x9qa");
         assert_eq!(json["started_at"], "2025-01-14T09:30:15Z");
         assert_eq!(json["duration_ms"], 4321);
@@ -332,6 +377,8 @@ mod tests {
             !text.contains("hunter2x"),
             "report should be redacted: {text}"
         );
+        assert!(junit.contains("<testcase name=\"crud.smoke\""), "{junit}");
+        assert!(summary.contains("| `crud.smoke` |"), "{summary}");
         assert!(!report.all_passed());
     }
 }

@@ -16,7 +16,9 @@ use crate::app_instance::AppInstance;
 use crate::bootstrap;
 use crate::cleanup::{self, CLEANUP_TIMEOUT};
 use crate::config::{Config, ImageRef};
-use crate::deployment::{APP_ROLE, AUDITOR_ROLE, Credentials, Deployment, MIGRATOR_ROLE};
+use crate::deployment::{
+    APP_ROLE, AUDITOR_ROLE, Credentials, Deployment, MIGRATOR_ROLE, RetiredCredentials,
+};
 use crate::docker::{self, short_id};
 use crate::error::{Error, Result};
 use crate::http::ResponseLog;
@@ -26,10 +28,12 @@ use crate::logs::{self, ContainerLogs};
 use crate::migrate;
 use crate::network::{self, RunNetwork};
 use crate::owner::Owner;
+use crate::pg_hba;
 use crate::postgres::{self, PostgresContainer};
 use crate::redact;
 use crate::secret::Secret;
 use crate::signals;
+use crate::topology::Topology;
 
 /// Deadline for an app image build that outlived its cancelled caller to end before the
 /// shutdown sweep. The build copies one file onto the runtime image and takes seconds.
@@ -50,6 +54,9 @@ pub struct RunOptions {
     pub run_id: Option<RunId>,
     /// App image to run, or `None` so that [`app_image::ensure_app_image`] picks or builds it.
     pub app_image: Option<ImageRef>,
+    /// Network layout: Postgres published on a port of 127.0.0.1 (the default), or
+    /// production-like, with no published port and restricted pg_hba.conf rules.
+    pub topology: Topology,
 }
 
 /// A running set of containers for one run. End it with [`Run::shutdown`]. If it is dropped
@@ -64,6 +71,11 @@ pub struct Run {
     network: Option<RunNetwork>,
     postgres: Option<PostgresContainer>,
     app: Option<AppContainer>,
+    /// The app container that [`Run::start_app_beside`] replaced, until
+    /// [`Run::stop_previous_app`] stops it.
+    previous_app: Option<AppContainer>,
+    /// Number of app containers started beside a running one, for their names.
+    app_generation: u32,
     /// Logs of the app containers that [`Run::start_app`] replaced, oldest first.
     replaced_app_logs: Vec<ContainerLogs>,
     /// Logs of the app instances that [`Run::remove_app_instance`] removed, oldest first. A
@@ -108,6 +120,7 @@ impl Run {
                 .clone()
                 .unwrap_or_else(|| config.migrations_dir()),
             responses: ResponseLog::default(),
+            retired: RetiredCredentials::default(),
         };
 
         let mut run = Run {
@@ -120,6 +133,8 @@ impl Run {
             network: None,
             postgres: None,
             app: None,
+            previous_app: None,
+            app_generation: 0,
             replaced_app_logs: Vec::new(),
             instance_logs: std::sync::Mutex::default(),
             deployment,
@@ -150,33 +165,65 @@ impl Run {
             &network_name,
             &self.labels,
             &self.deployment.superuser.password,
+            self.options.topology.publishes_postgres(),
         )
         .await?;
-        let postgres = self.postgres.insert(postgres);
+        self.postgres = Some(postgres);
 
-        self.deployment.postgres_port = match postgres.host_port().await {
-            Ok(port) => port,
-            Err(error) => {
-                return Err(
-                    explain_stop(&self.docker, postgres.name(), postgres.id(), error).await,
-                );
-            }
-        };
+        let (host, port) = self.postgres_address().await?;
+        self.deployment.postgres_host = host;
+        self.deployment.postgres_port = port;
+        let postgres = self.started_postgres("start_database")?;
         postgres
             .wait_until_ready(
                 &self.docker,
+                &self.deployment.postgres_host,
                 self.deployment.postgres_port,
                 self.config.postgres_ready_timeout,
             )
             .await?;
         tracing::info!(
             container = %postgres.name(),
+            host = %self.deployment.postgres_host,
             port = self.deployment.postgres_port,
+            topology = ?self.options.topology,
             elapsed = ?started.elapsed(),
             "Postgres container start to ready"
         );
 
-        bootstrap::bootstrap(&self.deployment).await
+        bootstrap::bootstrap(&self.deployment).await?;
+        if self.options.topology == Topology::ProductionLike {
+            let addresses = network::addresses(&self.docker, &network_name).await?;
+            pg_hba::restrict(&self.deployment, &addresses).await?;
+        }
+        Ok(())
+    }
+
+    /// Returns the host and port the harness reaches Postgres on: 127.0.0.1 and the published
+    /// port, or, in the production-like topology, the container's address on the run network
+    /// and 5432. Both can change when the container is stopped and started.
+    async fn postgres_address(&self) -> Result<(String, u16)> {
+        let postgres = self.started_postgres("postgres_address")?;
+        let address = match self.options.topology {
+            Topology::PublishedPort => postgres
+                .host_port()
+                .await
+                .map(|port| ("127.0.0.1".to_owned(), port)),
+            Topology::ProductionLike => {
+                let network = self.network.as_ref().ok_or_else(|| {
+                    Error::Usage("postgres_address needs a started run".to_owned())
+                })?;
+                network::container_address(&self.docker, postgres.id(), &network.name)
+                    .await
+                    .map(|host| (host, postgres::PORT))
+            }
+        };
+        match address {
+            Ok(address) => Ok(address),
+            Err(error) => {
+                Err(explain_stop(&self.docker, postgres.name(), postgres.id(), error).await)
+            }
+        }
     }
 
     /// Applies the migrations folder as lv_migrator and returns the number of migrations.
@@ -188,6 +235,77 @@ impl Run {
     /// 200. The database must already be migrated, or the app never becomes ready. The logs of
     /// a replaced container are kept for [`Run::app_logs`].
     pub async fn start_app(&mut self) -> Result<()> {
+        self.launch_app(true, None).await
+    }
+
+    /// Starts a new app container as [`Run::start_app`] does, with `contents` as its env file
+    /// (see [`app::ENV_FILE`]), whose values override the container's environment.
+    pub async fn start_app_with_env_file(&mut self, contents: &Secret) -> Result<()> {
+        self.launch_app(true, Some(contents)).await
+    }
+
+    /// Replaces the env file of the running app container (see
+    /// [`Run::start_app_with_env_file`]) with `contents`. The app reads it at its next start,
+    /// such as [`Run::restart_app_in_place`].
+    pub async fn write_app_env_file(&self, contents: &Secret) -> Result<()> {
+        let app = self
+            .app
+            .as_ref()
+            .ok_or_else(|| Error::Usage("write_app_env_file needs a started app".to_owned()))?;
+        let (folder, file_name) = app::ENV_FILE
+            .rsplit_once('/')
+            .expect("the env file path contains a folder");
+        let mut archive = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.expose().len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive
+            .append_data(&mut header, file_name, contents.expose().as_bytes())
+            .and_then(|()| archive.finish())
+            .map_err(|error| {
+                Error::Usage(format!("building the env file archive failed: {error}"))
+            })?;
+        let body = archive.into_inner().map_err(|error| {
+            Error::Usage(format!("building the env file archive failed: {error}"))
+        })?;
+        let options = testcontainers::bollard::query_parameters::UploadToContainerOptions {
+            path: folder.to_owned(),
+            ..Default::default()
+        };
+        self.docker
+            .upload_to_container(
+                app.id(),
+                Some(options),
+                testcontainers::bollard::body_full(body.into()),
+            )
+            .await
+            .map_err(|error| {
+                Error::docker(
+                    format!("writing {} in container {}", app::ENV_FILE, app.name()),
+                    error,
+                )
+            })?;
+        tracing::info!(container = %app.name(), path = app::ENV_FILE, "app env file replaced");
+        Ok(())
+    }
+
+    /// Replaces the app's extra environment with `app_env` and starts a new app container with
+    /// it, as [`Run::start_app`] does, but returns as soon as the container runs, without
+    /// waiting for `/readyz`. For drills whose app is expected not to become ready.
+    pub async fn start_app_with_env_unready(
+        &mut self,
+        app_env: Vec<(String, String)>,
+    ) -> Result<()> {
+        self.options.app_env = app_env;
+        self.launch_app(false, None).await
+    }
+
+    async fn launch_app(
+        &mut self,
+        wait_until_ready: bool,
+        env_file: Option<&Secret>,
+    ) -> Result<()> {
         let network_name = match (&self.network, &self.postgres) {
             (Some(network), Some(_)) => network.name.clone(),
             _ => {
@@ -212,13 +330,24 @@ impl Run {
 
         let started = Instant::now();
         let name = app::container_name(&self.id);
-        let app = app::start(&image, name, &network_name, &self.labels, environment).await?;
+        let app = app::start_with_env_file(
+            &image,
+            name,
+            &network_name,
+            &self.labels,
+            environment,
+            env_file,
+        )
+        .await?;
         let app = self.app.insert(app);
         let port = match app.host_port().await {
             Ok(port) => port,
             Err(error) => return Err(explain_stop(&self.docker, app.name(), app.id(), error).await),
         };
         self.deployment.app_url = format!("http://127.0.0.1:{port}");
+        if !wait_until_ready {
+            return Ok(());
+        }
         app.wait_until_ready(
             &self.docker,
             &self.deployment.app_url,
@@ -234,11 +363,133 @@ impl Run {
         Ok(())
     }
 
+    /// Stops and starts the running app container, which keeps the environment it was created
+    /// with, as a process manager's restart without an updated environment does. Re-reads the
+    /// published port and returns without waiting for `/readyz`.
+    pub async fn restart_app_in_place(&mut self) -> Result<()> {
+        let app = self
+            .app
+            .as_ref()
+            .ok_or_else(|| Error::Usage("restart_app_in_place needs a started app".to_owned()))?;
+        let failed = |source| Error::ContainerStart {
+            container: app.name().to_owned(),
+            image: app.image(),
+            source: Box::new(source),
+        };
+        app.container().stop().await.map_err(failed)?;
+        app.container().start().await.map_err(failed)?;
+        let port = app.host_port().await?;
+        self.deployment.app_url = format!("http://127.0.0.1:{port}");
+        tracing::info!(
+            container = %app.name(),
+            url = %self.deployment.app_url,
+            "app container restarted in place"
+        );
+        Ok(())
+    }
+
+    /// Starts a new app container with `app_env` as its extra environment beside the running
+    /// one, and waits until `/readyz` returns 200: the first half of a rolling restart. The new
+    /// container becomes the run's app, and the deployment's `app_url` points at it; the old
+    /// one keeps serving until [`Run::stop_previous_app`] stops it.
+    pub async fn start_app_beside(&mut self, app_env: Vec<(String, String)>) -> Result<()> {
+        let Some(network) = &self.network else {
+            return Err(Error::Usage(
+                "start_app_beside needs a started run".to_owned(),
+            ));
+        };
+        if self.previous_app.is_some() {
+            return Err(Error::Usage(
+                "start_app_beside: stop the previous app with stop_previous_app first".to_owned(),
+            ));
+        }
+
+        let image = self.app_image().await?;
+        self.app_generation += 1;
+        let name = app::instance_container_name(&self.id, &format!("gen{}", self.app_generation));
+        let environment = app::app_environment(&self.config, &self.id, &self.deployment, &app_env);
+        let started = Instant::now();
+        let container = app::start(&image, name, &network.name, &self.labels, environment).await?;
+        let port = match container.host_port().await {
+            Ok(port) => port,
+            Err(error) => {
+                let error =
+                    explain_stop(&self.docker, container.name(), container.id(), error).await;
+                remove_container(container.name().to_owned(), container.into_container())
+                    .await
+                    .ok();
+                return Err(error);
+            }
+        };
+        let url = format!("http://127.0.0.1:{port}");
+
+        if let Err(error) = container
+            .wait_until_ready(&self.docker, &url, self.config.app_ready_timeout)
+            .await
+        {
+            remove_container(container.name().to_owned(), container.into_container())
+                .await
+                .ok();
+            return Err(error);
+        }
+        tracing::info!(
+            container = %container.name(),
+            %url,
+            elapsed = ?started.elapsed(),
+            "app container started beside the running one"
+        );
+
+        self.options.app_env = app_env;
+        self.previous_app = self.app.replace(container);
+        self.deployment.app_url = url;
+        Ok(())
+    }
+
+    /// Stops the app container that [`Run::start_app_beside`] replaced with SIGTERM, so that
+    /// it finishes its requests in flight (Docker sends SIGKILL after its grace period), keeps
+    /// its logs for [`Run::app_logs`] and removes it.
+    pub async fn stop_previous_app(&mut self) -> Result<()> {
+        let Some(previous) = self.previous_app.take() else {
+            return Err(Error::Usage(
+                "stop_previous_app: no app container was started beside another".to_owned(),
+            ));
+        };
+        if let Err(source) = previous.container().stop().await {
+            tracing::warn!(
+                container = %previous.name(),
+                error = %source,
+                "stopping the previous app container failed; removing it"
+            );
+        }
+        let logs = logs::read_all(&self.docker, previous.id(), previous.name()).await?;
+        self.replaced_app_logs.push(logs);
+        remove_container(previous.name().to_owned(), previous.into_container()).await
+    }
+
+    /// Replaces the app's login credentials in the deployment (the app's environment and
+    /// [`Deployment::app`]) after a rotation. The previous credentials move to
+    /// [`Deployment::retired`], and the new password is registered for redaction.
+    pub fn set_app_credentials(&mut self, credentials: Credentials) {
+        redact::register(&credentials.password);
+        let previous = std::mem::replace(&mut self.deployment.app, credentials);
+        self.deployment.retired.push(previous);
+    }
+
     /// Replaces the app's extra environment (see [`RunOptions::app_env`]) with `app_env` and
     /// starts a new app container with it, as [`Run::start_app`] does.
     pub async fn start_app_with_env(&mut self, app_env: Vec<(String, String)>) -> Result<()> {
         self.options.app_env = app_env;
         self.start_app().await
+    }
+
+    /// Returns the topology the run was started with.
+    pub fn topology(&self) -> Topology {
+        self.options.topology
+    }
+
+    /// Returns the name of the run's network, once created.
+    pub fn network_name(&self) -> Option<&str> {
+        self.network.as_ref().map(|network| network.name.as_str())
     }
 
     /// Returns the extra environment the app container starts with.
@@ -339,17 +590,25 @@ impl Run {
             .start()
             .await
             .map_err(|source| self.postgres_error(source))?;
-        let port = match postgres.host_port().await {
-            Ok(port) => port,
-            Err(error) => {
-                return Err(
-                    explain_stop(&self.docker, postgres.name(), postgres.id(), error).await,
-                );
-            }
-        };
+        self.refresh_postgres_port().await
+    }
+
+    /// Re-reads the address of the Postgres container (its published port, or its address on
+    /// the run network in the production-like topology) and waits until Postgres is ready
+    /// there. Docker publishes a new port when the container starts again or is reconnected
+    /// to its network (Docker 20.10).
+    pub async fn refresh_postgres_port(&mut self) -> Result<()> {
+        let postgres = self.started_postgres("refresh_postgres_port")?;
+        let (host, port) = self.postgres_address().await?;
         postgres
-            .wait_until_ready(&self.docker, port, self.config.postgres_ready_timeout)
+            .wait_until_ready(
+                &self.docker,
+                &host,
+                port,
+                self.config.postgres_ready_timeout,
+            )
             .await?;
+        self.deployment.postgres_host = host;
         self.deployment.postgres_port = port;
         Ok(())
     }
@@ -378,6 +637,9 @@ impl Run {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
         all.extend(self.replaced_app_logs.iter().cloned());
+        if let Some(previous) = &self.previous_app {
+            all.push(logs::read_all(&self.docker, previous.id(), previous.name()).await?);
+        }
         if let Some(app) = &self.app {
             all.push(logs::read_all(&self.docker, app.id(), app.name()).await?);
         }
@@ -439,6 +701,12 @@ impl Run {
 
     async fn shutdown_in_place(&mut self) -> Result<()> {
         let mut first_error = None;
+        if let Some(app) = self.previous_app.take() {
+            let name = app.name().to_owned();
+            if let Err(error) = remove_container(name, app.into_container()).await {
+                first_error.get_or_insert(error);
+            }
+        }
         if let Some(app) = self.app.take() {
             let name = app.name().to_owned();
             if let Err(error) = remove_container(name, app.into_container()).await {
@@ -545,6 +813,9 @@ impl Drop for Run {
         // shared client, whose pooled connections can belong to the runtime that is blocked in
         // this `Drop`. Their containers are gone, so the handles are forgotten instead.
         if let Some(app) = self.app.take() {
+            std::mem::forget(app.into_container());
+        }
+        if let Some(app) = self.previous_app.take() {
             std::mem::forget(app.into_container());
         }
         if let Some(postgres) = self.postgres.take() {

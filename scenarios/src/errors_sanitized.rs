@@ -9,7 +9,7 @@
 
 mod catalogue;
 mod faults;
-mod rules;
+pub(crate) mod rules;
 mod shape;
 
 use std::time::Instant;
@@ -415,7 +415,7 @@ impl Sender {
 
 /// Collects what no error body may contain: catalog names read as the auditor role, the
 /// database's container name, addresses and ports, role names, and the run's secrets.
-async fn forbidden(run: &Run) -> Result<Forbidden, String> {
+pub(crate) async fn forbidden(run: &Run) -> Result<Forbidden, String> {
     let deployment = run.deployment();
     let pool = deployment
         .pool(&deployment.auditor)

@@ -27,6 +27,70 @@ pub const EXTRA_COLUMN_STATEMENT: &str = "
 ALTER TABLE videos ADD COLUMN fixture_note text;
 ";
 
+/// A migrations folder of its own (a `notes` table) whose version 3,
+/// `0003_drop_notes_body.sql`, drops the column `notes.body`, which contains the
+/// data of the rows of versions 1 and 2: `migrations.stepwise` must report it.
+pub fn drop_column_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-drop-column")
+}
+
+/// A migrations folder of its own whose version 2, `0002_add_notes_owner.sql`, adds a NOT NULL
+/// column without a default: it applies to an empty table but fails on the rows of version 1,
+/// which `migrations.stepwise` must report.
+pub fn not_null_column_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-not-null-column")
+}
+
+/// A migrations history of its own (a `notes` table, versions 1, 2 and 4) to apply before
+/// `migrations.tamper` compares the ledger with one of the tampered folders below.
+pub fn tamper_applied_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-tamper-applied")
+}
+
+/// The applied history with `0002_add_notes_title.sql` edited.
+pub fn tamper_edited_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-tamper-edited")
+}
+
+/// The applied history without `0002_add_notes_title.sql`.
+pub fn tamper_missing_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-tamper-missing")
+}
+
+/// The applied history plus a new `0003_add_notes_tag.sql`, numbered below the applied 4.
+pub fn tamper_lower_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-tamper-lower")
+}
+
+/// A migrations folder of its own whose version 2, `0002_index_notes_title.sql`, builds an
+/// index without `CONCURRENTLY` on the table of version 1: `migrations.lint` must report it.
+pub fn index_existing_table_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-index-existing-table")
+}
+
+/// A migrations folder of its own with a down file for every migration, each undoing exactly
+/// its up file: `migrations.roundtrip` must pass.
+pub fn reversible_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-reversible")
+}
+
+/// The reversible folder with a down file for version 2 that leaves out the CHECK constraint
+/// `notes_body_check` of its up file: `migrations.roundtrip` must report it.
+pub fn reversible_incomplete_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-reversible-incomplete")
+}
+
+/// A Prisma Migrate folder (`<timestamp>_<name>/migration.sql`) of its own: a `notes` table, a
+/// column added with a default, and a non-concurrent index on the existing table, which
+/// `migrations.lint` must report.
+pub fn prisma_migrations_dir() -> PathBuf {
+    fixture_dir("prisma-migrations")
+}
+
+fn fixture_dir(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures")).join(name)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -39,6 +103,7 @@ mod tests {
         scenarios/fixtures/migrations-extra-column/ and append EXTRA_COLUMN_STATEMENT \
         to EXTRA_COLUMN_FILE again";
 
+    /// Reads the `.sql` files of `dir`: the migrations, without `lint-allow.toml`.
     fn read_folder(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         fs::read_dir(dir)
             .unwrap_or_else(|error| panic!("folder {} should be readable: {error}", dir.display()))
@@ -48,6 +113,7 @@ mod tests {
                 let bytes = fs::read(entry.path()).expect("fixture file should be readable");
                 (name, bytes)
             })
+            .filter(|(name, _)| name.ends_with(".sql"))
             .collect()
     }
 

@@ -43,15 +43,17 @@ pub async fn run(run: &Run) -> CheckResult {
     result
 }
 
-/// Builds the scanner: the run's four role passwords and the credential formats.
+/// Builds the scanner: the run's role passwords, retired ones included, and the credential
+/// formats.
 pub fn scanner(deployment: &Deployment) -> Result<Scanner, String> {
     Scanner::new(canaries(deployment), credential_formats())
         .map_err(|error| format!("building the scanner failed: {error}"))
 }
 
-/// Returns the run's role passwords as canaries, labelled by role.
+/// Returns the run's role passwords as canaries, labelled by role, and the passwords that a
+/// rotation retired, labelled as such.
 pub fn canaries(deployment: &Deployment) -> Vec<Canary> {
-    [
+    let current = [
         &deployment.superuser,
         &deployment.migrator,
         &deployment.app,
@@ -63,8 +65,14 @@ pub fn canaries(deployment: &Deployment) -> Vec<Canary> {
             format!("password of role {}", credentials.role),
             credentials.password.clone(),
         )
-    })
-    .collect()
+    });
+    let retired = deployment.retired.all().into_iter().map(|credentials| {
+        Canary::new(
+            format!("retired password of role {}", credentials.role),
+            credentials.password,
+        )
+    });
+    current.chain(retired).collect()
 }
 
 /// Scans the final output of `harness validate` (the printed table and the report JSON, as

@@ -137,6 +137,14 @@ pub fn read_migration_files(dir: &Path) -> Result<Vec<MigrationFile>, MigrationF
     Ok(files)
 }
 
+/// Names a migration by version and file, such as `migration 2 (0002_videos.sql)`.
+pub fn migration_label(files: &[MigrationFile], version: i64) -> String {
+    match files.iter().find(|file| file.version == version) {
+        Some(file) => format!("migration {version} ({})", file.file_name),
+        None => format!("migration {version} (no file)"),
+    }
+}
+
 /// Formats a checksum as lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()

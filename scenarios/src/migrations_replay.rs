@@ -10,7 +10,7 @@ use harness::deployment::Deployment;
 use sqlx::PgPool;
 use sqlx::migrate::{MigrateError, Migrator};
 
-use crate::migration_files::{MigrationFile, hex, read_migration_files};
+use crate::migration_files::{MigrationFile, hex, migration_label, read_migration_files};
 use crate::redact::redact;
 use crate::snapshot::{
     SCHEMA_SNAPSHOT, describe_first_difference, normalize, read_snapshot_body, snapshot_path,
@@ -147,9 +147,14 @@ async fn replay(deployment: &Deployment, findings: &mut Vec<String>) -> Result<u
         .pool(&deployment.auditor)
         .await
         .map_err(|error| connect_stop(deployment, "auditor", &error))?;
-    let description = describe_schema(&auditor)
+    let mut connection = auditor
+        .acquire()
+        .await
+        .map_err(|error| connect_stop(deployment, "auditor", &error))?;
+    let description = describe_schema(&mut connection)
         .await
         .map_err(|e| query_stop(deployment, &e))?;
+    drop(connection);
     if let Some(finding) = compare_with_snapshot(&description) {
         findings.push(finding);
     }
@@ -191,14 +196,6 @@ async fn read_ledger(pool: &PgPool) -> Result<Vec<AppliedRow>, sqlx::Error> {
     )
     .fetch_all(pool)
     .await
-}
-
-/// Names a migration by version and file, such as `migration 2 (0002_videos.sql)`.
-fn migration_label(files: &[MigrationFile], version: i64) -> String {
-    match files.iter().find(|file| file.version == version) {
-        Some(file) => format!("migration {version} ({})", file.file_name),
-        None => format!("migration {version} (no file)"),
-    }
 }
 
 fn describe_migrate_error(

@@ -2,11 +2,12 @@
 
 use harness::deployment::Deployment;
 
-/// Removes the deployment's four passwords from `text`, and every secret that
+/// Removes the deployment's passwords (the four roles' and the retired ones) from `text`, and
+/// every secret that
 /// matches a pattern of [`harness::redact`] (URL userinfo, `password=` pairs,
 /// SCRAM verifiers).
 pub fn redact(deployment: &Deployment, text: &str) -> String {
-    let passwords: Vec<String> = [
+    let mut passwords: Vec<String> = [
         &deployment.superuser,
         &deployment.migrator,
         &deployment.app,
@@ -14,8 +15,15 @@ pub fn redact(deployment: &Deployment, text: &str) -> String {
     ]
     .iter()
     .map(|credentials| credentials.password.expose().to_owned())
-    .filter(|password| !password.is_empty())
     .collect();
+    passwords.extend(
+        deployment
+            .retired
+            .all()
+            .into_iter()
+            .map(|credentials| credentials.password.expose().to_owned()),
+    );
+    passwords.retain(|password| !password.is_empty());
 
     harness::redact::redact_with(&passwords, text)
 }
@@ -44,6 +52,7 @@ mod tests {
             auditor: credentials("lv_auditor", "auditor-secret-4"),
             migrations_dir: PathBuf::from("migrations"),
             responses: Default::default(),
+            retired: Default::default(),
         }
     }
 

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
 /// Grants of one object: grantee (a role name, or `PUBLIC`) to privileges.
 /// A privilege held `WITH GRANT OPTION` carries the suffix ` (grant option)`.
@@ -38,38 +38,42 @@ struct Relation {
     column_grants: BTreeMap<String, Grants>,
 }
 
-/// Reads the description of schema `public` through `pool`.
+/// Reads the description of schema `public` through `connection`, which may be
+/// inside a transaction, such as the read-only one of `harness drift`.
 ///
 /// Needs only the catalog access that every role has, so the read-only
 /// auditor role can run it.
-pub async fn describe_schema(pool: &PgPool) -> Result<String, sqlx::Error> {
+pub async fn describe_schema(connection: &mut PgConnection) -> Result<String, sqlx::Error> {
     let mut out = String::new();
 
-    describe_namespace(pool, &mut out).await?;
-    describe_extensions(pool, &mut out).await?;
-    describe_types(pool, &mut out).await?;
+    describe_namespace(connection, &mut out).await?;
+    describe_extensions(connection, &mut out).await?;
+    describe_types(connection, &mut out).await?;
 
-    let mut relations = read_relations(pool).await?;
-    read_columns(pool, &mut relations).await?;
-    read_constraints(pool, &mut relations).await?;
-    read_indexes(pool, &mut relations).await?;
-    read_triggers(pool, &mut relations).await?;
-    read_relation_grants(pool, &mut relations).await?;
-    read_column_grants(pool, &mut relations).await?;
+    let mut relations = read_relations(connection).await?;
+    read_columns(connection, &mut relations).await?;
+    read_constraints(connection, &mut relations).await?;
+    read_indexes(connection, &mut relations).await?;
+    read_triggers(connection, &mut relations).await?;
+    read_relation_grants(connection, &mut relations).await?;
+    read_column_grants(connection, &mut relations).await?;
     for (name, relation) in &relations {
         render_relation(name, relation, &mut out);
     }
 
-    describe_functions(pool, &mut out).await?;
+    describe_functions(connection, &mut out).await?;
 
     Ok(out)
 }
 
-async fn describe_namespace(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+async fn describe_namespace(
+    connection: &mut PgConnection,
+    out: &mut String,
+) -> Result<(), sqlx::Error> {
     let (owner,): (String,) = sqlx::query_as(
         "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = 'public'",
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *connection)
     .await?;
 
     let rows: Vec<(String, String, bool)> = sqlx::query_as(
@@ -79,7 +83,7 @@ async fn describe_namespace(pool: &PgPool, out: &mut String) -> Result<(), sqlx:
               LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) g
          WHERE n.nspname = 'public'",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
 
     writeln!(out, "schema public").unwrap();
@@ -88,13 +92,16 @@ async fn describe_namespace(pool: &PgPool, out: &mut String) -> Result<(), sqlx:
     Ok(())
 }
 
-async fn describe_extensions(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+async fn describe_extensions(
+    connection: &mut PgConnection,
+    out: &mut String,
+) -> Result<(), sqlx::Error> {
     let mut names: Vec<(String,)> = sqlx::query_as(
         "SELECT e.extname::text
          FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
          WHERE n.nspname = 'public'",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
     names.sort();
 
@@ -105,7 +112,10 @@ async fn describe_extensions(pool: &PgPool, out: &mut String) -> Result<(), sqlx
 }
 
 /// Describes enum and domain types that no extension owns.
-async fn describe_types(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+async fn describe_types(
+    connection: &mut PgConnection,
+    out: &mut String,
+) -> Result<(), sqlx::Error> {
     let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT t.typname::text, pg_get_userbyid(t.typowner)::text,
                 CASE t.typtype
@@ -126,7 +136,7 @@ async fn describe_types(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Err
                            WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
                              AND d.deptype = 'e')",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
 
     let mut types: Vec<_> = rows.into_iter().collect();
@@ -142,7 +152,9 @@ async fn describe_types(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Err
     Ok(())
 }
 
-async fn read_relations(pool: &PgPool) -> Result<BTreeMap<String, Relation>, sqlx::Error> {
+async fn read_relations(
+    connection: &mut PgConnection,
+) -> Result<BTreeMap<String, Relation>, sqlx::Error> {
     let rows: Vec<(String, String, String, bool, bool, Option<String>)> = sqlx::query_as(
         "SELECT c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text,
                 c.relrowsecurity, c.relforcerowsecurity,
@@ -158,7 +170,7 @@ async fn read_relations(pool: &PgPool) -> Result<BTreeMap<String, Relation>, sql
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
 
     let mut relations = BTreeMap::new();
@@ -192,7 +204,7 @@ fn relation_kind(relkind: &str) -> &'static str {
 }
 
 async fn read_columns(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
     type ColumnRow = (
@@ -220,7 +232,7 @@ async fn read_columns(
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
            AND a.attnum > 0 AND NOT a.attisdropped",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
 
     for (table, attnum, name, data_type, not_null, default, identity, generated, collation) in rows
@@ -252,7 +264,7 @@ async fn read_columns(
 }
 
 async fn read_constraints(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
     let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
@@ -267,7 +279,7 @@ async fn read_constraints(
          JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = 'public'",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
 
     for (table, name, contype, columns, definition) in rows {
@@ -290,7 +302,7 @@ async fn read_constraints(
 }
 
 async fn read_indexes(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
@@ -301,7 +313,7 @@ async fn read_indexes(
          JOIN pg_namespace n ON n.oid = t.relnamespace
          WHERE n.nspname = 'public'",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
 
     for (table, name, definition) in rows {
@@ -313,7 +325,7 @@ async fn read_indexes(
 }
 
 async fn read_triggers(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
@@ -323,7 +335,7 @@ async fn read_triggers(
          JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = 'public' AND NOT t.tgisinternal",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
 
     for (table, name, definition) in rows {
@@ -338,7 +350,7 @@ async fn read_triggers(
 /// a NULL ACL, which means the owner's default privileges, so
 /// `acldefault` fills it in.
 async fn read_relation_grants(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
     let rows: Vec<(String, String, String, bool)> = sqlx::query_as(
@@ -352,7 +364,7 @@ async fn read_relation_grants(
              c.relowner))) g
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
 
     let mut by_relation: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
@@ -371,7 +383,7 @@ async fn read_relation_grants(
 }
 
 async fn read_column_grants(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
     let rows: Vec<(String, String, String, String, bool)> = sqlx::query_as(
@@ -385,7 +397,7 @@ async fn read_column_grants(
          WHERE n.nspname = 'public' AND a.attacl IS NOT NULL
            AND a.attnum > 0 AND NOT a.attisdropped",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
 
     for (table, column, grantee, privilege, grantable) in rows {
@@ -402,7 +414,10 @@ async fn read_column_grants(
 
 /// Describes functions and procedures that no extension owns, with their
 /// owners, grants and full definitions.
-async fn describe_functions(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+async fn describe_functions(
+    connection: &mut PgConnection,
+    out: &mut String,
+) -> Result<(), sqlx::Error> {
     let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')',
                 CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'
@@ -415,7 +430,7 @@ async fn describe_functions(pool: &PgPool, out: &mut String) -> Result<(), sqlx:
                            WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
                              AND d.deptype = 'e')",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
 
     let grant_rows: Vec<(String, String, String, bool)> = sqlx::query_as(
@@ -427,7 +442,7 @@ async fn describe_functions(pool: &PgPool, out: &mut String) -> Result<(), sqlx:
          LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) g
          WHERE n.nspname = 'public'",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
     let mut grants: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
     for (signature, grantee, privilege, grantable) in grant_rows {

@@ -21,9 +21,14 @@ async fn schema_matches_snapshot() {
             .pool(&deployment.auditor)
             .await
             .expect("auditor role should connect");
-        let description = describe_schema(&auditor)
+        let mut connection = auditor
+            .acquire()
+            .await
+            .expect("auditor role should get a connection");
+        let description = describe_schema(&mut connection)
             .await
             .expect("schema description should be readable as the auditor");
+        drop(connection);
         auditor.close().await;
         description
     })

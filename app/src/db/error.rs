@@ -33,10 +33,10 @@ pub struct DbError {
 
 impl From<sqlx::Error> for DbError {
     fn from(error: sqlx::Error) -> Self {
-        Self {
-            kind: classify(&error),
-            error,
-        }
+        let kind = classify(&error);
+        #[cfg(feature = "failpoints")]
+        crate::faults::note_database_error(kind);
+        Self { kind, error }
     }
 }
 

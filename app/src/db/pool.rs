@@ -17,10 +17,14 @@ impl Database {
     /// `acquire_timeout`.
     pub fn connect_lazy(database: &DatabaseConfig, pool: &PoolConfig) -> Result<Self, ConfigError> {
         let options = database.connect_options(pool)?;
-        let pool_handle = PgPoolOptions::new()
+        let pool_options = PgPoolOptions::new()
             .max_connections(pool.max_connections)
-            .acquire_timeout(pool.acquire_timeout)
-            .connect_lazy_with(options);
+            .acquire_timeout(pool.acquire_timeout);
+        #[cfg(feature = "failpoints")]
+        let pool_options = pool_options.after_connect(|_connection, _metadata| {
+            Box::pin(async { crate::faults::reject_new_connection() })
+        });
+        let pool_handle = pool_options.connect_lazy_with(options);
         Ok(Self { pool: pool_handle })
     }
 

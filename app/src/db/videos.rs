@@ -54,6 +54,19 @@ impl Database {
     /// Inserts a video and its audit entry. An unknown owner fails with
     /// [`DbErrorKind::ForeignKeyViolation`](super::DbErrorKind).
     pub async fn create_video(&self, video: &NewVideo, actor: &Actor) -> Result<Video, DbError> {
+        #[cfg(feature = "failpoints")]
+        let started = std::time::Instant::now();
+        let created = self.insert_video(video, actor).await?;
+        #[cfg(feature = "failpoints")]
+        if crate::faults::retries_slow_create(started.elapsed())
+            && let Err(error) = self.insert_video(video, actor).await
+        {
+            tracing::warn!("retried insert of a slow video create failed: {error}");
+        }
+        Ok(created)
+    }
+
+    async fn insert_video(&self, video: &NewVideo, actor: &Actor) -> Result<Video, DbError> {
         let mut tx = self.pool.begin().await?;
 
         let created: Video = sqlx::query_as(concat!(
@@ -74,6 +87,15 @@ impl Database {
             &audit_entry(actor, Action::Create, created.id, entity_json(&created)),
         )
         .await?;
+        #[cfg(feature = "failpoints")]
+        if crate::faults::is_active(crate::faults::VIDEO_CREATE_SLOW) {
+            tokio::time::sleep(crate::faults::VIDEO_CREATE_SLOW_DELAY).await;
+        }
+        #[cfg(feature = "failpoints")]
+        if crate::faults::is_active(crate::faults::VIDEO_CREATE_COMMIT_AFTER_RESPONSE) {
+            crate::faults::commit_later(tx);
+            return Ok(created);
+        }
         tx.commit().await?;
         Ok(created)
     }

@@ -1,8 +1,11 @@
 //! The `harness` command: `validate` runs the checks against Postgres and the app in containers,
-//! `gc` removes what crashed runs left behind and old app images, `scan` looks for credentials
-//! in files, and `bench` measures the secret scanner and the ways a test gets a database.
+//! `drift` compares a live database with the migrations, `gc` removes what crashed runs left
+//! behind and old app images, `scan` looks for credentials in files, `doctor` checks what a run
+//! needs, and `bench` measures the secret scanner and the ways a test gets a database.
 
 mod bench;
+mod doctor;
+mod drift;
 mod gc;
 mod preflight;
 mod scan;
@@ -13,6 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use harness::config::ImageRef;
 
 /// Exit status when every selected check passed.
 const EXIT_PASS: u8 = 0;
@@ -41,6 +45,16 @@ After a signal, the run's containers, network and unfinished images are removed 
 App images: validate removes old app images only when HARNESS_KEEP_APP_IMAGES is set, and
 then keeps that many of the newest. Otherwise `harness gc` prunes them.";
 
+/// Exit statuses of `harness drift`, shown in its help.
+const DRIFT_EXIT_STATUS: &str = "\
+Exit status:
+  0    no drift: the live schema and _sqlx_migrations match the replayed migrations
+  1    drift: at least one untracked change
+  2    usage or environment error: an invalid URL, a database that cannot be reached or cannot
+       open a read-only transaction, a missing migrations folder, no Docker
+  130  interrupted by SIGINT (Ctrl-C)
+  143  interrupted by SIGTERM";
+
 /// Checks the LocalizeVideos data layer against Postgres and the app in containers.
 #[derive(Debug, Parser)]
 #[command(name = "harness", version)]
@@ -63,10 +77,17 @@ enum Command {
         #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',')]
         only: Vec<String>,
 
-        /// Folder for report.json, created if missing and checked for write access before the
-        /// run starts [default: target/harness/reports/<run id>/ in the workspace].
+        /// Folder for report.json, junit.xml and summary.md, created if missing and checked
+        /// for write access before the run starts [default: target/harness/reports/<run id>/
+        /// in the workspace].
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
+
+        /// Validate this prebuilt app image instead of building the bundled app, such as a
+        /// release candidate `registry.example:5000/localizevideos:1.4.0-rc1`. It must exist
+        /// in the local engine and honour docs/http-contract.md and docs/configuration.md.
+        #[arg(long, value_name = "IMAGE[:TAG]", value_parser = parse_image)]
+        app_image: Option<ImageRef>,
 
         /// Number of generated cases of crud.properties, from 1 [default: PROPTEST_CASES, else
         /// 64].
@@ -89,6 +110,34 @@ enum Command {
         /// CRUD_PROPERTIES_REPLAY].
         #[arg(long, value_name = "CASE_SEED", value_parser = scenarios::crud_properties::parse_case_seed)]
         replay: Option<String>,
+    },
+
+    /// Check what a run needs (settings, Docker, images, tools, disk space, a loopback port)
+    /// and print what to fix. Starts no container.
+    ///
+    /// Exits with 0 when nothing blocks a run (warnings allowed), 2 otherwise.
+    Doctor,
+    /// Compare a live database's schema and _sqlx_migrations with what the migrations produce.
+    ///
+    /// Reads the live database inside a read-only transaction and never writes to it. Builds
+    /// the reference by applying the migrations to a fresh Postgres container. Prints every
+    /// difference as an untracked change.
+    #[command(after_help = DRIFT_EXIT_STATUS)]
+    Drift {
+        /// Connection URL of the live database, such as
+        /// postgres://USER:PASSWORD@HOST:5432/DATABASE. A role with read access to the catalog
+        /// and _sqlx_migrations is enough. The password never appears in the output.
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "HARNESS_DRIFT_DATABASE_URL",
+            hide_env_values = true
+        )]
+        database_url: String,
+
+        /// Migrations folder to replay [default: migrations/ of the workspace].
+        #[arg(long, value_name = "DIR")]
+        migrations: Option<PathBuf>,
     },
 
     /// Scan files for connection strings with a password and password hashes.
@@ -179,6 +228,7 @@ fn main() -> ExitCode {
             Command::Validate {
                 only,
                 report,
+                app_image,
                 cases,
                 seed,
                 replay,
@@ -188,8 +238,13 @@ fn main() -> ExitCode {
                     seed,
                     replay,
                 };
-                validate::validate(only, report, properties).await
+                validate::validate(only, report, app_image, properties).await
             }
+            Command::Doctor => doctor::doctor().await,
+            Command::Drift {
+                database_url,
+                migrations,
+            } => drift::drift(database_url, migrations).await,
             Command::Scan { paths } => scan::scan(paths),
             Command::Bench(Bench::Scan { size_mib, runs }) => bench::scan::scan(size_mib, runs),
             Command::Bench(Bench::Db {
@@ -213,6 +268,16 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::from(status)
+}
+
+/// Parses an image reference for `--app-image`.
+fn parse_image(reference: &str) -> Result<ImageRef, String> {
+    ImageRef::parse(reference).ok_or_else(|| {
+        format!(
+            "`{reference}` is not a valid image reference; expected NAME[:TAG], such as \
+             localizevideos/app:1.4.0 (digests are not accepted)"
+        )
+    })
 }
 
 /// Prints an error, redacted, to stderr.

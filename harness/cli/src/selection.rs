@@ -1,8 +1,9 @@
 //! The `--only` option of `harness validate`: which checks run.
 
 use scenarios::{
-    crud_properties, crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash,
-    migrations_replay,
+    access_isolation, access_least_privilege, crud_properties, crud_smoke, errors_sanitized,
+    leaks_credentials, leaks_password_hash, migrations_lint, migrations_replay,
+    migrations_roundtrip, migrations_stepwise, migrations_tamper, rotation,
 };
 
 /// Selection of the checks to run.
@@ -10,6 +11,14 @@ use scenarios::{
 pub struct Selection {
     /// Whether `migrations.replay` runs.
     pub replay: bool,
+    /// Whether `migrations.stepwise` runs.
+    pub stepwise: bool,
+    /// Whether `migrations.tamper` runs.
+    pub tamper: bool,
+    /// Whether `migrations.lint` runs.
+    pub lint: bool,
+    /// Whether `migrations.roundtrip` runs.
+    pub roundtrip: bool,
     /// Whether `crud.smoke` runs.
     pub crud: bool,
     /// Whether `crud.properties` runs.
@@ -20,6 +29,20 @@ pub struct Selection {
     pub password_hash: bool,
     /// Whether `leaks.credentials` runs.
     pub credentials: bool,
+    /// Whether `access.least_privilege` runs.
+    pub least_privilege: bool,
+    /// Whether `access.isolation` runs.
+    pub isolation: bool,
+    /// Whether `rotation.update_env` runs.
+    pub update_env: bool,
+    /// Whether `rotation.stale_env` runs.
+    pub stale_env: bool,
+    /// Whether `rotation.alternating_users` runs.
+    pub alternating_users: bool,
+    /// Whether `rotation.expiry` runs.
+    pub expiry: bool,
+    /// Whether each of [`scenarios::FAULT_CHECKS`] runs, by index.
+    pub fault_checks: [bool; scenarios::FAULT_CHECKS.len()],
 }
 
 impl Selection {
@@ -30,11 +53,22 @@ impl Selection {
         if only.is_empty() {
             return Ok(Self {
                 replay: true,
+                stepwise: true,
+                tamper: true,
+                lint: true,
+                roundtrip: true,
                 crud: true,
                 properties: true,
                 errors: true,
                 password_hash: true,
                 credentials: true,
+                least_privilege: true,
+                isolation: true,
+                update_env: true,
+                stale_env: true,
+                alternating_users: true,
+                expiry: true,
+                fault_checks: [true; scenarios::FAULT_CHECKS.len()],
             });
         }
         let valid = scenarios::CHECKS.join(", ");
@@ -62,23 +96,42 @@ impl Selection {
         }
         Ok(Self {
             replay: names.contains(&migrations_replay::NAME),
+            stepwise: names.contains(&migrations_stepwise::NAME),
+            tamper: names.contains(&migrations_tamper::NAME),
+            lint: names.contains(&migrations_lint::NAME),
+            roundtrip: names.contains(&migrations_roundtrip::NAME),
             crud: names.contains(&crud_smoke::NAME),
             properties: names.contains(&crud_properties::NAME),
             errors: names.contains(&errors_sanitized::NAME),
             password_hash: names.contains(&leaks_password_hash::NAME),
             credentials: names.contains(&leaks_credentials::NAME),
+            least_privilege: names.contains(&access_least_privilege::NAME),
+            isolation: names.contains(&access_isolation::NAME),
+            update_env: names.contains(&rotation::update_env::NAME),
+            stale_env: names.contains(&rotation::stale_env::NAME),
+            alternating_users: names.contains(&rotation::alternating_users::NAME),
+            expiry: names.contains(&rotation::expiry::NAME),
+            fault_checks: scenarios::FAULT_CHECKS.map(|name| names.contains(&name)),
         })
     }
 
     /// Returns whether a selected check needs the app image.
     pub fn needs_app(&self) -> bool {
-        self.crud || self.properties || self.needs_run_app()
+        self.crud || self.properties || self.isolation || self.needs_run_app()
     }
 
     /// Returns whether a selected check uses the run's own app container (crud.properties
     /// starts app containers of its own).
     pub fn needs_run_app(&self) -> bool {
-        self.crud || self.errors || self.password_hash || self.credentials
+        self.crud
+            || self.errors
+            || self.password_hash
+            || self.credentials
+            || self.update_env
+            || self.stale_env
+            || self.alternating_users
+            || self.expiry
+            || self.fault_checks.contains(&true)
     }
 }
 
@@ -93,20 +146,42 @@ mod tests {
 
     const ALL: Selection = Selection {
         replay: true,
+        stepwise: true,
+        tamper: true,
+        lint: true,
+        roundtrip: true,
         crud: true,
         properties: true,
         errors: true,
         password_hash: true,
         credentials: true,
+        least_privilege: true,
+        isolation: true,
+        update_env: true,
+        stale_env: true,
+        alternating_users: true,
+        expiry: true,
+        fault_checks: [true; scenarios::FAULT_CHECKS.len()],
     };
 
     const NONE: Selection = Selection {
         replay: false,
+        stepwise: false,
+        tamper: false,
+        lint: false,
+        roundtrip: false,
         crud: false,
         properties: false,
         errors: false,
         password_hash: false,
         credentials: false,
+        least_privilege: false,
+        isolation: false,
+        update_env: false,
+        stale_env: false,
+        alternating_users: false,
+        expiry: false,
+        fault_checks: [false; scenarios::FAULT_CHECKS.len()],
     };
 
     const REPLAY_AND_SMOKE: Selection = Selection {
@@ -149,12 +224,44 @@ mod tests {
                 &[
                     "crud.smoke",
                     "migrations.replay",
+                    "migrations.stepwise",
+                    "migrations.tamper",
+                    "migrations.lint",
+                    "migrations.roundtrip",
                     "crud.properties",
                     "errors.sanitized",
                     "leaks.password_hash",
                     "leaks.credentials",
+                    "access.least_privilege",
+                    "access.isolation",
+                    "rotation.update_env",
+                    "rotation.stale_env",
+                    "rotation.alternating_users",
+                    "rotation.expiry",
+                    "restarts.app_graceful",
+                    "restarts.app_crash",
+                    "restarts.postgres_fast",
+                    "chaos.postgres_crash",
+                    "chaos.partition",
+                    "chaos.pause",
+                    "chaos.latency",
                 ],
                 ALL,
+            ),
+            (
+                &["chaos.pause", "restarts.app_crash"],
+                Selection {
+                    fault_checks: [false, true, false, false, false, true, false],
+                    ..NONE
+                },
+            ),
+            (
+                &["migrations.tamper", "migrations.lint"],
+                Selection {
+                    tamper: true,
+                    lint: true,
+                    ..NONE
+                },
             ),
             (&["crud.smoke", "crud.smoke"], crud_only),
         ];
@@ -179,7 +286,7 @@ mod tests {
         let error = parse(&["crud.smok"]).expect_err("an unknown name should be rejected");
         assert!(error.contains("crud.smok;"), "{error}");
         assert!(
-            error.contains("valid names: migrations.replay, crud.smoke"),
+            error.contains("valid names: migrations.replay, migrations.stepwise"),
             "{error}"
         );
     }

@@ -7,7 +7,7 @@ use chrono::Utc;
 use harness::app_image;
 use harness::check::{CheckResult, Status};
 use harness::cleanup::{self, CLEANUP_TIMEOUT};
-use harness::config::Config;
+use harness::config::{Config, ImageRef};
 use harness::error::Error;
 use harness::gc::{GcMode, collect_garbage};
 use harness::image_prune::prune_app_images;
@@ -21,7 +21,9 @@ use harness::signals;
 use scenarios::crud_properties::{self, Regressions, ReplayCommand};
 use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
 use scenarios::{
-    crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash, migrations_replay,
+    access_isolation, access_least_privilege, crud_smoke, errors_sanitized, leaks_credentials,
+    leaks_password_hash, migrations_lint, migrations_replay, migrations_roundtrip,
+    migrations_stepwise, migrations_tamper, rotation,
 };
 
 use crate::preflight::check_inputs;
@@ -91,6 +93,7 @@ impl PropertiesArgs {
 pub async fn validate(
     only: Vec<String>,
     report_dir: Option<PathBuf>,
+    app_image: Option<ImageRef>,
     properties: PropertiesArgs,
 ) -> u8 {
     // Usage and configuration first: nothing starts when one of them is wrong.
@@ -118,13 +121,23 @@ pub async fn validate(
         print_error(&message);
         return EXIT_ENVIRONMENT;
     }
-    let config = match Config::from_env() {
+    let mut config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
             print_error(&error.to_string());
             return EXIT_ENVIRONMENT;
         }
     };
+    if selection.fault_checks.contains(&true)
+        && let Err(message) = scenarios::fault_drill::schedule::check_env()
+    {
+        print_error(&message);
+        return EXIT_ENVIRONMENT;
+    }
+    // The flag overrides HARNESS_APP_IMAGE.
+    if let Some(image) = app_image {
+        config.app_image = Some(image);
+    }
     let run_id = RunId::generate();
     let report_dir = report_dir.unwrap_or_else(|| config.default_report_dir(&run_id));
     if let Err(error) = report::prepare_dir(&report_dir) {
@@ -172,6 +185,7 @@ pub async fn validate(
     };
 
     let mut report = Report {
+        schema_version: report::SCHEMA_VERSION,
         run_id: run_id.to_string(),
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
@@ -182,7 +196,10 @@ pub async fn validate(
     }
     println!("\nrun {run_id}\n{}", render_table(&report.checks));
     match report.write(&report_dir) {
-        Ok(path) => println!("report written to {}", path.display()),
+        Ok(path) => println!(
+            "report written to {} (with junit.xml and summary.md beside it)",
+            path.display()
+        ),
         Err(error) => {
             print_error(&error.to_string());
             return EXIT_ENVIRONMENT;
@@ -208,9 +225,16 @@ fn scan_final_output(scanner: &Scanner, report: &mut Report) {
             return;
         }
     };
+    let junit = report.to_junit();
+    let summary = report.to_summary();
     let findings = leaks_credentials::scan_final_output(
         scanner,
-        &[("the results table", &table), ("report.json", &json)],
+        &[
+            ("the results table", &table),
+            ("report.json", &json),
+            ("junit.xml", &junit),
+            ("summary.md", &summary),
+        ],
     );
     if findings.is_empty() {
         return;
@@ -237,7 +261,7 @@ fn scan_final_output(scanner: &Scanner, report: &mut Report) {
 /// removed its resources in `Drop`. An app image build keeps running until it ends, so that it
 /// leaves a tagged image instead of an unfinished one. Then a sweep catches what a run still
 /// starting had created. A second SIGINT or SIGTERM stops waiting.
-async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
+pub(crate) async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
     let status = signals::exit_status(signal);
     let cleanup = async {
         if app_image::builds_in_flight() > 0 {
@@ -305,6 +329,8 @@ async fn run_checks(
         }
     }
 
+    let isolation_config = config.clone();
+    let isolation_image = app_image.clone();
     let mut run = Run::start_with_config(
         config,
         RunOptions {
@@ -315,7 +341,12 @@ async fn run_checks(
     )
     .await?;
 
-    let checks = run_selected(&mut run, selection, properties).await;
+    let mut checks = run_selected(&mut run, selection, properties).await;
+    // access.isolation needs Postgres without a published port, so it gets a production-like
+    // run of its own.
+    if selection.isolation {
+        checks.push(access_isolation::run_production_like(isolation_config, isolation_image).await);
+    }
     let output_scanner = if selection.credentials {
         match leaks_credentials::scanner(run.deployment()) {
             Ok(scanner) => Some(scanner),
@@ -367,6 +398,31 @@ async fn run_selected(
             .map_err(|error| error.to_string())
     };
 
+    // migrations.stepwise and migrations.roundtrip migrate scratch databases of their own, and
+    // migrations.lint reads files only. migrations.tamper compares the ledger of the migrated
+    // run database.
+    if selection.stepwise {
+        checks.push(migrations_stepwise::run(run.deployment()).await);
+    }
+    if selection.tamper {
+        let result = match &migrated {
+            Ok(()) => migrations_tamper::run(run.deployment()).await,
+            Err(reason) => CheckResult::error(
+                migrations_tamper::NAME,
+                Duration::ZERO,
+                format!("the database is not migrated, so there is no ledger to compare: {reason}"),
+            ),
+        };
+        checks.push(result);
+    }
+    if selection.lint {
+        checks.push(migrations_lint::run(run.deployment()).await);
+    }
+    if selection.roundtrip {
+        checks.push(migrations_roundtrip::run(run.deployment()).await);
+    }
+    let migration_error = migrated.as_ref().err().cloned();
+
     // crud.smoke, errors.sanitized and the leak checks share the run's app container.
     let started = Instant::now();
     let app_started = if selection.needs_run_app() {
@@ -401,6 +457,20 @@ async fn run_selected(
         checks.push(crud_properties::run_on_clone(run, properties).await.result);
     }
 
+    // The catalogs and the app role's own logins are enough: no app container is needed. It
+    // runs before the rotation drills, which move the app to another role.
+    if selection.least_privilege {
+        let result = match &migration_error {
+            None => access_least_privilege::run(run.deployment()).await,
+            Some(reason) => CheckResult::error(
+                access_least_privilege::NAME,
+                Duration::ZERO,
+                format!("the database is not migrated: {reason}"),
+            ),
+        };
+        checks.push(result);
+    }
+
     // After the other checks, so that their error responses are judged too. It restarts the
     // app and Postgres, so it runs after crud.properties, whose clones live on that Postgres.
     if selection.errors {
@@ -410,6 +480,37 @@ async fn run_selected(
         };
         checks.push(result);
     }
+    // The rotation drills restart the app and change its credentials. They run before the leak
+    // checks, which then scan their logs and know the retired passwords.
+    if selection.update_env {
+        let result = match not_started(rotation::update_env::NAME) {
+            Some(result) => result,
+            None => rotation::update_env::run(run).await,
+        };
+        checks.push(result);
+    }
+    if selection.stale_env {
+        let result = match not_started(rotation::stale_env::NAME) {
+            Some(result) => result,
+            None => rotation::stale_env::run(run).await,
+        };
+        checks.push(result);
+    }
+    if selection.alternating_users {
+        let result = match not_started(rotation::alternating_users::NAME) {
+            Some(result) => result,
+            None => rotation::alternating_users::run(run).await,
+        };
+        checks.push(result);
+    }
+    if selection.expiry {
+        let result = match not_started(rotation::expiry::NAME) {
+            Some(result) => result,
+            None => rotation::expiry::run(run).await,
+        };
+        checks.push(result);
+    }
+
     // Last, so that they scan every response and log of the run.
     if selection.password_hash {
         let result = match not_started(leaks_password_hash::NAME) {
@@ -422,6 +523,21 @@ async fn run_selected(
         let result = match not_started(leaks_credentials::NAME) {
             Some(result) => result,
             None => leaks_credentials::run(run).await,
+        };
+        checks.push(result);
+    }
+
+    // Restarts and chaos last: see `scenarios::FAULT_CHECKS`. Each one judges its own error
+    // responses with the errors.sanitized rules, since the leak checks above do not see them.
+    for (name, selected) in scenarios::FAULT_CHECKS.iter().zip(selection.fault_checks) {
+        if !selected {
+            continue;
+        }
+        let result = match not_started(name) {
+            Some(result) => result,
+            None => scenarios::run_fault_check(run, name)
+                .await
+                .expect("every FAULT_CHECKS name has a check"),
         };
         checks.push(result);
     }

@@ -54,7 +54,7 @@ fn empty_only_is_rejected() {
         assert_usage_error(
             &output,
             &format!("{args:?}"),
-            &["empty check name", "migrations.replay,crud.smoke"],
+            &["empty check name", "migrations.replay,migrations.stepwise"],
         );
     }
 }

@@ -100,11 +100,17 @@ async fn measure_postgres_start(run: &Run, starts: usize) -> Result<()> {
             &network,
             run.labels(),
             &password,
+            true,
         )
         .await?;
         let port = container.host_port().await?;
         container
-            .wait_until_ready(run.docker(), port, run.config().postgres_ready_timeout)
+            .wait_until_ready(
+                run.docker(),
+                "127.0.0.1",
+                port,
+                run.config().postgres_ready_timeout,
+            )
             .await?;
         first_starts.push(started.elapsed());
 
@@ -113,7 +119,12 @@ async fn measure_postgres_start(run: &Run, starts: usize) -> Result<()> {
         container.start_stopped().await?;
         let port = container.host_port().await?;
         container
-            .wait_until_ready(run.docker(), port, run.config().postgres_ready_timeout)
+            .wait_until_ready(
+                run.docker(),
+                "127.0.0.1",
+                port,
+                run.config().postgres_ready_timeout,
+            )
             .await?;
         restarts.push(started.elapsed());
 

@@ -1,0 +1,174 @@
+//! Check `migrations.stepwise`: the migrations are applied one at a time to a scratch database,
+//! and after each one generated rows valid for that version are inserted. Every later
+//! migration must keep the earlier rows and their values: a migration that drops a table or a
+//! column holding data, deletes rows or rewrites values is reported with its version and file.
+//! It reads sqlx and Prisma Migrate folders (see [`migration_source`]).
+
+mod fingerprint;
+mod rows;
+
+use std::time::{Duration, Instant};
+
+use harness::check::CheckResult;
+use harness::deployment::Deployment;
+use harness::scratch::ScratchDatabase;
+use sqlx::{Connection, PgConnection};
+
+use crate::migration_files::{MigrationFile, migration_label};
+use crate::migration_source;
+use crate::redact::redact;
+
+pub use fingerprint::compare_fingerprints;
+
+/// Stable check name.
+pub const NAME: &str = "migrations.stepwise";
+
+/// Rows generated per table at each version: more than one, so that a change confined to some
+/// rows is visible, and few, because every migration step reads them all.
+const ROWS_PER_TABLE: u32 = 3;
+
+/// Reason the check stopped before a verdict.
+struct Stop(String);
+
+/// Replays `deployment.migrations_dir` one migration at a time into a scratch database as the
+/// migrator role, with generated rows at each version, and reports every migration that lost or
+/// changed earlier rows.
+pub async fn run(deployment: &Deployment) -> CheckResult {
+    let started = Instant::now();
+    tracing::info!(check = NAME, migrations_dir = %deployment.migrations_dir.display(), "check started");
+
+    let mut findings = Vec::new();
+    let outcome = match ScratchDatabase::create(deployment, "stepwise").await {
+        Err(error) => Err(Stop(redact(deployment, &error.to_string()))),
+        Ok(database) => {
+            let outcome = replay(deployment, database.name(), &mut findings).await;
+            if let Err(error) = database.drop(deployment).await {
+                tracing::warn!(check = NAME, error = %redact(deployment, &error.to_string()), "dropping the scratch database failed");
+            }
+            outcome
+        }
+    };
+    let result = finish(started.elapsed(), outcome, findings);
+
+    tracing::info!(check = NAME, status = ?result.status, message = %result.message, "check finished");
+    result
+}
+
+fn finish(
+    elapsed: Duration,
+    outcome: Result<(usize, u64), Stop>,
+    findings: Vec<String>,
+) -> CheckResult {
+    match outcome {
+        Err(Stop(message)) => CheckResult::error(NAME, elapsed, message),
+        Ok((migrations, rows)) => CheckResult::from_findings(
+            NAME,
+            elapsed,
+            format!(
+                "{migrations} migrations applied one at a time; the {rows} rows generated along \
+                 the way kept their counts and column checksums"
+            ),
+            findings,
+        ),
+    }
+}
+
+/// Applies each migration, compares the data before and after it, then inserts the rows of
+/// that version. Returns the number of migrations and of generated rows.
+async fn replay(
+    deployment: &Deployment,
+    database: &str,
+    findings: &mut Vec<String>,
+) -> Result<(usize, u64), Stop> {
+    let files = match migration_source::read_files(&deployment.migrations_dir) {
+        Ok(files) => files,
+        Err(error) => {
+            findings.push(error.to_string());
+            return Ok((0, 0));
+        }
+    };
+    let migrator = match migration_source::migrator(&deployment.migrations_dir).await {
+        Ok(migrator) => migrator,
+        Err(message) => {
+            findings.push(redact(deployment, &message));
+            return Ok((files.len(), 0));
+        }
+    };
+
+    let options = deployment.connect_options_to(&deployment.migrator, database);
+    let mut connection = PgConnection::connect_with(&options)
+        .await
+        .map_err(|error| {
+            Stop(format!(
+                "cannot connect to the scratch database {database} as the migrator role: {}",
+                redact(deployment, &error.to_string())
+            ))
+        })?;
+
+    let mut next_row = 0;
+    let mut generated = 0;
+    let mut before = fingerprint::Fingerprint::new();
+    for file in &files {
+        let label = migration_label(&files, file.version);
+
+        // Apply exactly this migration: every earlier one is already recorded.
+        if let Err(error) = migrator.run_to(file.version, &mut connection).await {
+            findings.push(format!(
+                "{label} failed to apply on top of the rows of the earlier versions: {}",
+                redact(deployment, &error.to_string())
+            ));
+            break;
+        }
+
+        let after = read_fingerprint(deployment, &mut connection, &label).await?;
+        findings.extend(compare_fingerprints(&label, &before, &after));
+
+        generated += rows::insert_generated_rows(&mut connection, ROWS_PER_TABLE, &mut next_row)
+            .await
+            .map_err(|error| {
+                Stop(format!(
+                    "generating rows valid at {label} failed: {}",
+                    redact(deployment, &error.to_string())
+                ))
+            })?;
+        before = read_fingerprint(deployment, &mut connection, &label).await?;
+        log_step(file, &before);
+    }
+
+    if let Err(error) = connection.close().await {
+        tracing::debug!(check = NAME, %error, "closing the scratch database connection failed");
+    }
+    Ok((files.len(), generated))
+}
+
+async fn read_fingerprint(
+    deployment: &Deployment,
+    connection: &mut PgConnection,
+    label: &str,
+) -> Result<fingerprint::Fingerprint, Stop> {
+    fingerprint::read_fingerprint(connection)
+        .await
+        .map_err(|error| {
+            Stop(format!(
+                "reading the data fingerprint after {label} failed: {}",
+                redact(deployment, &error.to_string())
+            ))
+        })
+}
+
+fn log_step(file: &MigrationFile, fingerprint: &fingerprint::Fingerprint) {
+    let rows: i64 = fingerprint.values().map(|table| table.rows).sum();
+    tracing::debug!(
+        check = NAME,
+        version = file.version,
+        file = %file.file_name,
+        tables = fingerprint.len(),
+        rows,
+        "migration applied and rows generated"
+    );
+}
+
+/// Quotes an identifier for SQL, doubling any `"` inside it.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,313 @@
+//! Fingerprints of the data in the `public` tables: per table the row count, and per column the
+//! number of non-NULL values and an MD5 checksum of every row's value paired with its primary
+//! key. Two fingerprints taken before and after a migration show which data it dropped or
+//! rewrote.
+
+use std::collections::BTreeMap;
+
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgConnection, Row};
+
+use super::quote_identifier;
+
+/// Fingerprint of one column's values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnFingerprint {
+    /// Rows where the column is not NULL.
+    pub non_null: i64,
+    /// MD5 of the `key=value` lines of every row, in key order.
+    pub checksum: String,
+}
+
+/// Fingerprint of one table's rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableFingerprint {
+    /// Row count.
+    pub rows: i64,
+    /// Columns by name.
+    pub columns: BTreeMap<String, ColumnFingerprint>,
+}
+
+/// Fingerprints of every table, by table name.
+pub type Fingerprint = BTreeMap<String, TableFingerprint>;
+
+/// Reads the fingerprint of every ordinary and partitioned table in schema `public`, except
+/// sqlx's `_sqlx_migrations`.
+///
+/// Values are compared as their text output, so a type change that keeps the text (`integer`
+/// to `bigint`) keeps the fingerprint, and one that changes it (`integer` to `numeric(10,2)`
+/// turns `5` into `5.00`) does not.
+pub async fn read_fingerprint(connection: &mut PgConnection) -> Result<Fingerprint, sqlx::Error> {
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, a.attname::text
+         FROM pg_attribute a
+         JOIN pg_class c ON c.oid = a.attrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+           AND c.relname <> '_sqlx_migrations' AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY c.relname, a.attnum",
+    )
+    .fetch_all(&mut *connection)
+    .await?;
+    let primary_keys: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, a.attname::text
+         FROM pg_index x
+         JOIN pg_class c ON c.oid = x.indrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, position)
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+         WHERE n.nspname = 'public' AND x.indisprimary
+         ORDER BY c.relname, k.position",
+    )
+    .fetch_all(&mut *connection)
+    .await?;
+
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (table, column) in columns {
+        tables.entry(table).or_default().push(column);
+    }
+    let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (table, column) in primary_keys {
+        keys.entry(table).or_default().push(column);
+    }
+
+    let mut fingerprint = Fingerprint::new();
+    for (table, columns) in &tables {
+        let key = keys.get(table).map(Vec::as_slice).unwrap_or_default();
+        let sql = fingerprint_query(table, columns, key);
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .fetch_one(&mut *connection)
+            .await?;
+        fingerprint.insert(table.clone(), table_fingerprint(&row, columns)?);
+    }
+    Ok(fingerprint)
+}
+
+/// Builds one query that returns the row count, then a non-NULL count and a checksum per
+/// column. Without a primary key, each column's values are checksummed in value order, which
+/// still shows a dropped or rewritten value but not two values that swapped rows.
+fn fingerprint_query(table: &str, columns: &[String], key: &[String]) -> String {
+    let key_expression = if key.is_empty() {
+        None
+    } else {
+        let parts: Vec<String> = key
+            .iter()
+            .map(|column| format!("{}::text", quote_identifier(column)))
+            .collect();
+        Some(format!("concat_ws(',', {})", parts.join(", ")))
+    };
+
+    let mut select = vec!["count(*)::int8".to_owned()];
+    for column in columns {
+        let value = format!("coalesce({}::text, '\\N')", quote_identifier(column));
+        let (line, order) = match &key_expression {
+            Some(key) => (format!("{key} || '=' || {value}"), key.clone()),
+            None => (value.clone(), value),
+        };
+        select.push(format!("count({})::int8", quote_identifier(column)));
+        select.push(format!(
+            "md5(coalesce(string_agg({line}, E'\\n' ORDER BY {order}), ''))"
+        ));
+    }
+    format!(
+        "SELECT {} FROM {}",
+        select.join(", "),
+        quote_identifier(table)
+    )
+}
+
+fn table_fingerprint(row: &PgRow, columns: &[String]) -> Result<TableFingerprint, sqlx::Error> {
+    let mut table = TableFingerprint {
+        rows: row.try_get(0)?,
+        columns: BTreeMap::new(),
+    };
+    for (index, column) in columns.iter().enumerate() {
+        let non_null: i64 = row.try_get(1 + 2 * index)?;
+        let checksum: String = row.try_get(2 + 2 * index)?;
+        table
+            .columns
+            .insert(column.clone(), ColumnFingerprint { non_null, checksum });
+    }
+    Ok(table)
+}
+
+/// Compares the fingerprint taken before a migration with the one taken after it and returns
+/// one finding per table or column whose data the migration dropped or changed, each starting
+/// with `migration` (such as `migration 3 (0003_drop_body.sql)`). Tables and columns that the
+/// migration added are not findings.
+pub fn compare_fingerprints(
+    migration: &str,
+    before: &Fingerprint,
+    after: &Fingerprint,
+) -> Vec<String> {
+    let mut findings = Vec::new();
+    for (table, old) in before {
+        let Some(new) = after.get(table) else {
+            if old.rows > 0 {
+                findings.push(format!(
+                    "{migration} dropped or renamed table {table}, which held {} rows",
+                    old.rows
+                ));
+            }
+            continue;
+        };
+        if new.rows != old.rows {
+            findings.push(format!(
+                "{migration} changed the row count of table {table} from {} to {}",
+                old.rows, new.rows
+            ));
+            // Every column checksum changes with the row count, so they would only repeat it.
+            continue;
+        }
+        for (column, old_column) in &old.columns {
+            match new.columns.get(column) {
+                None if old_column.non_null > 0 => findings.push(format!(
+                    "{migration} dropped or renamed column {table}.{column}, which held data in \
+                     {} of {} rows",
+                    old_column.non_null, old.rows
+                )),
+                None => {}
+                Some(new_column) if new_column != old_column => findings.push(format!(
+                    "{migration} rewrote the values of column {table}.{column}: the checksum of \
+                     its {} rows changed ({} to {} non-NULL values)",
+                    old.rows, old_column.non_null, new_column.non_null
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIGRATION: &str = "migration 3 (0003_x.sql)";
+
+    fn table(rows: i64, columns: &[(&str, i64, &str)]) -> TableFingerprint {
+        TableFingerprint {
+            rows,
+            columns: columns
+                .iter()
+                .map(|(name, non_null, checksum)| {
+                    (
+                        (*name).to_owned(),
+                        ColumnFingerprint {
+                            non_null: *non_null,
+                            checksum: (*checksum).to_owned(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn fingerprint(tables: &[(&str, TableFingerprint)]) -> Fingerprint {
+        tables
+            .iter()
+            .map(|(name, table)| ((*name).to_owned(), table.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn compare_unchanged_and_added_is_clean() {
+        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 2, "b")]))]);
+        let after = fingerprint(&[
+            (
+                "notes",
+                table(2, &[("id", 2, "a"), ("body", 2, "b"), ("tag", 0, "c")]),
+            ),
+            ("tags", table(0, &[("id", 0, "d")])),
+        ]);
+
+        let findings = compare_fingerprints(MIGRATION, &before, &after);
+
+        assert!(findings.is_empty(), "unexpected findings: {findings:?}");
+    }
+
+    #[test]
+    fn compare_dropped_column_is_finding() {
+        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 2, "b")]))]);
+        let after = fingerprint(&[("notes", table(2, &[("id", 2, "a")]))]);
+
+        let findings = compare_fingerprints(MIGRATION, &before, &after);
+
+        assert_eq!(
+            findings,
+            [
+                "migration 3 (0003_x.sql) dropped or renamed column notes.body, which held data \
+              in 2 of 2 rows"
+            ]
+        );
+    }
+
+    #[test]
+    fn compare_dropped_empty_column_is_clean() {
+        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 0, "b")]))]);
+        let after = fingerprint(&[("notes", table(2, &[("id", 2, "a")]))]);
+
+        let findings = compare_fingerprints(MIGRATION, &before, &after);
+
+        assert!(findings.is_empty(), "unexpected findings: {findings:?}");
+    }
+
+    #[test]
+    fn compare_rewritten_column_is_finding() {
+        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 2, "b")]))]);
+        let after = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 2, "x")]))]);
+
+        let findings = compare_fingerprints(MIGRATION, &before, &after);
+
+        assert_eq!(
+            findings,
+            [
+                "migration 3 (0003_x.sql) rewrote the values of column notes.body: the checksum \
+              of its 2 rows changed (2 to 2 non-NULL values)"
+            ]
+        );
+    }
+
+    #[test]
+    fn compare_deleted_rows_is_one_finding() {
+        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 2, "b")]))]);
+        let after = fingerprint(&[("notes", table(1, &[("id", 1, "c"), ("body", 1, "d")]))]);
+
+        let findings = compare_fingerprints(MIGRATION, &before, &after);
+
+        assert_eq!(
+            findings,
+            ["migration 3 (0003_x.sql) changed the row count of table notes from 2 to 1"]
+        );
+    }
+
+    #[test]
+    fn compare_dropped_table_is_finding() {
+        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a")]))]);
+        let after = Fingerprint::new();
+
+        let findings = compare_fingerprints(MIGRATION, &before, &after);
+
+        assert_eq!(
+            findings,
+            ["migration 3 (0003_x.sql) dropped or renamed table notes, which held 2 rows"]
+        );
+    }
+
+    #[test]
+    fn query_pairs_values_with_primary_key() {
+        let sql = fingerprint_query(
+            "notes",
+            &["id".to_owned(), "body".to_owned()],
+            &["id".to_owned()],
+        );
+
+        assert!(
+            sql.contains(
+                "string_agg(concat_ws(',', \"id\"::text) || '=' || coalesce(\"body\"::text, '\\N')"
+            ),
+            "{sql}"
+        );
+        assert!(sql.ends_with("FROM \"notes\""), "{sql}");
+    }
+}

@@ -1,0 +1,49 @@
+//! `migrations.lint` on the project's migrations and its allow-list, and its self-tests with a
+//! non-concurrent index build on an existing table, in a sqlx and in a Prisma Migrate folder.
+//! The check reads files only.
+
+mod common;
+
+use common::describe;
+use harness::check::Status;
+use scenarios::fixtures::{
+    index_existing_table_migrations_dir, migrations_dir, prisma_migrations_dir,
+};
+use scenarios::migrations_lint;
+
+#[test]
+fn migrations_lint_passes() {
+    let result = migrations_lint::lint_folder(&migrations_dir());
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+}
+
+#[test]
+fn migrations_lint_flags_index_on_existing_table() {
+    let result = migrations_lint::lint_folder(&index_existing_table_migrations_dir());
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert_eq!(result.findings.len(), 1, "{}", describe(&result));
+    assert!(
+        result.findings[0].starts_with(
+            "migration 2 (0002_index_notes_title.sql) line 6: require-concurrent-index-creation:"
+        ),
+        "{}",
+        describe(&result)
+    );
+}
+
+#[test]
+fn migrations_lint_reads_prisma_folder() {
+    let result = migrations_lint::lint_folder(&prisma_migrations_dir());
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert!(
+        result.findings.iter().any(|finding| finding.starts_with(
+            "migration 20240103000000 (20240103000000_index_notes_title/migration.sql) line 1: \
+             require-concurrent-index-creation:"
+        )),
+        "a finding should name the Prisma migration and the index rule: {}",
+        describe(&result)
+    );
+}
