@@ -91,6 +91,17 @@ pub enum Error {
         source: Box<testcontainers::TestcontainersError>,
     },
 
+    /// testcontainers could not stop or remove a container.
+    #[error("{action} container {container} failed: {source}")]
+    ContainerOperation {
+        /// Operation that failed: `stopping` or `removing`.
+        action: &'static str,
+        /// Container name.
+        container: String,
+        /// The library error (boxed: it is large and this path is rare).
+        source: Box<testcontainers::TestcontainersError>,
+    },
+
     /// A container did not become ready before its deadline.
     #[error(
         "container {container} ({id}) did not become ready within {timeout:?}: {last_error}\n\

@@ -11,6 +11,7 @@ pub mod app_instance;
 pub mod bootstrap;
 pub mod check;
 pub mod cleanup;
+pub mod clone_pool;
 pub mod config;
 pub mod deployment;
 pub mod docker;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 use testcontainers::bollard::Docker;
+use testcontainers::bollard::models::{HostConfig, Mount, MountType};
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, Image, ImageExt};
@@ -25,6 +26,15 @@ pub const SUPERUSER: &str = "postgres";
 pub const MAINTENANCE_DATABASE: &str = "postgres";
 /// Port Postgres listens on inside the container.
 pub const PORT: u16 = 5432;
+/// Data folder (PGDATA) of the official image and of ours, where the harness mounts an
+/// anonymous volume. The container's own layer is on the storage driver, which is
+/// fuse-overlayfs on some hosts and makes every fsync slow, but a volume is on the host's file
+/// system. The volume survives a stop and start, unlike a tmpfs mount. Docker removes it with
+/// the container (`docker rm -v`, which the harness's cleanup uses).
+///
+/// NOTE: tested with the harness's PostgreSQL 15 image only. Official images of PostgreSQL 18
+/// and later moved PGDATA below /var/lib/postgresql and may reject a mount at this path.
+pub const DATA_DIR: &str = "/var/lib/postgresql/data";
 /// Interval between readiness probes.
 const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 /// Deadline of one readiness probe (connect and `SELECT 1`).
@@ -104,16 +114,11 @@ pub async fn start(
 ) -> Result<PostgresContainer> {
     let name = container_name(run_id);
     let started = Instant::now();
-    let request = PostgresImage::new(image.clone(), superuser_password.clone())
+    let container = PostgresImage::new(image.clone(), superuser_password.clone())
         .with_container_name(&name)
         .with_network(network)
-        .with_labels(labels.clone());
-    let request = if publish {
-        request.with_host_config_modifier(publish_on_loopback(PORT))
-    } else {
-        request.with_host_config_modifier(publish_no_ports())
-    };
-    let container = request
+        .with_labels(labels.clone())
+        .with_host_config_modifier(host_config(publish))
         .start()
         .await
         .map_err(|source| Error::ContainerStart {
@@ -146,6 +151,45 @@ impl PostgresContainer {
     /// Returns the testcontainers handle, for stop, start and log access.
     pub fn container(&self) -> &ContainerAsync<PostgresImage> {
         &self.container
+    }
+
+    /// Stops the container. Its data folder stays, and [`PostgresContainer::start_stopped`]
+    /// starts it again.
+    pub async fn stop(&self) -> Result<()> {
+        self.container
+            .stop()
+            .await
+            .map_err(|source| Error::ContainerOperation {
+                action: "stopping",
+                container: self.name.clone(),
+                source: Box::new(source),
+            })
+    }
+
+    /// Starts the stopped container on its existing data folder. Query
+    /// [`PostgresContainer::host_port`] again afterwards, because the port can change.
+    pub async fn start_stopped(&self) -> Result<()> {
+        self.container
+            .start()
+            .await
+            .map_err(|source| Error::ContainerStart {
+                container: self.name.clone(),
+                image: self.container.image().image.to_string(),
+                source: Box::new(source),
+            })
+    }
+
+    /// Removes the container and its anonymous volumes, and waits until Docker has done so.
+    pub async fn remove(self) -> Result<()> {
+        let name = self.name;
+        self.container
+            .rm()
+            .await
+            .map_err(|source| Error::ContainerOperation {
+                action: "removing",
+                container: name,
+                source: Box::new(source),
+            })
     }
 
     /// Consumes the handle without removing the container, which the caller then removes.
@@ -226,6 +270,26 @@ impl PostgresContainer {
             tracing::debug!(container = %self.name, attempts, error = %last_error, "Postgres not ready yet");
             tokio::time::sleep(PROBE_INTERVAL).await;
         }
+    }
+}
+
+/// Publishes 5432 on 127.0.0.1 when `publish` is true and no port otherwise, and mounts an
+/// anonymous volume on [`DATA_DIR`].
+fn host_config(publish: bool) -> impl Fn(&mut HostConfig) + Send + Sync + 'static {
+    let on_loopback = publish_on_loopback(PORT);
+    let no_ports = publish_no_ports();
+    move |host_config| {
+        if publish {
+            on_loopback(host_config);
+        } else {
+            no_ports(host_config);
+        }
+        let data = Mount {
+            target: Some(DATA_DIR.to_owned()),
+            typ: Some(MountType::VOLUME),
+            ..Default::default()
+        };
+        host_config.mounts.get_or_insert_with(Vec::new).push(data);
     }
 }
 

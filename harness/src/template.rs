@@ -43,8 +43,17 @@ impl TemplateDatabase {
     /// grants, applies `deployment.migrations_dir` as lv_migrator, and closes it to
     /// connections. Call it once per run.
     pub async fn create(deployment: &Deployment) -> Result<Self> {
+        Self::create_named(deployment, TEMPLATE_DATABASE).await
+    }
+
+    /// Creates a template database named `name` from `deployment.migrations_dir`, as
+    /// [`TemplateDatabase::create`] does. A run can hold several templates this way, such as
+    /// one per migrations folder. `name` must consist of lowercase letters, digits and
+    /// underscores.
+    pub async fn create_named(deployment: &Deployment, name: &str) -> Result<Self> {
+        check_identifier("template database name", name)?;
         let started = Instant::now();
-        let name = TEMPLATE_DATABASE.to_owned();
+        let name = name.to_owned();
 
         let mut server = superuser_connection(deployment, MAINTENANCE_DATABASE).await?;
         execute(
@@ -105,15 +114,17 @@ impl TemplateDatabase {
         deployment: &Deployment,
         prefix: &str,
     ) -> Result<DatabaseClone> {
-        if prefix.is_empty()
-            || !prefix
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
-            return Err(Error::Usage(format!(
-                "invalid clone prefix {prefix:?}: use lowercase letters, digits and underscores"
-            )));
-        }
+        let mut server = connect_server(deployment).await?;
+        let clone = self.clone_on(&mut server, prefix).await;
+        close(server).await;
+        clone
+    }
+
+    /// Creates a clone as [`TemplateDatabase::clone_database`] does, on an open superuser
+    /// connection to the maintenance database from [`connect_server`]. Reusing one connection
+    /// saves the connection setup and SCRAM authentication of each clone.
+    pub async fn clone_on(&self, server: &mut PgConnection, prefix: &str) -> Result<DatabaseClone> {
+        check_identifier("clone prefix", prefix)?;
         let suffix = Alphanumeric
             .sample_string(&mut rand::rng(), 8)
             .to_ascii_lowercase();
@@ -121,7 +132,6 @@ impl TemplateDatabase {
         let started = Instant::now();
 
         // CREATE DATABASE cannot run inside a transaction, so each statement goes on its own.
-        let mut server = superuser_connection(deployment, MAINTENANCE_DATABASE).await?;
         for statement in [
             format!(
                 "CREATE DATABASE \"{name}\" TEMPLATE \"{}\" OWNER {MIGRATOR_ROLE}",
@@ -130,9 +140,8 @@ impl TemplateDatabase {
             format!("REVOKE ALL ON DATABASE \"{name}\" FROM PUBLIC"),
             format!("GRANT CONNECT ON DATABASE \"{name}\" TO {APP_ROLE}, {AUDITOR_ROLE}"),
         ] {
-            execute(&mut server, statement).await?;
+            execute(server, statement).await?;
         }
-        close(server).await;
 
         tracing::info!(
             database = %name,
@@ -165,6 +174,42 @@ impl DatabaseClone {
     }
 }
 
+/// Creates an empty database `name` owned by lv_migrator and applies every migration of
+/// `deployment.migrations_dir` to it, which is what `#[sqlx::test]` does for each test (sqlx
+/// 0.9). It is the baseline that clones of a template are measured against. `name` must
+/// consist of lowercase letters, digits and underscores.
+pub async fn create_and_migrate(deployment: &Deployment, name: &str) -> Result<DatabaseClone> {
+    check_identifier("database name", name)?;
+    let mut server = superuser_connection(deployment, MAINTENANCE_DATABASE).await?;
+    execute(
+        &mut server,
+        format!("CREATE DATABASE \"{name}\" OWNER {MIGRATOR_ROLE}"),
+    )
+    .await?;
+    close(server).await;
+
+    migrate(deployment, name).await?;
+    Ok(DatabaseClone {
+        name: name.to_owned(),
+    })
+}
+
+/// Accepts a non-empty `value` of lowercase ASCII letters, digits and underscores, which is
+/// safe to quote as a Postgres identifier without escaping.
+pub(crate) fn check_identifier(what: &str, value: &str) -> Result<()> {
+    let valid = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "invalid {what} {value:?}: use lowercase letters, digits and underscores"
+        )))
+    }
+}
+
 /// Applies the migrations to `database` as lv_migrator and returns how many the folder holds.
 async fn migrate(deployment: &Deployment, database: &str) -> Result<usize> {
     let dir = deployment.migrations_dir.clone();
@@ -184,6 +229,11 @@ async fn migrate(deployment: &Deployment, database: &str) -> Result<usize> {
     pool.close().await;
     result?;
     Ok(migrator.iter().count())
+}
+
+/// Opens a superuser connection to the maintenance database, where clones are created.
+pub async fn connect_server(deployment: &Deployment) -> Result<PgConnection> {
+    superuser_connection(deployment, MAINTENANCE_DATABASE).await
 }
 
 async fn superuser_connection(deployment: &Deployment, database: &str) -> Result<PgConnection> {

@@ -1,7 +1,7 @@
 //! The `harness` command: `validate` runs the checks against Postgres and the app in containers,
 //! `drift` compares a live database with the migrations, `gc` removes what crashed runs left
 //! behind and old app images, `scan` looks for credentials in files, `doctor` checks what a run
-//! needs, and `bench` measures the secret scanner.
+//! needs, and `bench` measures the secret scanner and the ways a test gets a database.
 
 mod bench;
 mod doctor;
@@ -190,6 +190,26 @@ enum Bench {
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
         runs: u32,
     },
+
+    /// Postgres start to ready, template clones against migrating a new database, and taking a
+    /// clone from the clone pool, side by side in one run.
+    Db {
+        /// Number of timed rounds of each database method and of clone pool takes.
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+
+        /// Number of timed Postgres container starts of each kind.
+        #[arg(long, default_value_t = 5)]
+        starts: usize,
+
+        /// Number of migrations in the generated history.
+        #[arg(long, default_value_t = 300)]
+        history: usize,
+
+        /// Number of clones the clone pool keeps ready.
+        #[arg(long, default_value_t = 4)]
+        pool_capacity: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -247,7 +267,21 @@ fn main() -> ExitCode {
             } => drift::drift(database_url, migrations).await,
             Command::Scan { paths } => scan::scan(paths),
             Command::Bench(Bench::Scan { size_mib, runs }) => {
-                bench::scan(size_mib as usize, runs as usize)
+                bench::scan::scan(size_mib as usize, runs as usize)
+            }
+            Command::Bench(Bench::Db {
+                runs,
+                starts,
+                history,
+                pool_capacity,
+            }) => {
+                let args = bench::db::DbBenchArgs {
+                    runs,
+                    starts,
+                    history,
+                    pool_capacity,
+                };
+                bench::db::db(args).await
             }
             Command::Gc {
                 all,
