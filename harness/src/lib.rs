@@ -41,5 +41,6 @@ pub mod scan;
 pub mod scratch;
 pub mod secret;
 pub mod signals;
+mod superuser;
 pub mod template;
 pub mod topology;

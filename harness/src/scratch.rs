@@ -6,12 +6,11 @@ use std::time::Instant;
 
 use rand::distr::{Alphanumeric, SampleString};
 use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Connection};
 
-use crate::bootstrap::superuser_options;
 use crate::deployment::{APP_ROLE, AUDITOR_ROLE, Deployment, MIGRATOR_ROLE};
 use crate::error::{Error, Result};
 use crate::postgres::MAINTENANCE_DATABASE;
+use crate::superuser;
 
 /// An empty database owned by lv_migrator. Remove it with [`ScratchDatabase::drop`].
 #[derive(Debug)]
@@ -86,28 +85,18 @@ impl ScratchDatabase {
     }
 }
 
-async fn superuser_connection(deployment: &Deployment, database: &str) -> Result<PgConnection> {
-    PgConnection::connect_with(&superuser_options(deployment, database))
-        .await
-        .map_err(|source| Error::ScratchDatabase {
-            step: format!("connecting to {database} as the superuser"),
-            source,
-        })
+fn scratch_error(step: String, source: sqlx::Error) -> Error {
+    Error::ScratchDatabase { step, source }
 }
 
-/// Runs one statement. Statements here contain database and role names only, never a secret,
-/// so the statement itself names the step in errors.
+async fn superuser_connection(deployment: &Deployment, database: &str) -> Result<PgConnection> {
+    superuser::connect(deployment, database, scratch_error).await
+}
+
 async fn execute(connection: &mut PgConnection, statement: String) -> Result<()> {
-    let step = statement.clone();
-    sqlx::raw_sql(AssertSqlSafe(statement))
-        .execute(connection)
-        .await
-        .map_err(|source| Error::ScratchDatabase { step, source })?;
-    Ok(())
+    superuser::execute(connection, statement, scratch_error).await
 }
 
 async fn close(connection: PgConnection) {
-    if let Err(error) = connection.close().await {
-        tracing::debug!(%error, "closing a scratch database connection failed");
-    }
+    superuser::close(connection, "scratch database").await;
 }

@@ -15,12 +15,11 @@ use std::time::Instant;
 use rand::distr::{Alphanumeric, SampleString};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnection, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection};
 
-use crate::bootstrap::superuser_options;
 use crate::deployment::{APP_ROLE, AUDITOR_ROLE, Deployment, MIGRATOR_ROLE};
 use crate::error::{Error, Result};
 use crate::postgres::MAINTENANCE_DATABASE;
+use crate::superuser;
 
 /// Name of the template database of a run.
 pub const TEMPLATE_DATABASE: &str = "localizevideos_template";
@@ -236,28 +235,18 @@ pub async fn connect_server(deployment: &Deployment) -> Result<PgConnection> {
     superuser_connection(deployment, MAINTENANCE_DATABASE).await
 }
 
-async fn superuser_connection(deployment: &Deployment, database: &str) -> Result<PgConnection> {
-    PgConnection::connect_with(&superuser_options(deployment, database))
-        .await
-        .map_err(|source| Error::TemplateDatabase {
-            step: format!("connecting to {database} as the superuser"),
-            source,
-        })
+fn template_error(step: String, source: sqlx::Error) -> Error {
+    Error::TemplateDatabase { step, source }
 }
 
-/// Runs one statement. Statements here contain database and role names only, never a secret,
-/// so the statement itself names the step in errors.
+async fn superuser_connection(deployment: &Deployment, database: &str) -> Result<PgConnection> {
+    superuser::connect(deployment, database, template_error).await
+}
+
 async fn execute(connection: &mut PgConnection, statement: String) -> Result<()> {
-    let step = statement.clone();
-    sqlx::raw_sql(AssertSqlSafe(statement))
-        .execute(connection)
-        .await
-        .map_err(|source| Error::TemplateDatabase { step, source })?;
-    Ok(())
+    superuser::execute(connection, statement, template_error).await
 }
 
 async fn close(connection: PgConnection) {
-    if let Err(error) = connection.close().await {
-        tracing::debug!(%error, "closing a template database connection failed");
-    }
+    superuser::close(connection, "template database").await;
 }
