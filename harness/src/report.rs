@@ -219,7 +219,7 @@ pub(crate) mod tests {
 
     use super::*;
 
-    /// A report with one passing check and one failed check whose finding holds a password.
+    /// A report with one passing check and one failed check whose finding contains a password.
     pub(crate) fn sample_report() -> Report {
         Report {
             schema_version: SCHEMA_VERSION,

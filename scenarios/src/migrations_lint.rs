@@ -5,7 +5,8 @@
 //!
 //! sqlx runs each migration in a transaction unless its first line is `-- no-transaction`, so
 //! the linter assumes one. With that setting squawk does not flag an index built on a table
-//! created earlier in the same migration: nobody else can use that table before the commit.
+//! created earlier in the same migration, because no other session can use that table before the
+//! commit.
 //!
 //! Reviewed exceptions live in the folder's `lint-allow.toml` (see [`allow_list`]). An entry
 //! that matches no violation is itself a finding, so the list cannot outlive its reason. It

@@ -1,7 +1,7 @@
-//! The `harness` command: `validate` runs the checks against Postgres and the app in containers,
-//! `drift` compares a live database with the migrations, `gc` removes what crashed runs left
-//! behind and old app images, `scan` looks for credentials in files, `doctor` checks what a run
-//! needs, and `bench` measures the secret scanner and the ways a test gets a database.
+//! The `harness` command. `validate` runs the checks against Postgres and the app in containers,
+//! and `drift` compares a live database with the migrations. `gc` removes what crashed runs left
+//! behind and old app images, and `scan` looks for credentials in files. `doctor` checks what a
+//! run needs, and `bench` measures the secret scanner and the ways a test gets a database.
 
 mod bench;
 mod doctor;

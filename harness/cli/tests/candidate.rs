@@ -1,5 +1,5 @@
 //! `harness validate --app-image`: a prebuilt candidate image is validated as it is, and a
-//! missing one is an environment error whose message tells how to load it.
+//! missing one is an environment error whose message explains how to load it.
 
 use std::process::{Command, Output};
 

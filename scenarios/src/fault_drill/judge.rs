@@ -87,8 +87,8 @@ pub fn readiness_during_outage(
     findings
 }
 
-/// Returns a finding for each `/readyz` poll answered before `fault_start` with anything but
-/// 200: the database was reachable then, and the app had been ready before the drill started.
+/// Returns a finding for each `/readyz` poll before `fault_start` that returned anything but
+/// 200, because the database was reachable then and the app had been ready before the drill.
 pub fn readiness_before_fault(samples: &[Sample], fault_start: Duration) -> Vec<String> {
     samples
         .iter()

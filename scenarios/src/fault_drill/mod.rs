@@ -244,8 +244,8 @@ async fn execute(run: &mut Run, drill: &Drill) -> Result<Outcome, String> {
     if drill.fault == Fault::AppSignal("SIGTERM") {
         findings.extend(graceful_findings(run, &injected, &attempts).await?);
         // The app's writes take milliseconds, so a signal often finds none in flight. Then the
-        // rule about requests in flight was not exercised, and the message says so instead of
-        // implying it held.
+        // rule about requests in flight was not exercised, and the message states that instead
+        // of implying that the rule held.
         let in_flight = judge::in_flight_count(&attempts, injected.start);
         match in_flight {
             0 => summary.push_str(
