@@ -11,7 +11,8 @@ use testcontainers::{ContainerAsync, GenericImage, Image, ImageExt};
 
 use crate::config::{Config, ImageRef};
 use crate::deployment::{DATABASE, Deployment};
-use crate::docker::{publish_on_loopback, short_id, stopped_before_ready};
+use crate::docker::{publish_on, short_id, stopped_before_ready};
+use crate::engine_address::EngineAddress;
 use crate::error::{Error, Result};
 use crate::labels::RunId;
 use crate::logs;
@@ -114,7 +115,7 @@ pub async fn start_with_env_file(
         .with_container_name(&name)
         .with_network(network)
         .with_labels(labels.clone())
-        .with_host_config_modifier(publish_on_loopback(PORT));
+        .with_host_config_modifier(publish_on(PORT, EngineAddress::from_env()?.bind_ip()));
     if let Some(contents) = env_file {
         request = request.with_copy_to(ENV_FILE, contents.expose().as_bytes().to_vec());
         environment.retain(|(key, _)| key != "LV_ENV_FILE");
@@ -169,7 +170,7 @@ impl AppContainer {
         self.container
     }
 
-    /// Queries the host port published for 8080 on 127.0.0.1 (it can change after a restart).
+    /// Queries the host port published for 8080 (it can change after a restart).
     pub async fn host_port(&self) -> Result<u16> {
         self.container
             .get_host_port_ipv4(PORT)

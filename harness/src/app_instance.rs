@@ -3,9 +3,10 @@
 
 use crate::app::AppContainer;
 use crate::docker::short_id;
+use crate::engine_address::EngineAddress;
 use crate::error::{Error, Result};
 
-/// A running extra app container and the base URL it is reached at on 127.0.0.1.
+/// A running extra app container and the base URL it is reached at.
 pub struct AppInstance {
     container: AppContainer,
     url: String,
@@ -17,7 +18,7 @@ impl AppInstance {
         let port = container.host_port().await?;
         Ok(Self {
             container,
-            url: format!("http://127.0.0.1:{port}"),
+            url: EngineAddress::from_env()?.http_url(port),
         })
     }
 

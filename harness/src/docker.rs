@@ -1,11 +1,13 @@
 //! The Docker client and the reachability check that runs before anything is started.
 
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use testcontainers::bollard::Docker;
 use testcontainers::bollard::models::ContainerState;
 
+use crate::engine_address::EngineAddress;
 use crate::error::{Error, Result};
 use crate::logs;
 
@@ -71,6 +73,10 @@ pub async fn connect() -> Result<Docker> {
                 .to_owned(),
         ));
     }
+
+    // A DOCKER_HOST that the harness cannot reach published ports through is a usage error,
+    // reported before testcontainers tries the address.
+    EngineAddress::from_env()?;
 
     let docker = testcontainers::core::client::docker_client_instance()
         .await
@@ -204,14 +210,16 @@ fn run_time(started_at: &str, finished_at: &str) -> Option<Duration> {
     (finished - started).to_std().ok()
 }
 
-/// Builds a testcontainers host-config modifier that publishes `port`/tcp on 127.0.0.1 only,
-/// on a free port the engine picks. Without it testcontainers publishes on every interface.
-pub fn publish_on_loopback(
+/// Builds a testcontainers host-config modifier that publishes `port`/tcp on `bind_ip` only
+/// (127.0.0.1 for a local engine), on a free port the engine picks. Without it testcontainers
+/// publishes on every interface.
+pub fn publish_on(
     port: u16,
+    bind_ip: Ipv4Addr,
 ) -> impl Fn(&mut testcontainers::bollard::models::HostConfig) + Send + Sync + 'static {
     move |host_config| {
         let binding = testcontainers::bollard::models::PortBinding {
-            host_ip: Some("127.0.0.1".to_owned()),
+            host_ip: Some(bind_ip.to_string()),
             host_port: Some(String::new()),
         };
         host_config.publish_all_ports = Some(false);

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -14,7 +15,8 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, Image, ImageExt};
 
 use crate::config::ImageRef;
-use crate::docker::{publish_no_ports, publish_on_loopback, short_id, stopped_before_ready};
+use crate::docker::{publish_no_ports, publish_on, short_id, stopped_before_ready};
+use crate::engine_address::EngineAddress;
 use crate::error::{Error, Result};
 use crate::labels::RunId;
 use crate::logs;
@@ -102,7 +104,7 @@ pub fn container_name(run_id: &RunId) -> String {
 }
 
 /// Starts the Postgres container of `run_id` on `network` with `labels`, publishing 5432 on
-/// 127.0.0.1 when `publish` is true and no port otherwise. It returns once the container runs,
+/// the engine's address (127.0.0.1 for a local engine) when `publish` is true and no port otherwise. It returns once the container runs,
 /// so call [`PostgresContainer::wait_until_ready`] next.
 pub async fn start(
     image: &ImageRef,
@@ -113,12 +115,13 @@ pub async fn start(
     publish: bool,
 ) -> Result<PostgresContainer> {
     let name = container_name(run_id);
+    let bind_ip = EngineAddress::from_env()?.bind_ip();
     let started = Instant::now();
     let container = PostgresImage::new(image.clone(), superuser_password.clone())
         .with_container_name(&name)
         .with_network(network)
         .with_labels(labels.clone())
-        .with_host_config_modifier(host_config(publish))
+        .with_host_config_modifier(host_config(publish, bind_ip))
         .start()
         .await
         .map_err(|source| Error::ContainerStart {
@@ -273,14 +276,17 @@ impl PostgresContainer {
     }
 }
 
-/// Publishes 5432 on 127.0.0.1 when `publish` is true and no port otherwise, and mounts an
+/// Publishes 5432 on `bind_ip` when `publish` is true and no port otherwise, and mounts an
 /// anonymous volume on [`DATA_DIR`].
-fn host_config(publish: bool) -> impl Fn(&mut HostConfig) + Send + Sync + 'static {
-    let on_loopback = publish_on_loopback(PORT);
+fn host_config(
+    publish: bool,
+    bind_ip: Ipv4Addr,
+) -> impl Fn(&mut HostConfig) + Send + Sync + 'static {
+    let published = publish_on(PORT, bind_ip);
     let no_ports = publish_no_ports();
     move |host_config| {
         if publish {
-            on_loopback(host_config);
+            published(host_config);
         } else {
             no_ports(host_config);
         }

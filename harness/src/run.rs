@@ -20,6 +20,7 @@ use crate::deployment::{
     APP_ROLE, AUDITOR_ROLE, Credentials, Deployment, MIGRATOR_ROLE, RetiredCredentials,
 };
 use crate::docker::{self, short_id};
+use crate::engine_address::EngineAddress;
 use crate::error::{Error, Result};
 use crate::http::ResponseLog;
 use crate::images::{self, BaseImage};
@@ -54,7 +55,7 @@ pub struct RunOptions {
     pub run_id: Option<RunId>,
     /// App image to run, or `None` so that [`app_image::ensure_app_image`] picks or builds it.
     pub app_image: Option<ImageRef>,
-    /// Network layout: Postgres published on a port of 127.0.0.1 (the default), or
+    /// Network layout: Postgres published on a port of the engine's address (the default), or
     /// production-like, with no published port and restricted pg_hba.conf rules.
     pub topology: Topology,
 }
@@ -109,7 +110,7 @@ impl Run {
         };
         let deployment = Deployment {
             app_url: String::new(),
-            postgres_host: "127.0.0.1".to_owned(),
+            postgres_host: EngineAddress::from_env()?.host(),
             postgres_port: 0,
             superuser: credentials(postgres::SUPERUSER),
             migrator: credentials(MIGRATOR_ROLE),
@@ -199,8 +200,8 @@ impl Run {
         Ok(())
     }
 
-    /// Returns the host and port the harness reaches Postgres on: 127.0.0.1 and the published
-    /// port, or, in the production-like topology, the container's address on the run network
+    /// Returns the host and port the harness reaches Postgres on: the engine's address and the
+    /// published port, or, in the production-like topology, the container's address on the run network
     /// and 5432. Both can change when the container is stopped and started.
     async fn postgres_address(&self) -> Result<(String, u16)> {
         let postgres = self.started_postgres("postgres_address")?;
@@ -208,7 +209,7 @@ impl Run {
             Topology::PublishedPort => postgres
                 .host_port()
                 .await
-                .map(|port| ("127.0.0.1".to_owned(), port)),
+                .and_then(|port| Ok((EngineAddress::from_env()?.host(), port))),
             Topology::ProductionLike => {
                 let network = self.network.as_ref().ok_or_else(|| {
                     Error::Usage("postgres_address needs a started run".to_owned())
@@ -344,7 +345,7 @@ impl Run {
             Ok(port) => port,
             Err(error) => return Err(explain_stop(&self.docker, app.name(), app.id(), error).await),
         };
-        self.deployment.app_url = format!("http://127.0.0.1:{port}");
+        self.deployment.app_url = EngineAddress::from_env()?.http_url(port);
         if !wait_until_ready {
             return Ok(());
         }
@@ -379,7 +380,7 @@ impl Run {
         app.container().stop().await.map_err(failed)?;
         app.container().start().await.map_err(failed)?;
         let port = app.host_port().await?;
-        self.deployment.app_url = format!("http://127.0.0.1:{port}");
+        self.deployment.app_url = EngineAddress::from_env()?.http_url(port);
         tracing::info!(
             container = %app.name(),
             url = %self.deployment.app_url,
@@ -421,7 +422,7 @@ impl Run {
                 return Err(error);
             }
         };
-        let url = format!("http://127.0.0.1:{port}");
+        let url = EngineAddress::from_env()?.http_url(port);
 
         if let Err(error) = container
             .wait_until_ready(&self.docker, &url, self.config.app_ready_timeout)

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use harness::config::{Config, ImageRef};
+use harness::engine_address::EngineAddress;
 use harness::images;
 use testcontainers::bollard::Docker;
 
@@ -262,8 +263,24 @@ async fn leftovers_item(docker: &Docker) -> Item {
 }
 
 /// Docker publishes each container port on a free host port that the kernel picks, so a run
-/// needs free ephemeral ports on 127.0.0.1.
+/// with a local engine needs free ephemeral ports on 127.0.0.1. A remote engine publishes them
+/// on its own host, which this machine cannot test by binding.
 fn port_item() -> Item {
+    let address = match EngineAddress::from_env() {
+        Ok(address) => address,
+        Err(error) => return problem("ports", format!("{error}")),
+    };
+    if address.host() != "127.0.0.1" {
+        return ok(
+            "ports",
+            format!(
+                "published on the engine's host {}, bound to {} there (from DOCKER_HOST and {})",
+                address.host(),
+                address.bind_ip(),
+                harness::engine_address::PUBLISH_IP_VAR
+            ),
+        );
+    }
     match std::net::TcpListener::bind("127.0.0.1:0") {
         Ok(listener) => {
             let port = listener
