@@ -15,6 +15,8 @@ pub const RUNTIME_IMAGE_VAR: &str = "HARNESS_RUNTIME_IMAGE";
 pub const APP_IMAGE_VAR: &str = "HARNESS_APP_IMAGE";
 /// Variable that overrides the workspace root.
 pub const WORKSPACE_VAR: &str = "HARNESS_WORKSPACE";
+/// Variable in which nextest (0.9.130 and later) passes the workspace root to tests.
+pub const NEXTEST_WORKSPACE_ROOT_VAR: &str = "NEXTEST_WORKSPACE_ROOT";
 /// Variable that overrides the Postgres readiness timeout, in seconds.
 pub const POSTGRES_READY_TIMEOUT_VAR: &str = "HARNESS_POSTGRES_READY_TIMEOUT_SECS";
 /// Variable that overrides the app readiness timeout, in seconds.
@@ -291,8 +293,14 @@ impl Config {
     }
 }
 
-/// Returns the workspace root: the parent of the harness crate's manifest folder, as compiled in.
-fn default_workspace() -> PathBuf {
+/// Returns the workspace root when HARNESS_WORKSPACE is unset: NEXTEST_WORKSPACE_ROOT under
+/// nextest, which `cargo nextest run --archive-file … --workspace-remap DIR` points at DIR, or
+/// else the parent of the harness crate's manifest folder, as compiled in.
+pub fn default_workspace() -> PathBuf {
+    if let Some(root) = std::env::var_os(NEXTEST_WORKSPACE_ROOT_VAR).filter(|root| !root.is_empty())
+    {
+        return PathBuf::from(root);
+    }
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
 }

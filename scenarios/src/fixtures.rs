@@ -3,18 +3,23 @@
 
 use std::path::PathBuf;
 
+use harness::config::default_workspace;
+
 /// Migrations folder of the project.
 pub fn migrations_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations"))
+    default_workspace().join("migrations")
+}
+
+/// Folder of the self-test fixtures, `scenarios/fixtures`, found at run time so that a test
+/// run from a nextest archive reads the copy that travelled with it.
+fn fixtures_dir() -> PathBuf {
+    default_workspace().join("scenarios").join("fixtures")
 }
 
 /// A copy of `migrations/` in which [`EXTRA_COLUMN_FILE`] ends with
 /// [`EXTRA_COLUMN_STATEMENT`]: `migrations.replay` must fail on the schema snapshot.
 pub fn extra_column_migrations_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/migrations-extra-column"
-    ))
+    fixtures_dir().join("migrations-extra-column")
 }
 
 /// The only file of the extra-column fixture that differs from `migrations/`.
@@ -105,7 +110,7 @@ pub fn prisma_migrations_dir() -> PathBuf {
 }
 
 fn fixture_dir(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures")).join(name)
+    fixtures_dir().join(name)
 }
 
 #[cfg(test)]

@@ -42,8 +42,8 @@ pub enum SnapshotError {
 }
 
 /// Returns the folder of committed snapshots: `$HARNESS_SNAPSHOTS_DIR`, else
-/// `$HARNESS_WORKSPACE/snapshots`, else `snapshots/` at the root of the workspace this crate
-/// was built from. An empty variable counts as unset.
+/// `$HARNESS_WORKSPACE/snapshots`, else `snapshots/` at the root of the workspace that
+/// [`harness::config::default_workspace`] returns. An empty variable counts as unset.
 pub fn snapshots_dir() -> PathBuf {
     let variable = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
     let dir = match (
@@ -52,7 +52,7 @@ pub fn snapshots_dir() -> PathBuf {
     ) {
         (Some(dir), _) => PathBuf::from(dir),
         (None, Some(workspace)) => PathBuf::from(workspace).join("snapshots"),
-        (None, None) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots"),
+        (None, None) => harness::config::default_workspace().join("snapshots"),
     };
     // Resolve `..` so that messages show a plain path. A missing folder stays as it is.
     dir.canonicalize().unwrap_or(dir)

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::{describe, in_run, step};
 use harness::check::{CheckResult, Status};
@@ -45,7 +45,7 @@ async fn as_superuser(run: &Run, database: &str, statements: &[&str]) {
 
 /// Copies the workspace's migrations into a fresh folder and adds `extra` as the next version.
 fn migrations_with(name: &str, extra: &str) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let source = scenarios::fixtures::migrations_dir();
     let target = std::env::temp_dir().join(format!("lv-migrations-{name}-{}", std::process::id()));
     if target.exists() {
         std::fs::remove_dir_all(&target)

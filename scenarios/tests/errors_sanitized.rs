@@ -36,7 +36,7 @@ async fn error_shapes() {
     .unwrap_or_else(|message| panic!("sending the catalogue failed: {message}"));
 
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../../snapshots");
+    settings.set_snapshot_path(scenarios::snapshot::snapshots_dir());
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
 

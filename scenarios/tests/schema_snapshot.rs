@@ -36,7 +36,7 @@ async fn schema_matches_snapshot() {
     .expect("run should start and shut down");
 
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../../snapshots");
+    settings.set_snapshot_path(scenarios::snapshot::snapshots_dir());
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_snapshot!(SCHEMA_SNAPSHOT, description));
 }

@@ -28,7 +28,7 @@ const REGRESSIONS_HEADER: &str = "\
 
 /// Returns the regressions file of `crud.properties`, next to this crate's sources.
 pub fn regressions_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("proptest-regressions/crud_properties.txt")
+    harness::config::default_workspace().join("scenarios/proptest-regressions/crud_properties.txt")
 }
 
 /// Source and destination of the runner's failing seeds.
