@@ -44,11 +44,32 @@ pub fn delete_audit_rows_migrations_dir() -> PathBuf {
 /// The migration that the delete-audit-rows fixture adds after the copy of `migrations/`.
 pub const DELETE_AUDIT_ROWS_FILE: &str = "0006_delete_audit_log_deletes.sql";
 
-/// A migrations folder of its own whose only table has a CHECK constraint,
+/// A migrations folder of its own whose table `tickets` has a CHECK constraint,
 /// `tickets_code_check` on column `code`, that the row generator of `migrations.stepwise`
-/// cannot satisfy: the check must stop with an error that names the constraint and column.
+/// cannot satisfy, and whose version 3, `0003_delete_notes.sql`, deletes the rows of the other
+/// table, `notes`: the check must report both, naming the table, constraint and column of the
+/// first.
 pub fn unsatisfiable_check_migrations_dir() -> PathBuf {
     fixture_dir("migrations-unsatisfiable-check")
+}
+
+/// A migrations folder of its own with an enum column, `notes.status` of type `note_status`,
+/// whose version 2, `0002_delete_published_notes.sql`, deletes the rows of the second label:
+/// `migrations.stepwise` must report it, because its generated rows include every label.
+pub fn enum_labels_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-enum-labels")
+}
+
+/// A migrations folder of its own whose version 2 renames the table `notes` to `memos` and its
+/// column `body` to `text`, keeping every row: `migrations.stepwise` must pass.
+pub fn rename_table_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-rename-table")
+}
+
+/// The rename-table folder with a version 2, `0002_rename_notes_lose_row.sql`, that also
+/// deletes one row of the renamed table: `migrations.stepwise` must report it.
+pub fn rename_table_lose_rows_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-rename-table-lose-rows")
 }
 
 /// A migrations folder of its own whose version 2, `0002_add_notes_owner.sql`, adds a NOT NULL
