@@ -106,6 +106,20 @@ pub fn index_existing_table_migrations_dir() -> PathBuf {
     fixture_dir("migrations-index-existing-table")
 }
 
+/// A migrations folder of its own whose version 2, `0002_index_notes_title.sql`, is a
+/// `-- no-transaction` file with `CREATE INDEX CONCURRENTLY` as its only statement:
+/// `migrations.lint` and `migrations.stepwise` must pass.
+pub fn concurrent_index_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-concurrent-index")
+}
+
+/// The concurrent-index folder with `SET lock_timeout` and `SET statement_timeout` before the
+/// build in the same `-- no-transaction` file: `migrations.lint` must report it, and
+/// `migrations.stepwise` must report that Postgres rejects it.
+pub fn concurrent_index_with_set_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-concurrent-index-with-set")
+}
+
 /// A migrations folder of its own with a down file for every migration, each undoing exactly
 /// its up file: `migrations.roundtrip` must pass.
 pub fn reversible_migrations_dir() -> PathBuf {

@@ -2,7 +2,8 @@
 //! self-tests use a migration that drops a column holding data, one that deletes the rows of one
 //! allowed CHECK value, one that deletes the rows of one enum label, one that fails on rows, a
 //! CHECK constraint that the row generator cannot satisfy, and a table rename with and without
-//! a lost row.
+//! a lost row. Two more show how sqlx applies a `-- no-transaction` file with a concurrent
+//! index build, alone and after `SET` statements.
 
 mod common;
 
@@ -10,6 +11,7 @@ use common::{describe, in_run};
 use harness::check::Status;
 use harness::run::RunOptions;
 use scenarios::fixtures::{
+    concurrent_index_migrations_dir, concurrent_index_with_set_migrations_dir,
     delete_audit_rows_migrations_dir, drop_column_migrations_dir, enum_labels_migrations_dir,
     not_null_column_migrations_dir, prisma_migrations_dir, rename_table_lose_rows_migrations_dir,
     rename_table_migrations_dir, unsatisfiable_check_migrations_dir,
@@ -215,6 +217,48 @@ async fn migrations_stepwise_flags_rows_lost_in_rename() {
         "migration 2 (0002_rename_notes_lose_row.sql) changed the row count of table notes \
          (now memos) from 3 to 2",
         "{}",
+        describe(&result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_stepwise_applies_lone_concurrent_index() {
+    let options = RunOptions {
+        migrations_dir: Some(concurrent_index_migrations_dir()),
+        ..RunOptions::default()
+    };
+    let result = in_run(options, async |run| {
+        migrations_stepwise::run(run.deployment()).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_stepwise_shows_concurrent_index_after_set_fails() {
+    let options = RunOptions {
+        migrations_dir: Some(concurrent_index_with_set_migrations_dir()),
+        ..RunOptions::default()
+    };
+    let result = in_run(options, async |run| {
+        migrations_stepwise::run(run.deployment()).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert_eq!(result.findings.len(), 1, "{}", describe(&result));
+    assert!(
+        result.findings[0].starts_with(
+            "migration 2 (0002_index_notes_title.sql) failed to apply on top of the rows of the \
+             earlier versions"
+        ),
+        "{}",
+        describe(&result)
+    );
+    assert!(
+        result.findings[0].contains("cannot run inside a transaction block"),
+        "the finding should carry Postgres's reason: {}",
         describe(&result)
     );
 }
