@@ -53,6 +53,14 @@ pub fn unsatisfiable_check_migrations_dir() -> PathBuf {
     fixture_dir("migrations-unsatisfiable-check")
 }
 
+/// A migrations folder of its own whose table `order_lines` has a foreign key of two columns,
+/// which the row generator of `migrations.stepwise` does not follow, and whose version 2,
+/// `0002_delete_orders.sql`, deletes the rows of the other table, `orders`: the check must
+/// report both.
+pub fn composite_foreign_key_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-composite-foreign-key")
+}
+
 /// A migrations folder of its own with an enum column, `notes.status` of type `note_status`,
 /// whose version 2, `0002_delete_published_notes.sql`, deletes the rows of the second label:
 /// `migrations.stepwise` must report it, because its generated rows include every label.
