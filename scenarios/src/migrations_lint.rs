@@ -346,4 +346,23 @@ mod tests {
             "violations: {violations:?}"
         );
     }
+
+    #[test]
+    fn other_outside_transaction_statements_are_flagged() {
+        let cases = [
+            "DROP INDEX CONCURRENTLY IF EXISTS notes_title_idx;",
+            "REINDEX INDEX CONCURRENTLY notes_title_idx;",
+            "VACUUM notes;",
+            "CREATE DATABASE scratch;",
+            "ALTER SYSTEM SET work_mem = '8MB';",
+        ];
+        for sql in cases {
+            let violations = lint_migration("0002_x.sql", sql);
+
+            assert!(
+                rules(&violations).contains(&transaction_mode::RULE_NO_TRANSACTION_REQUIRED),
+                "{sql} should be flagged: {violations:?}"
+            );
+        }
+    }
 }
