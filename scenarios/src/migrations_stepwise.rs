@@ -138,14 +138,11 @@ async fn replay(
             })?;
         generated += rows.inserted;
 
-        // A table fails again at every later version, so only its first failure is reported.
-        for (table, error) in rows.failed_tables {
-            if unfilled_tables.insert(table.clone()) {
-                findings.push(format!(
-                    "cannot generate rows for table {table} at {label}, so no later migration is \
-                     checked against its data: {}",
-                    redact(deployment, &error.to_string())
-                ));
+        // An unfilled table usually fails again at each later version, so only its first failure
+        // is reported.
+        for failed in rows.failed_tables {
+            if unfilled_tables.insert(failed.table.clone()) {
+                findings.push(unfilled_table_finding(deployment, &label, &failed));
             }
         }
         before = read_fingerprint(deployment, &mut connection, &label).await?;
@@ -156,6 +153,25 @@ async fn replay(
         tracing::debug!(check = NAME, %error, "closing the scratch database connection failed");
     }
     Ok((files.len(), generated))
+}
+
+fn unfilled_table_finding(
+    deployment: &Deployment,
+    label: &str,
+    failed: &rows::FailedTable,
+) -> String {
+    let consequence = match failed.inserted {
+        0 => "so no later migration is checked against its data".to_owned(),
+        inserted => format!(
+            "so later migrations are checked against only the {inserted} rows inserted before \
+             the failure"
+        ),
+    };
+    format!(
+        "cannot generate rows for table {} at {label}, {consequence}: {}",
+        failed.table,
+        redact(deployment, &failed.error.to_string())
+    )
 }
 
 async fn read_fingerprint(

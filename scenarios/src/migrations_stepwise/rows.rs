@@ -109,9 +109,19 @@ pub enum RowsError {
 pub struct GeneratedRows {
     /// Number of rows inserted.
     pub inserted: u64,
-    /// Tables whose rows could not all be generated, with the reason. Rows inserted into such a
-    /// table before the failure stay.
-    pub failed_tables: Vec<(String, RowsError)>,
+    /// Tables whose rows could not all be generated.
+    pub failed_tables: Vec<FailedTable>,
+}
+
+/// A table whose generated rows could not all be inserted.
+#[derive(Debug)]
+pub struct FailedTable {
+    /// The table.
+    pub table: String,
+    /// Rows inserted into it before the failure, which stay.
+    pub inserted: u64,
+    /// The reason.
+    pub error: RowsError,
 }
 
 /// Inserts generated rows into every table of schema `public` except `_sqlx_migrations`. Each
@@ -136,7 +146,11 @@ pub async fn insert_generated_rows(
             Ok(inserted) => generated.inserted += inserted,
             Err((inserted, error)) => {
                 generated.inserted += inserted;
-                generated.failed_tables.push((table_name.clone(), error));
+                generated.failed_tables.push(FailedTable {
+                    table: table_name.clone(),
+                    inserted,
+                    error,
+                });
             }
         }
     }
