@@ -49,11 +49,40 @@ pub fn delete_audit_rows_migrations_dir() -> PathBuf {
 /// The migration that the delete-audit-rows fixture adds after the copy of `migrations/`.
 pub const DELETE_AUDIT_ROWS_FILE: &str = "0006_delete_audit_log_deletes.sql";
 
-/// A migrations folder of its own whose only table has a CHECK constraint,
+/// A migrations folder of its own whose table `tickets` has a CHECK constraint,
 /// `tickets_code_check` on column `code`, that the row generator of `migrations.stepwise`
-/// cannot satisfy: the check must stop with an error that names the constraint and column.
+/// cannot satisfy, and whose version 3, `0003_delete_notes.sql`, deletes the rows of the other
+/// table, `notes`: the check must report both, naming the table, constraint and column of the
+/// first.
 pub fn unsatisfiable_check_migrations_dir() -> PathBuf {
     fixture_dir("migrations-unsatisfiable-check")
+}
+
+/// A migrations folder of its own whose table `order_lines` has a foreign key of two columns,
+/// which the row generator of `migrations.stepwise` does not follow, and whose version 2,
+/// `0002_delete_orders.sql`, deletes the rows of the other table, `orders`: the check must
+/// report both.
+pub fn composite_foreign_key_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-composite-foreign-key")
+}
+
+/// A migrations folder of its own with an enum column, `notes.status` of type `note_status`,
+/// whose version 2, `0002_delete_published_notes.sql`, deletes the rows of the second label:
+/// `migrations.stepwise` must report it, because its generated rows include every label.
+pub fn enum_labels_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-enum-labels")
+}
+
+/// A migrations folder of its own whose version 2 renames the table `notes` to `memos` and its
+/// column `body` to `text`, keeping every row: `migrations.stepwise` must pass.
+pub fn rename_table_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-rename-table")
+}
+
+/// The rename-table folder with a version 2, `0002_rename_notes_lose_row.sql`, that also
+/// deletes one row of the renamed table: `migrations.stepwise` must report it.
+pub fn rename_table_lose_rows_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-rename-table-lose-rows")
 }
 
 /// A migrations folder of its own whose version 2, `0002_add_notes_owner.sql`, adds a NOT NULL
@@ -88,6 +117,20 @@ pub fn tamper_lower_migrations_dir() -> PathBuf {
 /// index without `CONCURRENTLY` on the table of version 1: `migrations.lint` must report it.
 pub fn index_existing_table_migrations_dir() -> PathBuf {
     fixture_dir("migrations-index-existing-table")
+}
+
+/// A migrations folder of its own whose version 2, `0002_index_notes_title.sql`, is a
+/// `-- no-transaction` file with `CREATE INDEX CONCURRENTLY` as its only statement:
+/// `migrations.lint` and `migrations.stepwise` must pass.
+pub fn concurrent_index_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-concurrent-index")
+}
+
+/// The concurrent-index folder with `SET lock_timeout` and `SET statement_timeout` before the
+/// build in the same `-- no-transaction` file: `migrations.lint` must report it, and
+/// `migrations.stepwise` must report that Postgres rejects it.
+pub fn concurrent_index_with_set_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-concurrent-index-with-set")
 }
 
 /// A migrations folder of its own with a down file for every migration, each undoing exactly

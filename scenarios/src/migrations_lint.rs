@@ -6,7 +6,9 @@
 //! sqlx runs each migration in a transaction unless its first line is `-- no-transaction`, so
 //! the linter assumes one. With that setting squawk does not flag an index built on a table
 //! created earlier in the same migration, because no other session can use that table before the
-//! commit.
+//! commit. Statements that cannot run in a transaction block, such as `CREATE INDEX
+//! CONCURRENTLY`, must stand alone in a `-- no-transaction` file. [`transaction_mode`] reports
+//! them and waives the squawk rules whose fix would make them fail.
 //!
 //! Reviewed exceptions live in the folder's `lint-allow.toml` (see [`allow_list`]). An entry
 //! that matches no violation is itself a finding, so the list cannot outlive its reason. It
@@ -14,6 +16,7 @@
 //! file name in findings and in the allow-list is `<folder>/migration.sql`.
 
 pub mod allow_list;
+pub mod transaction_mode;
 
 use std::path::Path;
 use std::time::Instant;
@@ -25,19 +28,18 @@ use squawk_linter::{Linter, Rule, Violation};
 use crate::migration_files::{MigrationFile, migration_label};
 use crate::migration_source;
 use allow_list::{ALLOW_LIST_FILE, Allowance, read_allow_list, validate_allow_list};
+use transaction_mode::{apply_transaction_rules, runs_in_transaction};
 
 /// Stable check name.
 pub const NAME: &str = "migrations.lint";
-
-/// The first line that makes sqlx 0.9 run a migration outside a transaction.
-const NO_TRANSACTION_DIRECTIVE: &str = "-- no-transaction";
 
 /// One violation squawk reported in one migration file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LintViolation {
     /// File name of the migration.
     pub file_name: String,
-    /// Squawk rule name, such as `require-concurrent-index-creation`.
+    /// Rule name: a squawk rule such as `require-concurrent-index-creation`, or one of the
+    /// rules of [`transaction_mode`].
     pub rule: String,
     /// Line of the statement, from 1.
     pub line: usize,
@@ -127,17 +129,19 @@ fn lint_with_allow_list(dir: &Path, findings: &mut Vec<String>) -> String {
 }
 
 /// Lints one migration's SQL with squawk's default rules for PostgreSQL 15, inside a
-/// transaction unless the file opts out with `-- no-transaction`.
+/// transaction unless the file opts out with `-- no-transaction`, then applies the rules of
+/// [`transaction_mode`].
 pub fn lint_migration(file_name: &str, sql: &str) -> Vec<LintViolation> {
     let parse = squawk_syntax::SourceFile::parse(sql);
     let mut linter = Linter::with_default_rules();
-    linter.settings.assume_in_transaction = !sql.trim_start().starts_with(NO_TRANSACTION_DIRECTIVE);
+    linter.settings.assume_in_transaction = runs_in_transaction(sql);
 
     let mut violations: Vec<LintViolation> = linter
         .lint(&parse, sql)
         .into_iter()
         .map(|violation| to_lint_violation(file_name, sql, violation))
         .collect();
+    apply_transaction_rules(file_name, sql, &parse, &mut violations);
     violations.sort_by(|a, b| a.line.cmp(&b.line).then(a.rule.cmp(&b.rule)));
     violations
 }
@@ -256,5 +260,109 @@ mod tests {
             !rules(&violations).contains(&"ban-concurrent-index-creation-in-transaction"),
             "violations: {violations:?}"
         );
+    }
+
+    #[test]
+    fn lone_concurrent_index_without_transaction_is_clean() {
+        let sql = "-- no-transaction\n\
+                   CREATE INDEX CONCURRENTLY IF NOT EXISTS notes_title_idx ON notes (title);\n";
+
+        let violations = lint_migration("0002_x.sql", sql);
+
+        assert!(violations.is_empty(), "violations: {violations:?}");
+    }
+
+    #[test]
+    fn concurrent_index_in_transaction_is_flagged() {
+        let sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS notes_title_idx ON notes (title);\n";
+
+        let violations = lint_migration("0002_x.sql", sql);
+
+        let rule = violations
+            .iter()
+            .find(|v| v.rule == transaction_mode::RULE_NO_TRANSACTION_REQUIRED)
+            .unwrap_or_else(|| panic!("the index should be flagged: {violations:?}"));
+        assert_eq!(rule.line, 1);
+        assert!(
+            rule.message.contains("`-- no-transaction`"),
+            "the message should name the directive: {}",
+            rule.message
+        );
+    }
+
+    #[test]
+    fn concurrent_index_in_transaction_is_flagged_once() {
+        let sql = "SET lock_timeout = '1s';\n\
+                   SET statement_timeout = '5s';\n\
+                   CREATE INDEX CONCURRENTLY IF NOT EXISTS notes_title_idx ON notes (title);\n";
+
+        let violations = lint_migration("0002_x.sql", sql);
+
+        assert_eq!(
+            rules(&violations),
+            [transaction_mode::RULE_NO_TRANSACTION_REQUIRED],
+            "squawk's rule for the same statement should give way: {violations:?}"
+        );
+    }
+
+    #[test]
+    fn no_transaction_file_with_set_is_flagged() {
+        let sql = "-- no-transaction\n\
+                   SET lock_timeout = '1s';\n\
+                   CREATE INDEX CONCURRENTLY IF NOT EXISTS notes_title_idx ON notes (title);\n";
+
+        let violations = lint_migration("0002_x.sql", sql);
+
+        let rule = violations
+            .iter()
+            .find(|v| v.rule == transaction_mode::RULE_NO_TRANSACTION_ALONE)
+            .unwrap_or_else(|| panic!("the index should be flagged: {violations:?}"));
+        assert_eq!(rule.line, 3);
+    }
+
+    #[test]
+    fn directive_after_blank_line_is_ignored() {
+        // sqlx 0.9.1 reads the directive only at the very start of the file.
+        let sql = "\n-- no-transaction\n\
+                   CREATE INDEX CONCURRENTLY IF NOT EXISTS notes_title_idx ON notes (title);\n";
+
+        let violations = lint_migration("0002_x.sql", sql);
+
+        assert!(
+            rules(&violations).contains(&transaction_mode::RULE_NO_TRANSACTION_REQUIRED),
+            "violations: {violations:?}"
+        );
+    }
+
+    #[test]
+    fn no_transaction_file_keeps_timeout_rules() {
+        // The waiver covers only a lone statement that must run outside a transaction.
+        let sql = "-- no-transaction\nALTER TABLE notes ADD COLUMN IF NOT EXISTS due date;\n";
+
+        let violations = lint_migration("0002_x.sql", sql);
+
+        assert!(
+            rules(&violations).contains(&"require-lock-timeout"),
+            "violations: {violations:?}"
+        );
+    }
+
+    #[test]
+    fn other_outside_transaction_statements_are_flagged() {
+        let cases = [
+            "DROP INDEX CONCURRENTLY IF EXISTS notes_title_idx;",
+            "REINDEX INDEX CONCURRENTLY notes_title_idx;",
+            "VACUUM notes;",
+            "CREATE DATABASE scratch;",
+            "ALTER SYSTEM SET work_mem = '8MB';",
+        ];
+        for sql in cases {
+            let violations = lint_migration("0002_x.sql", sql);
+
+            assert!(
+                rules(&violations).contains(&transaction_mode::RULE_NO_TRANSACTION_REQUIRED),
+                "{sql} should be flagged: {violations:?}"
+            );
+        }
     }
 }

@@ -2,12 +2,15 @@
 //! and after each one generated rows valid for that version are inserted. Every later
 //! migration must keep the earlier rows and their values: a migration that drops a table or a
 //! column holding data, deletes rows or rewrites values is reported with its version and file.
+//! A renamed table or column is followed (see [`fingerprint`]). A table that the generator
+//! cannot fill is a finding too, because no later migration is checked against its data.
 //! It reads sqlx and Prisma Migrate folders (see [`migration_source`]).
 
 mod allowed_values;
 mod fingerprint;
 mod rows;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use harness::check::CheckResult;
@@ -108,6 +111,7 @@ async fn replay(
 
     let mut next_row = 0;
     let mut generated = 0;
+    let mut unfilled_tables = BTreeSet::new();
     let mut before = fingerprint::Fingerprint::new();
     for file in &files {
         let label = migration_label(&files, file.version);
@@ -124,7 +128,7 @@ async fn replay(
         let after = read_fingerprint(deployment, &mut connection, &label).await?;
         findings.extend(compare_fingerprints(&label, &before, &after));
 
-        generated += rows::insert_generated_rows(&mut connection, ROWS_PER_TABLE, &mut next_row)
+        let rows = rows::insert_generated_rows(&mut connection, ROWS_PER_TABLE, &mut next_row)
             .await
             .map_err(|error| {
                 Stop(format!(
@@ -132,6 +136,15 @@ async fn replay(
                     redact(deployment, &error.to_string())
                 ))
             })?;
+        generated += rows.inserted;
+
+        // An unfilled table usually fails again at each later version, so only its first failure
+        // is reported.
+        for failed in rows.failed_tables {
+            if unfilled_tables.insert(failed.table.clone()) {
+                findings.push(unfilled_table_finding(deployment, &label, &failed));
+            }
+        }
         before = read_fingerprint(deployment, &mut connection, &label).await?;
         log_step(file, &before);
     }
@@ -140,6 +153,25 @@ async fn replay(
         tracing::debug!(check = NAME, %error, "closing the scratch database connection failed");
     }
     Ok((files.len(), generated))
+}
+
+fn unfilled_table_finding(
+    deployment: &Deployment,
+    label: &str,
+    failed: &rows::FailedTable,
+) -> String {
+    let consequence = match failed.inserted {
+        0 => "so no later migration is checked against its data".to_owned(),
+        inserted => format!(
+            "so later migrations are checked against only the {inserted} rows inserted before \
+             the failure"
+        ),
+    };
+    format!(
+        "cannot generate rows for table {} at {label}, {consequence}: {}",
+        failed.table,
+        redact(deployment, &failed.error.to_string())
+    )
 }
 
 async fn read_fingerprint(

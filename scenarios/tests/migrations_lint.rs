@@ -1,5 +1,6 @@
 //! `migrations.lint` on the project's migrations and its allow-list, and its self-tests with a
-//! non-concurrent index build on an existing table, in a sqlx and in a Prisma Migrate folder.
+//! non-concurrent index build on an existing table, in a sqlx and in a Prisma Migrate folder,
+//! and with a concurrent build in a `-- no-transaction` file, alone and after `SET` statements.
 //! The check reads files only.
 
 mod common;
@@ -7,6 +8,7 @@ mod common;
 use common::describe;
 use harness::check::Status;
 use scenarios::fixtures::{
+    concurrent_index_migrations_dir, concurrent_index_with_set_migrations_dir,
     index_existing_table_migrations_dir, migrations_dir, prisma_migrations_dir,
 };
 use scenarios::migrations_lint;
@@ -44,6 +46,29 @@ fn migrations_lint_reads_prisma_folder() {
              require-concurrent-index-creation:"
         )),
         "a finding should name the Prisma migration and the index rule: {}",
+        describe(&result)
+    );
+}
+
+#[test]
+fn migrations_lint_passes_lone_concurrent_index() {
+    let result = migrations_lint::lint_folder(&concurrent_index_migrations_dir());
+
+    assert_eq!(result.status, Status::Pass, "{}", describe(&result));
+}
+
+#[test]
+fn migrations_lint_flags_concurrent_index_after_set() {
+    let result = migrations_lint::lint_folder(&concurrent_index_with_set_migrations_dir());
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert_eq!(result.findings.len(), 1, "{}", describe(&result));
+    assert!(
+        result.findings[0].starts_with(
+            "migration 2 (0002_index_notes_title.sql) line 7: sqlx-no-transaction-statement-alone: \
+             CREATE INDEX CONCURRENTLY fails in this file"
+        ),
+        "{}",
         describe(&result)
     );
 }

@@ -1,7 +1,8 @@
 //! Fingerprints of the data in the `public` tables: per table the row count, and per column the
 //! number of non-NULL values and an MD5 checksum of every row's value paired with its primary
 //! key. Two fingerprints taken before and after a migration show which data it dropped or
-//! rewrote.
+//! rewrote. Tables are matched by OID and columns by attribute number, so a renamed table or
+//! column is compared with its data under the old name.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,9 @@ use super::quote_identifier;
 /// Fingerprint of one column's values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ColumnFingerprint {
+    /// Attribute number (`pg_attribute.attnum`), which a rename keeps and Postgres never
+    /// reuses within a table.
+    pub attnum: i16,
     /// Rows where the column is not NULL.
     pub non_null: i64,
     /// MD5 of the `key=value` lines of every row, in key order.
@@ -22,6 +26,8 @@ pub struct ColumnFingerprint {
 /// Fingerprint of one table's rows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TableFingerprint {
+    /// The table's OID (`pg_class.oid`), which `ALTER TABLE ... RENAME TO` keeps.
+    pub oid: i64,
     /// Row count.
     pub rows: i64,
     /// Columns by name.
@@ -38,8 +44,8 @@ pub type Fingerprint = BTreeMap<String, TableFingerprint>;
 /// to `bigint`) keeps the fingerprint, and one that changes it (`integer` to `numeric(10,2)`
 /// turns `5` into `5.00`) does not.
 pub async fn read_fingerprint(connection: &mut PgConnection) -> Result<Fingerprint, sqlx::Error> {
-    let columns: Vec<(String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, a.attname::text
+    let columns: Vec<(String, i64, String, i16)> = sqlx::query_as(
+        "SELECT c.relname::text, c.oid::int8, a.attname::text, a.attnum
          FROM pg_attribute a
          JOIN pg_class c ON c.oid = a.attrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -62,9 +68,10 @@ pub async fn read_fingerprint(connection: &mut PgConnection) -> Result<Fingerpri
     .fetch_all(&mut *connection)
     .await?;
 
-    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (table, column) in columns {
-        tables.entry(table).or_default().push(column);
+    let mut tables: BTreeMap<String, (i64, Vec<(String, i16)>)> = BTreeMap::new();
+    for (table, oid, column, attnum) in columns {
+        let entry = tables.entry(table).or_insert_with(|| (oid, Vec::new()));
+        entry.1.push((column, attnum));
     }
     let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (table, column) in primary_keys {
@@ -72,13 +79,14 @@ pub async fn read_fingerprint(connection: &mut PgConnection) -> Result<Fingerpri
     }
 
     let mut fingerprint = Fingerprint::new();
-    for (table, columns) in &tables {
+    for (table, (oid, columns)) in &tables {
         let key = keys.get(table).map(Vec::as_slice).unwrap_or_default();
-        let sql = fingerprint_query(table, columns, key);
+        let names: Vec<String> = columns.iter().map(|(name, _)| name.clone()).collect();
+        let sql = fingerprint_query(table, &names, key);
         let row = sqlx::query(AssertSqlSafe(sql))
             .fetch_one(&mut *connection)
             .await?;
-        fingerprint.insert(table.clone(), table_fingerprint(&row, columns)?);
+        fingerprint.insert(table.clone(), table_fingerprint(&row, *oid, columns)?);
     }
     Ok(fingerprint)
 }
@@ -116,17 +124,23 @@ fn fingerprint_query(table: &str, columns: &[String], key: &[String]) -> String 
     )
 }
 
-fn table_fingerprint(row: &PgRow, columns: &[String]) -> Result<TableFingerprint, sqlx::Error> {
+fn table_fingerprint(
+    row: &PgRow,
+    oid: i64,
+    columns: &[(String, i16)],
+) -> Result<TableFingerprint, sqlx::Error> {
     let mut table = TableFingerprint {
+        oid,
         rows: row.try_get(0)?,
         columns: BTreeMap::new(),
     };
-    for (index, column) in columns.iter().enumerate() {
-        let non_null: i64 = row.try_get(1 + 2 * index)?;
-        let checksum: String = row.try_get(2 + 2 * index)?;
-        table
-            .columns
-            .insert(column.clone(), ColumnFingerprint { non_null, checksum });
+    for (index, (column, attnum)) in columns.iter().enumerate() {
+        let column_fingerprint = ColumnFingerprint {
+            attnum: *attnum,
+            non_null: row.try_get(1 + 2 * index)?,
+            checksum: row.try_get(2 + 2 * index)?,
+        };
+        table.columns.insert(column.clone(), column_fingerprint);
     }
     Ok(table)
 }
@@ -135,6 +149,11 @@ fn table_fingerprint(row: &PgRow, columns: &[String]) -> Result<TableFingerprint
 /// one finding per table or column whose data the migration dropped or changed, each starting
 /// with `migration` (such as `migration 3 (0003_drop_body.sql)`). Tables and columns that the
 /// migration added are not findings.
+///
+/// A table is matched by OID first and by name second, so a renamed table is followed and a
+/// table rebuilt under its old name (created anew, filled, renamed into place) is compared by
+/// name. Columns are matched the same way by attribute number and name. A copy into a table of
+/// another name is not followed: it shows as a dropped table.
 pub fn compare_fingerprints(
     migration: &str,
     before: &Fingerprint,
@@ -142,41 +161,88 @@ pub fn compare_fingerprints(
 ) -> Vec<String> {
     let mut findings = Vec::new();
     for (table, old) in before {
-        let Some(new) = after.get(table) else {
+        let Some((new_name, new)) = find_table(after, table, old.oid) else {
             if old.rows > 0 {
                 findings.push(format!(
-                    "{migration} dropped or renamed table {table}, which held {} rows",
+                    "{migration} dropped table {table}, which held {} rows (no table keeps its \
+                     OID or its name)",
                     old.rows
                 ));
             }
             continue;
         };
+        let table_label = renamed(table, new_name);
+        let renamed_column =
+            |old: &str, new: &str| renamed(&format!("{table}.{old}"), &format!("{new_name}.{new}"));
         if new.rows != old.rows {
             findings.push(format!(
-                "{migration} changed the row count of table {table} from {} to {}",
+                "{migration} changed the row count of table {table_label} from {} to {}",
                 old.rows, new.rows
             ));
             // Every column checksum changes with the row count, so they would only repeat it.
             continue;
         }
         for (column, old_column) in &old.columns {
-            match new.columns.get(column) {
-                None if old_column.non_null > 0 => findings.push(format!(
-                    "{migration} dropped or renamed column {table}.{column}, which held data in \
-                     {} of {} rows",
-                    old_column.non_null, old.rows
-                )),
-                None => {}
-                Some(new_column) if new_column != old_column => findings.push(format!(
-                    "{migration} rewrote the values of column {table}.{column}: the checksum of \
-                     its {} rows changed ({} to {} non-NULL values)",
-                    old.rows, old_column.non_null, new_column.non_null
-                )),
-                Some(_) => {}
+            // Attribute numbers identify a column only within the same table.
+            let attnum = (new.oid == old.oid).then_some(old_column.attnum);
+            let Some((new_column_name, new_column)) = find_column(new, column, attnum) else {
+                if old_column.non_null > 0 {
+                    findings.push(format!(
+                        "{migration} dropped column {}, which held data in {} of {} rows",
+                        renamed_column(column, column),
+                        old_column.non_null,
+                        old.rows
+                    ));
+                }
+                continue;
+            };
+            let same_values = new_column.non_null == old_column.non_null
+                && new_column.checksum == old_column.checksum;
+            if !same_values {
+                findings.push(format!(
+                    "{migration} rewrote the values of column {}: the checksum of its {} rows \
+                     changed ({} to {} non-NULL values)",
+                    renamed_column(column, new_column_name),
+                    old.rows,
+                    old_column.non_null,
+                    new_column.non_null
+                ));
             }
         }
     }
     findings
+}
+
+fn find_table<'a>(
+    after: &'a Fingerprint,
+    name: &str,
+    oid: i64,
+) -> Option<(&'a String, &'a TableFingerprint)> {
+    after
+        .iter()
+        .find(|(_, table)| table.oid == oid)
+        .or_else(|| after.get_key_value(name))
+}
+
+fn find_column<'a>(
+    table: &'a TableFingerprint,
+    name: &str,
+    attnum: Option<i16>,
+) -> Option<(&'a String, &'a ColumnFingerprint)> {
+    table
+        .columns
+        .iter()
+        .find(|(_, column)| Some(column.attnum) == attnum)
+        .or_else(|| table.columns.get_key_value(name))
+}
+
+/// Names a table or column as `old (now new)` when a migration renamed it.
+fn renamed(old: &str, new: &str) -> String {
+    if old == new {
+        old.to_owned()
+    } else {
+        format!("{old} (now {new})")
+    }
 }
 
 #[cfg(test)]
@@ -185,15 +251,19 @@ mod tests {
 
     const MIGRATION: &str = "migration 3 (0003_x.sql)";
 
-    fn table(rows: i64, columns: &[(&str, i64, &str)]) -> TableFingerprint {
+    /// Builds a table fingerprint whose columns get attribute numbers 1, 2, ... in order.
+    fn table(oid: i64, rows: i64, columns: &[(&str, i64, &str)]) -> TableFingerprint {
         TableFingerprint {
+            oid,
             rows,
             columns: columns
                 .iter()
-                .map(|(name, non_null, checksum)| {
+                .zip(1..)
+                .map(|((name, non_null, checksum), attnum)| {
                     (
                         (*name).to_owned(),
                         ColumnFingerprint {
+                            attnum,
                             non_null: *non_null,
                             checksum: (*checksum).to_owned(),
                         },
@@ -210,15 +280,19 @@ mod tests {
             .collect()
     }
 
+    fn notes(oid: i64) -> TableFingerprint {
+        table(oid, 2, &[("id", 2, "a"), ("body", 2, "b")])
+    }
+
     #[test]
     fn compare_unchanged_and_added_is_clean() {
-        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 2, "b")]))]);
+        let before = fingerprint(&[("notes", notes(10))]);
         let after = fingerprint(&[
             (
                 "notes",
-                table(2, &[("id", 2, "a"), ("body", 2, "b"), ("tag", 0, "c")]),
+                table(10, 2, &[("id", 2, "a"), ("body", 2, "b"), ("tag", 0, "c")]),
             ),
-            ("tags", table(0, &[("id", 0, "d")])),
+            ("tags", table(11, 0, &[("id", 0, "d")])),
         ]);
 
         let findings = compare_fingerprints(MIGRATION, &before, &after);
@@ -228,24 +302,21 @@ mod tests {
 
     #[test]
     fn compare_dropped_column_is_finding() {
-        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 2, "b")]))]);
-        let after = fingerprint(&[("notes", table(2, &[("id", 2, "a")]))]);
+        let before = fingerprint(&[("notes", notes(10))]);
+        let after = fingerprint(&[("notes", table(10, 2, &[("id", 2, "a")]))]);
 
         let findings = compare_fingerprints(MIGRATION, &before, &after);
 
         assert_eq!(
             findings,
-            [
-                "migration 3 (0003_x.sql) dropped or renamed column notes.body, which held data \
-              in 2 of 2 rows"
-            ]
+            ["migration 3 (0003_x.sql) dropped column notes.body, which held data in 2 of 2 rows"]
         );
     }
 
     #[test]
     fn compare_dropped_empty_column_is_clean() {
-        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 0, "b")]))]);
-        let after = fingerprint(&[("notes", table(2, &[("id", 2, "a")]))]);
+        let before = fingerprint(&[("notes", table(10, 2, &[("id", 2, "a"), ("body", 0, "b")]))]);
+        let after = fingerprint(&[("notes", table(10, 2, &[("id", 2, "a")]))]);
 
         let findings = compare_fingerprints(MIGRATION, &before, &after);
 
@@ -254,8 +325,8 @@ mod tests {
 
     #[test]
     fn compare_rewritten_column_is_finding() {
-        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 2, "b")]))]);
-        let after = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 2, "x")]))]);
+        let before = fingerprint(&[("notes", notes(10))]);
+        let after = fingerprint(&[("notes", table(10, 2, &[("id", 2, "a"), ("body", 2, "x")]))]);
 
         let findings = compare_fingerprints(MIGRATION, &before, &after);
 
@@ -270,8 +341,8 @@ mod tests {
 
     #[test]
     fn compare_deleted_rows_is_one_finding() {
-        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a"), ("body", 2, "b")]))]);
-        let after = fingerprint(&[("notes", table(1, &[("id", 1, "c"), ("body", 1, "d")]))]);
+        let before = fingerprint(&[("notes", notes(10))]);
+        let after = fingerprint(&[("notes", table(10, 1, &[("id", 1, "c"), ("body", 1, "d")]))]);
 
         let findings = compare_fingerprints(MIGRATION, &before, &after);
 
@@ -283,15 +354,81 @@ mod tests {
 
     #[test]
     fn compare_dropped_table_is_finding() {
-        let before = fingerprint(&[("notes", table(2, &[("id", 2, "a")]))]);
+        let before = fingerprint(&[("notes", table(10, 2, &[("id", 2, "a")]))]);
         let after = Fingerprint::new();
 
         let findings = compare_fingerprints(MIGRATION, &before, &after);
 
         assert_eq!(
             findings,
-            ["migration 3 (0003_x.sql) dropped or renamed table notes, which held 2 rows"]
+            [
+                "migration 3 (0003_x.sql) dropped table notes, which held 2 rows (no table keeps \
+                 its OID or its name)"
+            ]
         );
+    }
+
+    #[test]
+    fn compare_renamed_table_is_clean() {
+        let before = fingerprint(&[("notes", notes(10))]);
+        let after = fingerprint(&[("memos", notes(10))]);
+
+        let findings = compare_fingerprints(MIGRATION, &before, &after);
+
+        assert!(findings.is_empty(), "unexpected findings: {findings:?}");
+    }
+
+    #[test]
+    fn compare_renamed_column_is_clean() {
+        let before = fingerprint(&[("notes", notes(10))]);
+        let after = fingerprint(&[("notes", table(10, 2, &[("id", 2, "a"), ("text", 2, "b")]))]);
+
+        let findings = compare_fingerprints(MIGRATION, &before, &after);
+
+        assert!(findings.is_empty(), "unexpected findings: {findings:?}");
+    }
+
+    #[test]
+    fn compare_renamed_table_with_deleted_rows_is_finding() {
+        let before = fingerprint(&[("notes", notes(10))]);
+        let after = fingerprint(&[("memos", table(10, 1, &[("id", 1, "c"), ("body", 1, "d")]))]);
+
+        let findings = compare_fingerprints(MIGRATION, &before, &after);
+
+        assert_eq!(
+            findings,
+            [
+                "migration 3 (0003_x.sql) changed the row count of table notes (now memos) from 2 \
+                 to 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn compare_renamed_column_with_new_values_is_finding() {
+        let before = fingerprint(&[("notes", notes(10))]);
+        let after = fingerprint(&[("memos", table(10, 2, &[("id", 2, "a"), ("text", 2, "x")]))]);
+
+        let findings = compare_fingerprints(MIGRATION, &before, &after);
+
+        assert_eq!(
+            findings,
+            [
+                "migration 3 (0003_x.sql) rewrote the values of column notes.body (now \
+                 memos.text): the checksum of its 2 rows changed (2 to 2 non-NULL values)"
+            ]
+        );
+    }
+
+    #[test]
+    fn compare_rebuilt_table_matches_by_name() {
+        // A table rebuilt under its old name has a new OID and new attribute numbers.
+        let before = fingerprint(&[("notes", notes(10))]);
+        let after = fingerprint(&[("notes", table(20, 2, &[("body", 2, "b"), ("id", 2, "a")]))]);
+
+        let findings = compare_fingerprints(MIGRATION, &before, &after);
+
+        assert!(findings.is_empty(), "unexpected findings: {findings:?}");
     }
 
     #[test]

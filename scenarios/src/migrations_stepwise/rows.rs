@@ -3,8 +3,8 @@
 //! data to lose.
 //!
 //! A column constrained by `CHECK (column IN (...))` takes each allowed value that the catalog
-//! lists, so that a later migration that deletes or rewrites the rows of any one value changes
-//! the fingerprint. Other values come from the column's name where the LocalizeVideos schema
+//! lists, and an enum column takes each label of its type, so that a later migration that
+//! deletes or rewrites the rows of any one value changes the fingerprint. Other values come from the column's name where the LocalizeVideos schema
 //! constrains it (an email with `@`, a BCP-47-shaped language tag), and otherwise from its
 //! type. A single-column foreign key takes the first key of the referenced table, so tables are
 //! filled parents first.
@@ -41,10 +41,13 @@ struct Table {
     columns: Vec<Column>,
     /// Foreign key column to (referenced table, referenced column).
     references: BTreeMap<String, (String, String)>,
-    /// Column to the values that its `CHECK (column IN (...))` constraint allows, in list order.
+    /// Column to the values it may take, in order: the list of its `CHECK (column IN (...))`
+    /// constraint, or else the labels of its enum type.
     allowed_values: BTreeMap<String, Vec<String>>,
     /// CHECK constraint name to the columns it references, for error messages.
     checks: BTreeMap<String, Vec<String>>,
+    /// Name of a foreign key of several columns, which makes the table unfillable.
+    composite_foreign_key: Option<String>,
 }
 
 /// Failure to generate or insert rows.
@@ -73,8 +76,8 @@ pub enum RowsError {
     },
     /// A generated row that a CHECK constraint rejected.
     #[error(
-        "a generated row for table {table} violates CHECK constraint {constraint} on column(s) \
-         {columns}: the row generator could not satisfy it. Write the constraint as \
+        "CHECK constraint {constraint} on column(s) {columns} rejected a generated row for \
+         table {table}: the row generator could not satisfy it. Write the constraint as \
          `column IN (...)`, whose values the generator reads from the catalog, or add a value \
          for the column to `known_value` in migrations_stepwise/rows.rs (row: {statement})"
     )]
@@ -91,7 +94,7 @@ pub enum RowsError {
     /// A foreign key of more than one column, which the generator does not follow.
     #[error(
         "table {table} has a foreign key of several columns ({constraint}), which the row \
-         generator does not support"
+         generator does not support yet. Add support for it to migrations_stepwise/rows.rs"
     )]
     CompositeForeignKey {
         /// The table.
@@ -101,29 +104,86 @@ pub enum RowsError {
     },
 }
 
-/// Inserts generated rows into every table of schema `public` except `_sqlx_migrations`, and
-/// returns the number of rows inserted. Each table gets at least `rows_per_table` rows, and
-/// enough rows to cover the allowed values of its IN-list columns (see [`row_count`]).
-/// `next_row` numbers the rows across calls, so that every generated key and unique value
-/// differs.
+/// Rows inserted by one call of [`insert_generated_rows`].
+#[derive(Debug, Default)]
+pub struct GeneratedRows {
+    /// Number of rows inserted.
+    pub inserted: u64,
+    /// Tables whose rows could not all be generated.
+    pub failed_tables: Vec<FailedTable>,
+}
+
+/// A table whose generated rows could not all be inserted.
+#[derive(Debug)]
+pub struct FailedTable {
+    /// The table.
+    pub table: String,
+    /// Rows inserted into it before the failure, which stay.
+    pub inserted: u64,
+    /// The reason.
+    pub error: RowsError,
+}
+
+/// Inserts generated rows into every table of schema `public` except `_sqlx_migrations`. Each
+/// table gets at least `rows_per_table` rows, and enough rows to cover the allowed values of its
+/// IN-list and enum columns (see [`row_count`]). `next_row` numbers the rows across calls, so
+/// that every generated key and unique value differs.
+///
+/// A table whose row cannot be built or inserted is listed in
+/// [`GeneratedRows::failed_tables`] and the other tables still get rows. Each INSERT commits
+/// on its own, so a rejected row does not undo the earlier ones. Only a failed catalog read
+/// returns an error.
 pub async fn insert_generated_rows(
     connection: &mut PgConnection,
     rows_per_table: u32,
     next_row: &mut u64,
-) -> Result<u64, RowsError> {
+) -> Result<GeneratedRows, RowsError> {
     let tables = read_tables(connection).await?;
-    let mut inserted = 0;
+    let mut generated = GeneratedRows::default();
     for table_name in parents_first(&tables) {
         let table = &tables[&table_name];
-        for index in 0..row_count(table, rows_per_table) {
-            *next_row += 1;
-            let statement = insert_statement(&table_name, table, *next_row, index)?;
-            sqlx::raw_sql(AssertSqlSafe(statement.clone()))
-                .execute(&mut *connection)
-                .await
-                .map_err(|source| insert_error(&table_name, table, statement, source))?;
-            inserted += 1;
+        match insert_table_rows(connection, &table_name, table, rows_per_table, next_row).await {
+            Ok(inserted) => generated.inserted += inserted,
+            Err((inserted, error)) => {
+                generated.inserted += inserted;
+                generated.failed_tables.push(FailedTable {
+                    table: table_name.clone(),
+                    inserted,
+                    error,
+                });
+            }
         }
+    }
+    Ok(generated)
+}
+
+/// Inserts the generated rows of one table. On failure, returns the rows inserted before it
+/// with the error.
+async fn insert_table_rows(
+    connection: &mut PgConnection,
+    table_name: &str,
+    table: &Table,
+    rows_per_table: u32,
+    next_row: &mut u64,
+) -> Result<u64, (u64, RowsError)> {
+    if let Some(constraint) = &table.composite_foreign_key {
+        let error = RowsError::CompositeForeignKey {
+            table: table_name.to_owned(),
+            constraint: constraint.clone(),
+        };
+        return Err((0, error));
+    }
+
+    let mut inserted = 0;
+    for index in 0..row_count(table, rows_per_table) {
+        *next_row += 1;
+        let statement =
+            insert_statement(table_name, table, *next_row, index).map_err(|e| (inserted, e))?;
+        sqlx::raw_sql(AssertSqlSafe(statement.clone()))
+            .execute(&mut *connection)
+            .await
+            .map_err(|source| (inserted, insert_error(table_name, table, statement, source)))?;
+        inserted += 1;
     }
     Ok(inserted)
 }
@@ -240,6 +300,31 @@ async fn read_tables(connection: &mut PgConnection) -> Result<BTreeMap<String, T
         });
     }
 
+    // Enum columns, also through a domain, take every label. A CHECK IN list read below
+    // replaces the labels, because it can allow fewer values.
+    let enum_labels: Vec<(String, String, Vec<String>)> = sqlx::query_as(
+        "SELECT c.relname::text, a.attname::text,
+                array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
+         FROM pg_attribute a
+         JOIN pg_class c ON c.oid = a.attrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_type t ON t.oid = a.atttypid
+         JOIN pg_enum e ON e.enumtypid =
+             CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+           AND a.attnum > 0 AND NOT a.attisdropped
+         GROUP BY c.relname, a.attname",
+    )
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(database("reading the enum labels"))?;
+
+    for (table, column, labels) in enum_labels {
+        if let Some(entry) = tables.get_mut(&table) {
+            entry.allowed_values.insert(column, labels);
+        }
+    }
+
     let foreign_keys: Vec<(String, String, i32, String, String)> = sqlx::query_as(
         "SELECT c.relname::text, con.conname::text, cardinality(con.conkey),
                 a.attname::text, rc.relname::text || '.' || ra.attname::text
@@ -257,7 +342,10 @@ async fn read_tables(connection: &mut PgConnection) -> Result<BTreeMap<String, T
 
     for (table, constraint, columns, column, referenced) in foreign_keys {
         if columns != 1 {
-            return Err(RowsError::CompositeForeignKey { table, constraint });
+            if let Some(entry) = tables.get_mut(&table) {
+                entry.composite_foreign_key.get_or_insert(constraint);
+            }
+            continue;
         }
         let (referenced_table, referenced_column) = referenced
             .split_once('.')
@@ -376,13 +464,10 @@ fn column_value(table: &str, column: &Column, row: u64) -> Result<String, RowsEr
     if column.is_array {
         return Ok(format!("'{{}}'::{}", column.sql_type));
     }
+    // Enum columns take their labels from `Table::allowed_values`, so only an enum type without
+    // labels gets here, and NULL is its only value.
     if column.base_kind == "e" {
-        return Ok(format!(
-            "(SELECT e.enumlabel FROM pg_enum e WHERE e.enumtypid = {}::regtype \
-             ORDER BY e.enumsortorder LIMIT 1)::{}",
-            quote_literal(&column.sql_type),
-            column.sql_type
-        ));
+        return Ok(format!("NULL::{}", column.sql_type));
     }
     let literal = match column.base_type.as_str() {
         "uuid" => format!("00000000-0000-4000-8000-{row:012}"),
