@@ -10,6 +10,7 @@ mod gc;
 mod preflight;
 mod scan;
 mod selection;
+mod settings;
 mod validate;
 
 use std::path::PathBuf;
@@ -63,6 +64,12 @@ struct Cli {
     #[arg(short, long, global = true)]
     verbose: bool,
 
+    /// Configuration file (TOML) [default: HARNESS_CONFIG, else .config/harness.toml of the
+    /// workspace when it exists]. Environment variables and flags override its values; see
+    /// docs/harness-config.md.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -110,6 +117,17 @@ enum Command {
         /// CRUD_PROPERTIES_REPLAY].
         #[arg(long, value_name = "CASE_SEED", value_parser = scenarios::crud_properties::parse_case_seed)]
         replay: Option<String>,
+
+        /// Named set of settings: `release` runs every check and crud.properties with 512
+        /// cases. Environment variables and other flags override it [default: `preset` in the
+        /// configuration file, else `default`].
+        #[arg(long, value_name = "NAME", value_parser = settings::preset::parse_flag)]
+        preset: Option<settings::Preset>,
+
+        /// Print the effective configuration, each value with its source, and exit without
+        /// starting anything.
+        #[arg(long)]
+        print_config: bool,
     },
 
     /// Check what a run needs (settings, Docker, images, tools, disk space, a loopback port)
@@ -231,6 +249,23 @@ fn main() -> ExitCode {
     // SAFETY: no runtime and no other thread exists yet.
     unsafe { harness::docker::unset_empty_docker_host() };
 
+    let effective = match settings::load(&settings_flags(&cli)) {
+        Ok(effective) => effective,
+        Err(error) => {
+            print_error(&error.to_string());
+            return ExitCode::from(EXIT_ENVIRONMENT);
+        }
+    };
+    if let Command::Validate {
+        print_config: true, ..
+    } = cli.command
+    {
+        print!("{}", settings::render(&effective));
+        return ExitCode::from(EXIT_PASS);
+    }
+    // SAFETY: no runtime and no other thread exists yet.
+    unsafe { effective.export() };
+
     if let Err(error) = harness::logging::try_init(cli.verbose) {
         print_error(&error.to_string());
         return ExitCode::from(EXIT_ENVIRONMENT);
@@ -246,18 +281,20 @@ fn main() -> ExitCode {
     let status = runtime.block_on(async {
         match cli.command {
             Command::Validate {
-                only,
-                report,
                 app_image,
                 cases,
                 seed,
                 replay,
+                ..
             } => {
                 let properties = validate::PropertiesArgs {
                     cases,
                     seed,
                     replay,
                 };
+                // --only and --report already take part in the effective settings.
+                let only = effective.only();
+                let report = effective.report_dir();
                 validate::validate(only, report, app_image, properties).await
             }
             Command::Doctor => doctor::doctor().await,
@@ -290,6 +327,32 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::from(status)
+}
+
+/// Returns the flags that override the configuration file and the environment.
+fn settings_flags(cli: &Cli) -> settings::Flags<'_> {
+    let mut flags = settings::Flags {
+        config: cli.config.as_deref(),
+        ..settings::Flags::default()
+    };
+    if let Command::Validate {
+        only,
+        report,
+        app_image,
+        cases,
+        seed,
+        preset,
+        ..
+    } = &cli.command
+    {
+        flags.preset = *preset;
+        flags.only = only;
+        flags.report = report.as_deref();
+        flags.app_image = app_image.as_ref();
+        flags.cases = *cases;
+        flags.seed = *seed;
+    }
+    flags
 }
 
 /// Parses an image reference for `--app-image`.
