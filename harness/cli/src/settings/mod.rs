@@ -716,4 +716,31 @@ mod tests {
         );
         assert_eq!(from_flag.report_dir(), Some(report_flag.clone()));
     }
+
+    #[test]
+    fn config_export_sets_file_values() {
+        let file = "[timeouts]\napp_ready_secs = 45\n[faults]\nseed = 7\n";
+        let effective = resolve_with(
+            Some(file),
+            &[("HARNESS_FAULT_SEED", "9")],
+            &Flags::default(),
+        )
+        .expect("should resolve");
+
+        // SAFETY: nextest runs each test in a process of its own, so no other thread reads or
+        // writes the environment. NOTE: under `cargo test`, tests share a process.
+        unsafe {
+            std::env::remove_var("HARNESS_APP_READY_TIMEOUT_SECS");
+            std::env::remove_var("HARNESS_FAULT_SEED");
+            effective.export();
+        }
+
+        let config = Config::from_env().expect("exported values should be valid");
+        assert_eq!(config.app_ready_timeout.as_secs(), 45);
+        assert_eq!(
+            std::env::var("HARNESS_FAULT_SEED").ok(),
+            None,
+            "a value that a variable overrides is not exported"
+        );
+    }
 }
