@@ -1,6 +1,5 @@
-//! Harness settings from four layers: the defaults, a TOML configuration file, environment
-//! variables and `harness validate` flags, each overriding the one before. A preset sits
-//! between the file and the variables.
+//! Harness settings from five layers, each overriding the one before: the defaults, a TOML
+//! configuration file, a preset, environment variables and `harness validate` flags.
 //!
 //! The code that runs the checks reads HARNESS_* and PROPTEST_* variables. The file and the
 //! preset reach it through [`Effective::export`], which sets the variables that the
@@ -366,7 +365,7 @@ fn resolve_selection(
 
 impl Effective {
     /// Sets the environment variables whose value comes from the file or the preset, so that
-    /// the code that reads them sees the effective value. Variables already set are left alone,
+    /// the code that reads them gets the effective value. Variables already set are left alone,
     /// because they override the file and the preset.
     ///
     /// # Safety
@@ -699,7 +698,8 @@ mod tests {
         let report_flag = PathBuf::from("flag-dir");
         let file = "[report]\ndir = \"reports/latest\"\n";
 
-        let from_file = resolve_with(Some(file), &[], &Flags::default()).expect("should resolve");
+        let from_file =
+            resolve_with(Some(file), &[], &Flags::default()).expect("the settings should resolve");
         let from_flag = resolve_with(
             Some(file),
             &[],
@@ -708,7 +708,7 @@ mod tests {
                 ..Flags::default()
             },
         )
-        .expect("should resolve");
+        .expect("the settings should resolve");
 
         assert_eq!(
             from_file.report_dir(),
@@ -725,7 +725,7 @@ mod tests {
             &[("HARNESS_FAULT_SEED", "9")],
             &Flags::default(),
         )
-        .expect("should resolve");
+        .expect("the settings should resolve");
 
         // SAFETY: nextest runs each test in a process of its own, so no other thread reads or
         // writes the environment. NOTE: under `cargo test`, tests share a process.

@@ -53,7 +53,7 @@ impl Preset {
         }
     }
 
-    /// Returns whether the preset runs every check, whatever the file's `checks` table says.
+    /// Returns whether the preset runs every check, whatever the file's `checks` table contains.
     pub fn selects_every_check(self) -> bool {
         self == Self::Release
     }
