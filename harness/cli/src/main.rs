@@ -35,8 +35,8 @@ Exit status:
   0    every selected check passed
   1    a check failed: the app or the migrations broke a rule, or a check ended with status
        ERROR after the environment came up (such as an app that does not become ready)
-  2    usage or environment error, reported before any check runs: an invalid option or
-       variable, a missing migrations folder or schema snapshot, a report folder that cannot
+  2    usage or environment error, reported before any check runs: an invalid option,
+       variable or configuration file, a missing migrations folder or schema snapshot, a report folder that cannot
        be written, no Docker, an image or the app that cannot be built, a network that cannot
        be created, Postgres that stops or does not become ready, a failed database bootstrap
   130  interrupted by SIGINT (Ctrl-C)
@@ -80,13 +80,14 @@ enum Command {
     #[command(after_help = VALIDATE_EXIT_STATUS)]
     Validate {
         /// Run only these checks: one or more names separated by commas, such as
-        /// `--only migrations.replay,crud.smoke` (default: every check).
+        /// `--only migrations.replay,crud.smoke` [default: every check with `--preset release`,
+        /// else `checks` of the configuration file, else every check].
         #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',')]
         only: Vec<String>,
 
         /// Folder for report.json, junit.xml and summary.md, created if missing and checked
-        /// for write access before the run starts [default: target/harness/reports/<run id>/
-        /// in the workspace].
+        /// for write access before the run starts [default: `report.dir` of the configuration
+        /// file, else target/harness/reports/<run id>/ in the workspace].
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
 
@@ -97,7 +98,7 @@ enum Command {
         app_image: Option<ImageRef>,
 
         /// Number of generated cases of crud.properties, from 1 [default: PROPTEST_CASES, else
-        /// 64].
+        /// the preset, else the configuration file, else 64].
         #[arg(
             long,
             value_name = "N",
@@ -108,7 +109,8 @@ enum Command {
         cases: Option<u32>,
 
         /// Seed of crud.properties' generator, an unsigned 64-bit integer, for a reproducible
-        /// run [default: PROPTEST_RNG_SEED, else random; the report prints it].
+        /// run [default: PROPTEST_RNG_SEED, else the configuration file, else random; the
+        /// report prints it].
         #[arg(long, value_name = "S", allow_negative_numbers = true)]
         seed: Option<u64>,
 
