@@ -225,6 +225,9 @@ pub fn default_line(key: &str, variable: &str) -> String {
 }
 
 /// Returns `text` as a TOML basic string.
+///
+/// NOTE: Rust's Debug escapes equal TOML's for printable text, quotes, backslashes, `\n` and
+/// `\t`. Other control characters come out as `\u{..}`, which TOML does not accept.
 pub fn quoted(text: &str) -> String {
     format!("{text:?}")
 }

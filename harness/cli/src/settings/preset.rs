@@ -4,8 +4,8 @@ use std::fmt;
 
 use scenarios::crud_properties;
 
-/// Cases of crud.properties in the `release` preset. Eight times the default of 64: a run
-/// before a release can take minutes longer, and more cases reach rarer call sequences.
+/// Cases of crud.properties in the `release` preset: eight times the default of 64, because more
+/// cases reach rarer call sequences. The check's time grows with the number of cases.
 pub const RELEASE_PROPERTY_CASES: u32 = 512;
 
 /// A named set of settings.
