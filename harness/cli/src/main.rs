@@ -10,6 +10,7 @@ mod gc;
 mod preflight;
 mod scan;
 mod selection;
+mod settings;
 mod validate;
 
 use std::path::PathBuf;
@@ -34,8 +35,8 @@ Exit status:
   0    every selected check passed
   1    a check failed: the app or the migrations broke a rule, or a check ended with status
        ERROR after the environment came up (such as an app that does not become ready)
-  2    usage or environment error, reported before any check runs: an invalid option or
-       variable, a missing migrations folder or schema snapshot, a report folder that cannot
+  2    usage or environment error, reported before any check runs: an invalid option,
+       variable or configuration file, a missing migrations folder or schema snapshot, a report folder that cannot
        be written, no Docker, an image or the app that cannot be built, a network that cannot
        be created, Postgres that stops or does not become ready, a failed database bootstrap
   130  interrupted by SIGINT (Ctrl-C)
@@ -63,6 +64,12 @@ struct Cli {
     #[arg(short, long, global = true)]
     verbose: bool,
 
+    /// Configuration file (TOML) [default: HARNESS_CONFIG, else .config/harness.toml of the
+    /// workspace when it exists]. Environment variables and flags override its values; see
+    /// docs/harness-config.md.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -73,13 +80,14 @@ enum Command {
     #[command(after_help = VALIDATE_EXIT_STATUS)]
     Validate {
         /// Run only these checks: one or more names separated by commas, such as
-        /// `--only migrations.replay,crud.smoke` (default: every check).
+        /// `--only migrations.replay,crud.smoke` [default: every check with `--preset release`,
+        /// else `checks` of the configuration file, else every check].
         #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',')]
         only: Vec<String>,
 
         /// Folder for report.json, junit.xml and summary.md, created if missing and checked
-        /// for write access before the run starts [default: target/harness/reports/<run id>/
-        /// in the workspace].
+        /// for write access before the run starts [default: `report.dir` of the configuration
+        /// file, else target/harness/reports/<run id>/ in the workspace].
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
 
@@ -90,7 +98,7 @@ enum Command {
         app_image: Option<ImageRef>,
 
         /// Number of generated cases of crud.properties, from 1 [default: PROPTEST_CASES, else
-        /// 64].
+        /// the preset, else the configuration file, else 64].
         #[arg(
             long,
             value_name = "N",
@@ -101,7 +109,8 @@ enum Command {
         cases: Option<u32>,
 
         /// Seed of crud.properties' generator, an unsigned 64-bit integer, for a reproducible
-        /// run [default: PROPTEST_RNG_SEED, else random; the report prints it].
+        /// run [default: PROPTEST_RNG_SEED, else the configuration file, else random; the
+        /// report prints it].
         #[arg(long, value_name = "S", allow_negative_numbers = true)]
         seed: Option<u64>,
 
@@ -110,6 +119,17 @@ enum Command {
         /// CRUD_PROPERTIES_REPLAY].
         #[arg(long, value_name = "CASE_SEED", value_parser = scenarios::crud_properties::parse_case_seed)]
         replay: Option<String>,
+
+        /// Named set of settings: `release` runs every check and crud.properties with 512
+        /// cases. Environment variables and other flags override it [default: `preset` in the
+        /// configuration file, else `default`].
+        #[arg(long, value_name = "NAME", value_parser = settings::preset::parse_flag)]
+        preset: Option<settings::Preset>,
+
+        /// Print the effective configuration, each value with its source, and exit without
+        /// starting anything.
+        #[arg(long)]
+        print_config: bool,
     },
 
     /// Check what a run needs (settings, Docker, images, tools, disk space, a loopback port)
@@ -231,6 +251,23 @@ fn main() -> ExitCode {
     // SAFETY: no runtime and no other thread exists yet.
     unsafe { harness::docker::unset_empty_docker_host() };
 
+    let effective = match settings::load(&settings_flags(&cli)) {
+        Ok(effective) => effective,
+        Err(error) => {
+            print_error(&error.to_string());
+            return ExitCode::from(EXIT_ENVIRONMENT);
+        }
+    };
+    if let Command::Validate {
+        print_config: true, ..
+    } = cli.command
+    {
+        print!("{}", settings::render(&effective));
+        return ExitCode::from(EXIT_PASS);
+    }
+    // SAFETY: no runtime and no other thread exists yet.
+    unsafe { effective.export() };
+
     if let Err(error) = harness::logging::try_init(cli.verbose) {
         print_error(&error.to_string());
         return ExitCode::from(EXIT_ENVIRONMENT);
@@ -246,18 +283,20 @@ fn main() -> ExitCode {
     let status = runtime.block_on(async {
         match cli.command {
             Command::Validate {
-                only,
-                report,
                 app_image,
                 cases,
                 seed,
                 replay,
+                ..
             } => {
                 let properties = validate::PropertiesArgs {
                     cases,
                     seed,
                     replay,
                 };
+                // --only and --report already take part in the effective settings.
+                let only = effective.only();
+                let report = effective.report_dir();
                 validate::validate(only, report, app_image, properties).await
             }
             Command::Doctor => doctor::doctor().await,
@@ -290,6 +329,32 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::from(status)
+}
+
+/// Returns the flags that override the configuration file and the environment.
+fn settings_flags(cli: &Cli) -> settings::Flags<'_> {
+    let mut flags = settings::Flags {
+        config: cli.config.as_deref(),
+        ..settings::Flags::default()
+    };
+    if let Command::Validate {
+        only,
+        report,
+        app_image,
+        cases,
+        seed,
+        preset,
+        ..
+    } = &cli.command
+    {
+        flags.preset = *preset;
+        flags.only = only;
+        flags.report = report.as_deref();
+        flags.app_image = app_image.as_ref();
+        flags.cases = *cases;
+        flags.seed = *seed;
+    }
+    flags
 }
 
 /// Parses an image reference for `--app-image`.

@@ -31,7 +31,7 @@ use crate::selection::Selection;
 use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_PASS, print_error};
 
 /// Cases of crud.properties when neither `--cases` nor PROPTEST_CASES is given.
-const DEFAULT_PROPERTY_CASES: u32 = 64;
+pub(crate) const DEFAULT_PROPERTY_CASES: u32 = 64;
 
 /// The crud.properties flags of `harness validate`.
 pub struct PropertiesArgs {
