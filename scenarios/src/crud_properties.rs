@@ -323,8 +323,10 @@ pub async fn run(target: &Target<'_>, options: &Options) -> Report {
         Err(message) => Report::error(started, redact(target.deployment, &message)),
     };
 
+    let mut report = report;
     if let Some(reproduction) = &report.reproduction {
         eprintln!("{}", reproduction.render());
+        report.result.repro = Some(reproduction.details(options.cases));
     }
     tracing::info!(check = NAME, status = ?report.result.status, message = %report.result.message, "check finished");
     report
@@ -466,6 +468,13 @@ fn run_proptest(driver: Driver, options: &Options, cancelled: &AtomicBool) -> Se
             return Err(TestCaseError::fail("no verdict: the run was interrupted"));
         }
         cases.set(cases.get() + 1);
+        // For the live progress display of `harness validate`.
+        tracing::debug!(
+            check = NAME,
+            cases_done = cases.get(),
+            cases_total = options.cases,
+            "case started"
+        );
         // A panic in the driver (such as a runtime that shuts down after a signal) is no
         // verdict on the app, so it must not reach proptest as a failing case.
         let outcome = catch_unwind(AssertUnwindSafe(|| {
