@@ -43,14 +43,26 @@ pub async fn collect_garbage(docker: &Docker, mode: GcMode) -> Result<GcReport> 
     let resources = cleanup::list_labelled(docker, labels::any_run_filter()).await?;
     let this_host = owner::hostname();
 
-    // One owner per run: every resource of a run carries the same owner labels.
+    // One owner per run: every resource of a run carries the same owner labels. The keep label
+    // is only on the containers and network, not on the image pin, so any resource counts.
     let mut runs: BTreeMap<String, &Labelled> = BTreeMap::new();
+    let mut kept_on_request: BTreeMap<String, bool> = BTreeMap::new();
     for resource in &resources {
         runs.entry(resource.run_id()).or_insert(resource);
+        *kept_on_request.entry(resource.run_id()).or_default() |=
+            resource.labels.contains_key(labels::KEEP);
     }
 
     let mut report = GcReport::default();
     for (run_id, resource) in runs {
+        if mode == GcMode::DeadRuns && kept_on_request.get(&run_id) == Some(&true) {
+            let reason = format!(
+                "kept with --keep for inspection; remove it with `harness gc --run {run_id}`"
+            );
+            tracing::debug!(run_id = %run_id, %reason, "run kept");
+            report.kept.push(KeptRun { run_id, reason });
+            continue;
+        }
         if let Some(reason) = keep_reason(resource, &this_host, mode) {
             tracing::debug!(run_id = %run_id, %reason, "run kept");
             report.kept.push(KeptRun { run_id, reason });
