@@ -8,6 +8,7 @@ mod doctor;
 mod drift;
 mod gc;
 mod preflight;
+mod repro;
 mod scan;
 mod selection;
 mod validate;
@@ -110,6 +111,11 @@ enum Command {
         /// CRUD_PROPERTIES_REPLAY].
         #[arg(long, value_name = "CASE_SEED", value_parser = scenarios::crud_properties::parse_case_seed)]
         replay: Option<String>,
+
+        /// When a check fails, leave the run's containers and network running for inspection
+        /// and print how to connect and how to remove them (`harness gc --run RUN_ID`).
+        #[arg(long)]
+        keep: bool,
     },
 
     /// Check what a run needs (settings, Docker, images, tools, disk space, a loopback port)
@@ -170,6 +176,12 @@ enum Command {
         /// HARNESS_KEEP_APP_IMAGES, or 3].
         #[arg(long, value_name = "N")]
         keep_app_images: Option<usize>,
+
+        /// Remove only this run's containers, networks and unfinished images, whether its
+        /// process is alive or not, such as a run kept with `harness validate --keep`. App
+        /// images are not pruned then.
+        #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["all", "keep_app_images"])]
+        run: Option<String>,
     },
 }
 
@@ -231,7 +243,13 @@ fn main() -> ExitCode {
     // SAFETY: no runtime and no other thread exists yet.
     unsafe { harness::docker::unset_empty_docker_host() };
 
-    if let Err(error) = harness::logging::try_init(cli.verbose) {
+    // Only validate runs long enough for a live progress line.
+    let logging = if matches!(cli.command, Command::Validate { .. }) {
+        harness::logging::try_init_with_progress(cli.verbose)
+    } else {
+        harness::logging::try_init(cli.verbose)
+    };
+    if let Err(error) = logging {
         print_error(&error.to_string());
         return ExitCode::from(EXIT_ENVIRONMENT);
     }
@@ -252,13 +270,14 @@ fn main() -> ExitCode {
                 cases,
                 seed,
                 replay,
+                keep,
             } => {
                 let properties = validate::PropertiesArgs {
                     cases,
                     seed,
                     replay,
                 };
-                validate::validate(only, report, app_image, properties).await
+                validate::validate(only, report, app_image, properties, keep).await
             }
             Command::Doctor => doctor::doctor().await,
             Command::Drift {
@@ -284,8 +303,12 @@ fn main() -> ExitCode {
                 bench::db::db(args).await
             }
             Command::Gc {
+                run: Some(run_id), ..
+            } => gc::gc_run(&run_id).await,
+            Command::Gc {
                 all,
                 keep_app_images,
+                run: None,
             } => gc::gc(all, keep_app_images).await,
         }
     });
