@@ -63,7 +63,7 @@ pub struct RunOptions {
     pub keep: bool,
 }
 
-/// What [`Run::keep`] left running, and where.
+/// The containers and network that [`Run::keep`] left running, and their addresses.
 #[derive(Clone, Debug)]
 pub struct KeptRun {
     /// Run id, also the value of the run-id label on everything kept.
@@ -719,7 +719,7 @@ impl Run {
 
     /// Ends the run without removing anything: the network, Postgres and the app containers
     /// keep running after this process exits, for inspection, and the returned [`KeptRun`]
-    /// says how to reach them. Needs a run started with [`RunOptions::keep`], whose label
+    /// names their addresses. Needs a run started with [`RunOptions::keep`], whose label
     /// keeps the reaper of dead runs away; `harness gc --run <run id>` removes it.
     pub fn keep(mut self) -> Result<KeptRun> {
         if !self.options.keep {

@@ -325,9 +325,13 @@ pub async fn run(target: &Target<'_>, options: &Options) -> Report {
 
     let mut report = report;
     if let Some(reproduction) = &report.reproduction {
-        eprintln!("{}", reproduction.render());
-        report.result.repro = Some(reproduction.details(options.cases));
+        // Through the progress display, which clears its status line first on a terminal.
+        harness::progress::terminal::write_above(format!("{}\n", reproduction.render()).as_bytes());
     }
+    report.result.repro = Some(match &report.reproduction {
+        Some(reproduction) => reproduction.details(options.cases),
+        None => reproduction::run_details(options),
+    });
     tracing::info!(check = NAME, status = ?report.result.status, message = %report.result.message, "check finished");
     report
 }

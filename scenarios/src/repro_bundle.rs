@@ -103,8 +103,8 @@ async fn gather_logs(run: &Run, notes: &mut Vec<String>) -> Vec<LogFile> {
     files
 }
 
-/// Describes the application database's schema as the superuser, which sees every object,
-/// inside a read-only transaction.
+/// Describes the application database's schema as the superuser, which can read every
+/// object, inside a read-only transaction.
 async fn read_schema(run: &Run) -> Result<String, String> {
     let deployment = run.deployment();
     let read = async {

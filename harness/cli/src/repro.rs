@@ -1,11 +1,12 @@
-//! What `harness validate` does after the checks and before the run ends: a repro bundle per
-//! failed check, then, with `--keep` and a failure, the run left running instead of removed.
+//! The end of a `harness validate` run, after the checks: a repro bundle per failed check,
+//! then, with `--keep` and a failure, the run left running instead of removed.
 
 use std::path::{Path, PathBuf};
 
 use harness::check::CheckResult;
 use harness::deployment::{APP_ROLE, DATABASE};
 use harness::error::Error;
+use harness::postgres::SUPERUSER;
 use harness::redact::redact;
 use harness::repro::BundleError;
 use harness::run::{KeptRun, Run};
@@ -15,7 +16,7 @@ use scenarios::repro_bundle::{needs_bundle, write_bundles};
 pub struct RunEnd {
     /// Bundle folder, or the error, of each failed check.
     pub bundles: Vec<(String, Result<PathBuf, BundleError>)>,
-    /// What was left running with `--keep`.
+    /// The run left running with `--keep`.
     pub kept: Option<KeptRun>,
     /// Error of the shutdown, when the run was removed and something remained.
     pub shutdown_error: Option<Error>,
@@ -67,29 +68,32 @@ pub fn print_run_end(end: &RunEnd) {
     }
 }
 
-/// Renders how to connect to a kept run and how to remove it. The psql line reads the app
-/// role's password from the app container's environment, so that it is never printed.
+/// Renders how to connect to a kept run and how to remove it. The psql line names the command
+/// that shows the password (the container's environment) in place of the password.
 pub fn render_kept(kept: &KeptRun) -> String {
     let run_id = &kept.run_id;
     let mut text = format!(
         "\nkept run {run_id} running for inspection (--keep): its containers and network stay \
          until you remove them\n"
     );
-    match (&kept.postgres_port, &kept.app_container) {
-        (Some(port), Some(app)) => text.push_str(&format!(
-            "  Postgres: PGPASSWORD=\"$(docker exec {app} printenv DB_PASSWORD)\" psql -h \
-             127.0.0.1 -p {port} -U {APP_ROLE} {DATABASE}\n"
+    // The password stays a placeholder: `PGPASSWORD="$(...)"` would read as a password
+    // key-value pair to the secret scanner, and the value itself must never be printed.
+    let password_source = match (&kept.app_container, &kept.postgres_container) {
+        (Some(app), _) => Some((APP_ROLE, format!("docker exec {app} printenv DB_PASSWORD"))),
+        (None, Some(postgres)) => Some((
+            SUPERUSER,
+            format!("docker exec {postgres} printenv POSTGRES_PASSWORD"),
         )),
-        (Some(port), None) => {
-            let postgres = kept
-                .postgres_container
-                .as_deref()
-                .unwrap_or("the Postgres container");
+        (None, None) => None,
+    };
+    match (kept.postgres_port, password_source) {
+        (Some(port), Some((role, source))) => {
             text.push_str(&format!(
-                "  Postgres: PGPASSWORD=\"$(docker exec {postgres} printenv POSTGRES_PASSWORD)\" \
-                 psql -h 127.0.0.1 -p {port} -U postgres {DATABASE}\n"
+                "  Postgres: PGPASSWORD=<password> psql -h 127.0.0.1 -p {port} -U {role} \
+                 {DATABASE}\n            (<password>: the output of `{source}`)\n"
             ));
         }
+        (Some(port), None) => text.push_str(&format!("  Postgres: 127.0.0.1:{port}\n")),
         (None, _) => {
             text.push_str("  Postgres: not published on 127.0.0.1 (production-like topology)\n")
         }
@@ -127,11 +131,24 @@ mod tests {
 
         assert!(
             text.contains(
-                "PGPASSWORD=\"$(docker exec lv-app-20260101-000000-abcdef printenv DB_PASSWORD)\" \
-                 psql -h 127.0.0.1 -p 54321 -U lv_app localizevideos"
+                "PGPASSWORD=<password> psql -h 127.0.0.1 -p 54321 -U lv_app localizevideos"
             ),
             "{text}"
         );
+        assert!(
+            text.contains("`docker exec lv-app-20260101-000000-abcdef printenv DB_PASSWORD`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn kept_run_text_passes_scanner() {
+        let scanner = harness::scan::Scanner::new(Vec::new(), harness::scan::credential_formats())
+            .expect("the scanner should build");
+
+        let findings = scanner.scan_text("kept run", &render_kept(&kept(true)));
+
+        assert!(findings.is_empty(), "{findings:?}");
     }
 
     #[test]
@@ -149,6 +166,7 @@ mod tests {
     fn kept_run_without_app_uses_superuser() {
         let text = render_kept(&kept(false));
 
+        assert!(text.contains("-U postgres"), "{text}");
         assert!(text.contains("printenv POSTGRES_PASSWORD"), "{text}");
         assert!(!text.contains("app:"), "{text}");
     }

@@ -385,7 +385,8 @@ async fn run_checks(
     Ok((checks, output_scanner, run_end))
 }
 
-/// Where the repro bundles go and whether a failed run is kept.
+/// Settings of the end of a run: the folder of the repro bundles and whether a failed run is
+/// kept.
 struct RunEndOptions<'a> {
     report_dir: &'a Path,
     keep: bool,

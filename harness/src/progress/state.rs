@@ -1,4 +1,4 @@
-//! What the progress line shows, updated event by event.
+//! The state of the progress line, updated event by event.
 
 /// A change the progress line reflects.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -54,7 +54,7 @@ pub fn start() {
             }
         });
     if let Err(error) = spawned {
-        // The line still changes on every update, only the spinner stands still.
+        // The line still changes on every update, but the spinner and the elapsed time do not.
         tracing::debug!(%error, "starting the progress redraw thread failed");
     }
 }

@@ -8,7 +8,7 @@ use crate::redact::redact;
 
 use super::replay::ReplayCommand;
 
-/// Folder under the report folder that holds one bundle per failed check.
+/// Folder under the report folder that contains one bundle per failed check.
 pub const REPRO_DIR: &str = "repro";
 
 /// A container log for a bundle: its file name under `logs/` and the raw bytes.
@@ -117,7 +117,9 @@ impl Bundle {
         text.push_str(&format!("    {}\n", self.replay.render()));
         match &self.replay.details.seed {
             Some(seed) => text.push_str(&format!("\nSeed: {seed} (also in seed.txt)\n")),
-            None => text.push_str("\nThe check draws nothing at random, so it has no seed.\n"),
+            None => text.push_str(
+                "\nNo seed: the check draws nothing at random, so it repeats without one.\n",
+            ),
         }
 
         text.push_str("\n## Files\n\n");
@@ -164,7 +166,8 @@ mod tests {
     use crate::repro::ReproDetails;
     use crate::secret::Secret;
 
-    /// A password registered for redaction, as a run registers its role passwords.
+    /// Generates a password and registers it for redaction, as a run does with its role
+    /// passwords.
     fn registered_canary() -> String {
         let secret = Secret::generate();
         crate::redact::register(&secret);

@@ -1,4 +1,4 @@
-//! What a failing check hands to its repro bundle beyond its result.
+//! The inputs a failing check adds to its repro bundle beyond its result.
 
 /// A text file of a repro bundle that only the check can fill, such as the shrunk call
 /// sequence or the fault schedule.

@@ -57,6 +57,32 @@ impl super::Reproduction {
     }
 }
 
+/// Builds the repro bundle's inputs of a run that ended without a shrunk case (an error): the
+/// replayed case seed, or the run's seed with its number of cases.
+pub fn run_details(options: &super::Options) -> ReproDetails {
+    let (seed, validate_args) = match &options.regressions {
+        Regressions::Replay(case_seed) => (
+            case_seed.clone(),
+            vec!["--replay".to_owned(), case_seed.clone()],
+        ),
+        Regressions::Off | Regressions::File(_) => (
+            options.seed.to_string(),
+            vec![
+                "--seed".to_owned(),
+                options.seed.to_string(),
+                "--cases".to_owned(),
+                options.cases.to_string(),
+            ],
+        ),
+    };
+    ReproDetails {
+        seed: Some(seed),
+        validate_args,
+        env: Vec::new(),
+        files: Vec::new(),
+    }
+}
+
 /// Returns the regressions file of `crud.properties`, next to this crate's sources.
 pub fn regressions_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("proptest-regressions/crud_properties.txt")

@@ -365,3 +365,47 @@ async fn heal_after_error(run: &Run, fault: Fault) {
         tracing::warn!(%error, "healing the fault after a failed drill failed");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stutter_drill() -> Drill {
+        Drill {
+            check: "chaos.latency",
+            fault: Fault::Stutter,
+            hold_ms: 2000..=4000,
+        }
+    }
+
+    #[test]
+    fn repro_details_replay_by_seed() {
+        let details = repro_details(&stutter_drill(), 77, "1 lost write");
+
+        assert_eq!(details.seed.as_deref(), Some("77"));
+        assert_eq!(
+            details.env,
+            vec![(schedule::SEED_VAR.to_owned(), "77".to_owned())]
+        );
+        assert!(details.validate_args.is_empty());
+    }
+
+    #[test]
+    fn fault_schedule_lists_drawn_times() {
+        let schedule = Schedule::from_seed(77, 2000..=4000);
+
+        let details = repro_details(&stutter_drill(), 77, "1 lost write");
+
+        let file = details
+            .files
+            .iter()
+            .find(|file| file.name == "fault-schedule.txt")
+            .expect("the details should contain fault-schedule.txt");
+        let lead_in = format!("lead-in: {} ms", schedule.lead_in.as_millis());
+        assert!(file.contents.contains(&lead_in), "{}", file.contents);
+        let hold = format!("fault duration: {} ms", schedule.hold.as_millis());
+        assert!(file.contents.contains(&hold), "{}", file.contents);
+        assert!(file.contents.contains("stutter"), "{}", file.contents);
+        assert!(file.contents.contains("1 lost write"), "{}", file.contents);
+    }
+}
