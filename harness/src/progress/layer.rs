@@ -28,7 +28,9 @@ impl<S: Subscriber> Layer<S> for ProgressLayer {
 /// The fields of one log event that the progress line reads.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct EventFields {
-    pub(crate) message: String,
+    /// Every value named `message`: the event's text, and a field of that name when the event
+    /// has one too (the checks' "check finished" carries `message = %result.message`).
+    pub(crate) messages: Vec<String>,
     pub(crate) check: Option<String>,
     pub(crate) status: Option<String>,
     pub(crate) image: Option<String>,
@@ -41,19 +43,23 @@ impl EventFields {
     /// The messages matched are those of `harness::run`, `harness::app_image`,
     /// `harness::images` and the checks' "check started" and "check finished".
     pub(crate) fn to_progress(&self) -> Option<ProgressEvent> {
-        let message = self.message.as_str();
+        let has = |text: &str| self.messages.iter().any(|message| message == text);
         if let Some(check) = &self.check {
-            if message.starts_with("check started") {
+            if self
+                .messages
+                .iter()
+                .any(|message| message.starts_with("check started"))
+            {
                 return Some(ProgressEvent::CheckStarted(check.clone()));
             }
-            if message == "check finished" {
+            if has("check finished") {
                 let failed = matches!(self.status.as_deref(), Some("Fail" | "Error"));
                 return Some(ProgressEvent::CheckFinished {
                     check: check.clone(),
                     failed,
                 });
             }
-            if message == "case started"
+            if has("case started")
                 && let (Some(done), Some(total)) = (self.cases_done, self.cases_total)
             {
                 return Some(ProgressEvent::Cases {
@@ -64,6 +70,7 @@ impl EventFields {
             return None;
         }
 
+        let message = self.messages.first().map_or("", String::as_str);
         let phase = match message {
             "run started" => "starting the network and Postgres".to_owned(),
             "building the app binary" => "building the app binary (cargo build)".to_owned(),
@@ -82,7 +89,7 @@ impl EventFields {
 impl Visit for EventFields {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
-            "message" => self.message = value.to_owned(),
+            "message" => self.messages.push(value.to_owned()),
             "check" => self.check = Some(value.to_owned()),
             "status" => self.status = Some(value.to_owned()),
             "image" => self.image = Some(value.to_owned()),
@@ -107,11 +114,26 @@ impl Visit for EventFields {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::prelude::*;
+
     use super::*;
+    use crate::check::Status;
+
+    /// A layer that records the fields of each event into a shared [`EventFields`].
+    struct RecordInto(Arc<Mutex<EventFields>>);
+
+    impl<S: Subscriber> Layer<S> for RecordInto {
+        fn on_event(&self, event: &Event<'_>, _context: Context<'_, S>) {
+            let mut fields = self.0.lock().expect("the lock should not be poisoned");
+            event.record(&mut *fields);
+        }
+    }
 
     fn fields(message: &str, check: Option<&str>, status: Option<&str>) -> EventFields {
         EventFields {
-            message: message.to_owned(),
+            messages: vec![message.to_owned()],
             check: check.map(str::to_owned),
             status: status.map(str::to_owned),
             ..EventFields::default()
@@ -141,6 +163,44 @@ mod tests {
             progress,
             Some(ProgressEvent::CheckFinished {
                 check: "chaos.pause".to_owned(),
+                failed: true,
+            })
+        );
+    }
+
+    #[test]
+    fn message_field_keeps_event_text() {
+        let mut event = fields("check finished", Some("crud.smoke"), Some("Fail"));
+        event.messages.push("title was not updated".to_owned());
+
+        assert_eq!(
+            event.to_progress(),
+            Some(ProgressEvent::CheckFinished {
+                check: "crud.smoke".to_owned(),
+                failed: true,
+            })
+        );
+    }
+
+    #[test]
+    fn recorded_event_maps_to_finish() {
+        // A real event through the Visit implementation, with a `message` field beside the text.
+        let recorded = Arc::new(Mutex::new(EventFields::default()));
+        let subscriber = tracing_subscriber::registry().with(RecordInto(Arc::clone(&recorded)));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                check = "crud.smoke",
+                status = ?Status::Fail,
+                message = %"title was not updated",
+                "check finished"
+            );
+        });
+
+        let fields = recorded.lock().expect("the lock should not be poisoned");
+        assert_eq!(
+            fields.to_progress(),
+            Some(ProgressEvent::CheckFinished {
+                check: "crud.smoke".to_owned(),
                 failed: true,
             })
         );
