@@ -76,6 +76,7 @@ impl EventFields {
             "building the app binary" => "building the app binary (cargo build)".to_owned(),
             "building the app image" => "building the app image".to_owned(),
             "app container start to ready" => "app ready".to_owned(),
+            "container removed" => "removing the run's containers".to_owned(),
             _ if message.starts_with("image missing; building it") => match &self.image {
                 Some(image) => format!("building image {image}"),
                 None => "building an image".to_owned(),
@@ -243,6 +244,6 @@ mod tests {
 
     #[test]
     fn other_message_is_ignored() {
-        assert_eq!(fields("container removed", None, None).to_progress(), None);
+        assert_eq!(fields("database clone dropped", None, None).to_progress(), None);
     }
 }
