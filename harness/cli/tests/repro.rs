@@ -151,6 +151,38 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
+fn gc_rejects_invalid_run_id() {
+    let output = harness(&["gc", "--run", "Not A Run"]);
+
+    let (stdout, stderr) = text(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "expected exit 2\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("invalid run id \"Not A Run\""),
+        "the error should name the value: {stderr}"
+    );
+}
+
+#[test]
+fn gc_run_conflicts_with_all() {
+    let output = harness(&["gc", "--run", "20260101-000000-abcdef", "--all"]);
+
+    let (stdout, stderr) = text(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "expected exit 2\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("--all"),
+        "the error should name the flag: {stderr}"
+    );
+}
+
+#[test]
 fn plain_lines_without_terminal() {
     // The output is a pipe, so no progress line: the info lines of today, without the
     // terminal's line-clearing sequence.

@@ -244,6 +244,9 @@ mod tests {
 
     #[test]
     fn other_message_is_ignored() {
-        assert_eq!(fields("database clone dropped", None, None).to_progress(), None);
+        assert_eq!(
+            fields("database clone dropped", None, None).to_progress(),
+            None
+        );
     }
 }

@@ -33,7 +33,7 @@ pub struct BundleError {
     pub source: std::io::Error,
 }
 
-/// Everything one failed check's bundle contains. Every text passes through
+/// The contents of one failed check's bundle. Every text passes through
 /// [`redact`] when [`Bundle::write`] writes it.
 pub struct Bundle {
     /// The check's result.
