@@ -21,6 +21,36 @@ struct Display {
     state: ProgressState,
     started: Instant,
     frame: usize,
+    /// Number of live [`Suspended`] guards. The line is not drawn while it is above 0.
+    suspended: usize,
+}
+
+/// A guard that keeps the progress line hidden while a child process writes to the inherited
+/// stderr (cargo draws its own progress bar there). Dropping it shows the line again.
+#[must_use = "the line is shown again when the guard is dropped"]
+pub struct Suspended(());
+
+impl Drop for Suspended {
+    fn drop(&mut self) {
+        let mut display = lock();
+        if let Some(display) = display.as_mut() {
+            display.suspended = display.suspended.saturating_sub(1);
+            draw(display);
+        }
+    }
+}
+
+/// Clears the progress line and stops drawing it until the returned guard is dropped. Does
+/// nothing visible when no display is active.
+pub fn suspend() -> Suspended {
+    let mut display = lock();
+    if let Some(display) = display.as_mut() {
+        display.suspended += 1;
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(CLEAR_LINE.as_bytes());
+        let _ = stderr.flush();
+    }
+    Suspended(())
 }
 
 /// The live display, or `None` when none is shown. One lock orders every write to stderr that
@@ -37,6 +67,7 @@ pub fn start() {
         state: ProgressState::default(),
         started: Instant::now(),
         frame: 0,
+        suspended: 0,
     });
     drop(display);
 
@@ -104,6 +135,9 @@ fn lock() -> std::sync::MutexGuard<'static, Option<Display>> {
 }
 
 fn draw(display: &Display) {
+    if display.suspended > 0 {
+        return;
+    }
     let line = render_line(
         &display.state,
         display.frame,
