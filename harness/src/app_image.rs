@@ -220,6 +220,8 @@ async fn cargo_build(workspace: &Path, features: &[String]) -> Result<PathBuf> {
     };
 
     tracing::info!(command = %command_line, "building the app binary");
+    // cargo writes its diagnostics and progress bar to the inherited stderr.
+    let _hidden = crate::progress::terminal::suspend();
     let child = tokio::process::Command::new(&cargo)
         .args(&args)
         .current_dir(workspace)

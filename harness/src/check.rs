@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::repro::ReproDetails;
+
 /// Outcome of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,6 +34,9 @@ pub struct CheckResult {
     pub message: String,
     /// Individual findings, one per broken rule, each pointing at its cause.
     pub findings: Vec<String>,
+    /// Seed and replay inputs for the repro bundle of a failure. Not part of report.json.
+    #[serde(skip)]
+    pub repro: Option<ReproDetails>,
 }
 
 impl CheckResult {
@@ -56,6 +61,7 @@ impl CheckResult {
             duration_ms: duration.as_millis() as u64,
             message,
             findings,
+            repro: None,
         }
     }
 
@@ -67,7 +73,14 @@ impl CheckResult {
             duration_ms: duration.as_millis() as u64,
             message: reason.into(),
             findings: Vec::new(),
+            repro: None,
         }
+    }
+
+    /// Attaches the seed and replay inputs that a repro bundle of this result needs.
+    pub fn with_repro(mut self, details: ReproDetails) -> Self {
+        self.repro = Some(details);
+        self
     }
 
     /// Builds a result for a check that could not reach a verdict.
@@ -78,6 +91,7 @@ impl CheckResult {
             duration_ms: duration.as_millis() as u64,
             message: message.into(),
             findings: Vec::new(),
+            repro: None,
         }
     }
 }

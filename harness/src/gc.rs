@@ -1,7 +1,7 @@
 //! The reaper: removes the containers, networks and unfinished images of harness runs whose
 //! owning process has exited (or of every run, on request), found by their run-id label.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use testcontainers::bollard::Docker;
 
@@ -48,9 +48,18 @@ pub async fn collect_garbage(docker: &Docker, mode: GcMode) -> Result<GcReport> 
     for resource in &resources {
         runs.entry(resource.run_id()).or_insert(resource);
     }
+    let kept_on_request = runs_kept_on_request(&resources);
 
     let mut report = GcReport::default();
     for (run_id, resource) in runs {
+        if mode == GcMode::DeadRuns && kept_on_request.contains(&run_id) {
+            let reason = format!(
+                "kept with --keep for inspection; remove it with `harness gc --run {run_id}`"
+            );
+            tracing::debug!(run_id = %run_id, %reason, "run kept");
+            report.kept.push(KeptRun { run_id, reason });
+            continue;
+        }
         if let Some(reason) = keep_reason(resource, &this_host, mode) {
             tracing::debug!(run_id = %run_id, %reason, "run kept");
             report.kept.push(KeptRun { run_id, reason });
@@ -61,6 +70,17 @@ pub async fn collect_garbage(docker: &Docker, mode: GcMode) -> Result<GcReport> 
         report.removed.extend(removed);
     }
     Ok(report)
+}
+
+/// Returns the ids of the runs kept with `harness validate --keep`. The keep label is on their
+/// containers and network but not on the container that pins the app image, so one labelled
+/// resource is enough.
+fn runs_kept_on_request(resources: &[Labelled]) -> BTreeSet<String> {
+    resources
+        .iter()
+        .filter(|resource| resource.labels.contains_key(labels::KEEP))
+        .map(Labelled::run_id)
+        .collect()
 }
 
 /// Returns why a run must be kept, or `None` if the reaper removes it.
@@ -155,5 +175,29 @@ mod tests {
         };
         let reason = keep_reason(&resource, "this-host", GcMode::DeadRuns);
         assert!(reason.is_some_and(|r| r.contains("--all")));
+    }
+
+    #[test]
+    fn keep_label_marks_whole_run() {
+        let kept_id = RunId::generate();
+        let mut kept_labels = labels::run_labels(&kept_id, &Owner::current());
+        let pin = Labelled {
+            kind: ResourceKind::Container,
+            name: "lv-pin-kept".to_owned(),
+            id: "0123456789abcdef".to_owned(),
+            labels: kept_labels.clone(),
+        };
+        kept_labels.insert(labels::KEEP.to_owned(), "true".to_owned());
+        let postgres = Labelled {
+            kind: ResourceKind::Container,
+            name: "lv-pg-kept".to_owned(),
+            id: "1123456789abcdef".to_owned(),
+            labels: kept_labels,
+        };
+        let other = resource_owned_by(&Owner::current());
+
+        let kept = runs_kept_on_request(&[pin, postgres, other]);
+
+        assert_eq!(kept, BTreeSet::from([kept_id.to_string()]));
     }
 }

@@ -17,6 +17,9 @@ pub const PID: &str = "org.localizevideos.harness.pid";
 pub const PID_START: &str = "org.localizevideos.harness.pid-start";
 /// Label key for the hostname of the machine the owning process runs on.
 pub const HOST: &str = "org.localizevideos.harness.host";
+/// Label key on the containers and network of a run started with `harness validate --keep`.
+/// The reaper of dead runs leaves such a run in place; `harness gc --run` or `--all` removes it.
+pub const KEEP: &str = "org.localizevideos.harness.keep";
 /// Label key that names the kind of an image: `postgres`, `runtime` or `app`.
 pub const IMAGE_KIND: &str = "org.localizevideos.image";
 

@@ -5,7 +5,11 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
+
+use crate::progress::{ProgressLayer, terminal};
 
 use crate::redact::redact;
 
@@ -63,6 +67,40 @@ pub fn try_init(verbose: bool) -> Result<(), InvalidLogFilter> {
         _ => default_filter(verbose),
     };
     install(filter);
+    Ok(())
+}
+
+/// Installs the global tracing subscriber like [`try_init`], and, when stderr is a terminal,
+/// the live progress line (see [`crate::progress`]). The line replaces the info-level log
+/// lines: without `verbose` or RUST_LOG, only warnings and errors are logged beside it. When
+/// stderr is not a terminal, this is [`try_init`].
+pub fn try_init_with_progress(verbose: bool) -> Result<(), InvalidLogFilter> {
+    if !std::io::stderr().is_terminal() {
+        return try_init(verbose);
+    }
+    let filter = match std::env::var(RUST_LOG_VAR) {
+        Ok(value) if !value.is_empty() => parse_filter(RUST_LOG_VAR, &value)?,
+        _ if verbose => default_filter(true),
+        _ => EnvFilter::new("warn"),
+    };
+    // The events the progress line reads: checks and image builds at info, and the cases of
+    // crud.properties at debug.
+    let progress_filter = Targets::new()
+        .with_target("harness", LevelFilter::INFO)
+        .with_target("harness_cli", LevelFilter::INFO)
+        .with_target("scenarios", LevelFilter::DEBUG);
+    let fmt_layer = tracing_subscriber::fmt::layer()
+        .with_writer(RedactingStderr)
+        .with_ansi(true)
+        .with_target(false)
+        .with_filter(filter);
+    let installed = tracing_subscriber::registry()
+        .with(fmt_layer)
+        .with(ProgressLayer.with_filter(progress_filter))
+        .try_init();
+    if installed.is_ok() {
+        crate::progress::terminal::start();
+    }
     Ok(())
 }
 
@@ -131,7 +169,7 @@ impl Drop for RedactingLine {
             return;
         }
         let text = redact(&String::from_utf8_lossy(&self.buffer));
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        terminal::write_above(text.as_bytes());
 
         let mut captured = CAPTURED
             .lock()

@@ -58,6 +58,29 @@ pub struct RunOptions {
     /// Network layout: Postgres published on a port of the engine's address (the default), or
     /// production-like, with no published port and restricted pg_hba.conf rules.
     pub topology: Topology,
+    /// Whether the containers and network carry the [`labels::KEEP`] label, so that
+    /// [`Run::keep`] can leave them running past the process and the reaper of dead runs
+    /// leaves them alone.
+    pub keep: bool,
+}
+
+/// The containers and network that [`Run::keep`] left running, and their addresses.
+#[derive(Clone, Debug)]
+pub struct KeptRun {
+    /// Run id, also the value of the run-id label on everything kept.
+    pub run_id: RunId,
+    /// Run network name.
+    pub network: Option<String>,
+    /// Postgres container name.
+    pub postgres_container: Option<String>,
+    /// Host that the Postgres port is published on: 127.0.0.1, or a remote engine's address.
+    pub postgres_host: String,
+    /// Published Postgres port, or `None` in the production-like topology.
+    pub postgres_port: Option<u16>,
+    /// App container name, when the app was started.
+    pub app_container: Option<String>,
+    /// App URL at the published port, when the app was started.
+    pub app_url: Option<String>,
 }
 
 /// A running set of containers for one run. End it with [`Run::shutdown`]. If it is dropped
@@ -124,8 +147,12 @@ impl Run {
             retired: RetiredCredentials::default(),
         };
 
+        let mut labels = labels::run_labels(&id, &Owner::current());
+        if options.keep {
+            labels.insert(labels::KEEP.to_owned(), "true".to_owned());
+        }
         let mut run = Run {
-            labels: labels::run_labels(&id, &Owner::current()),
+            labels,
             id,
             config,
             docker,
@@ -691,6 +718,47 @@ impl Run {
     /// Returns the app container, once started.
     pub fn app(&self) -> Option<&AppContainer> {
         self.app.as_ref()
+    }
+
+    /// Ends the run without removing anything: the network, Postgres and the app containers
+    /// keep running after this process exits, for inspection, and the returned [`KeptRun`]
+    /// names their addresses. Needs a run started with [`RunOptions::keep`], whose label
+    /// keeps the reaper of dead runs away; `harness gc --run <run id>` removes it.
+    pub fn keep(mut self) -> Result<KeptRun> {
+        if !self.options.keep {
+            return Err(Error::Usage(
+                "Run::keep needs a run started with RunOptions::keep".to_owned(),
+            ));
+        }
+        let kept = KeptRun {
+            run_id: self.id.clone(),
+            network: self.network.as_ref().map(|network| network.name.clone()),
+            postgres_container: self
+                .postgres
+                .as_ref()
+                .map(|postgres| postgres.name().to_owned()),
+            postgres_host: self.deployment.postgres_host.clone(),
+            postgres_port: match self.options.topology {
+                Topology::PublishedPort => Some(self.deployment.postgres_port),
+                Topology::ProductionLike => None,
+            },
+            app_container: self.app.as_ref().map(|app| app.name().to_owned()),
+            app_url: self.app.as_ref().map(|_| self.deployment.app_url.clone()),
+        };
+        // The handles' `Drop` would remove their containers, so they are forgotten, and
+        // `finished` turns the run's own fallback cleanup off.
+        self.finished = true;
+        if let Some(app) = self.app.take() {
+            std::mem::forget(app.into_container());
+        }
+        if let Some(app) = self.previous_app.take() {
+            std::mem::forget(app.into_container());
+        }
+        if let Some(postgres) = self.postgres.take() {
+            std::mem::forget(postgres.into_container());
+        }
+        tracing::info!(run_id = %self.id, "run kept running for inspection");
+        Ok(kept)
     }
 
     /// Removes the app container, then Postgres, then the network, logging each removal with

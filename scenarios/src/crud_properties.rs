@@ -323,9 +323,15 @@ pub async fn run(target: &Target<'_>, options: &Options) -> Report {
         Err(message) => Report::error(started, redact(target.deployment, &message)),
     };
 
+    let mut report = report;
     if let Some(reproduction) = &report.reproduction {
-        eprintln!("{}", reproduction.render());
+        // Through the progress display, which clears its status line first on a terminal.
+        harness::progress::terminal::write_above(format!("{}\n", reproduction.render()).as_bytes());
     }
+    report.result.repro = Some(match &report.reproduction {
+        Some(reproduction) => reproduction.details(options.cases),
+        None => reproduction::run_details(options),
+    });
     tracing::info!(check = NAME, status = ?report.result.status, message = %report.result.message, "check finished");
     report
 }
@@ -466,6 +472,13 @@ fn run_proptest(driver: Driver, options: &Options, cancelled: &AtomicBool) -> Se
             return Err(TestCaseError::fail("no verdict: the run was interrupted"));
         }
         cases.set(cases.get() + 1);
+        // For the live progress display of `harness validate`.
+        tracing::debug!(
+            check = NAME,
+            cases_done = cases.get(),
+            cases_total = options.cases,
+            "case started"
+        );
         // A panic in the driver (such as a runtime that shuts down after a signal) is no
         // verdict on the app, so it must not reach proptest as a failing case.
         let outcome = catch_unwind(AssertUnwindSafe(|| {

@@ -29,6 +29,7 @@ pub mod migrations_roundtrip;
 pub mod migrations_stepwise;
 pub mod migrations_tamper;
 pub mod redact;
+pub mod repro_bundle;
 pub mod restarts_app_crash;
 pub mod restarts_app_graceful;
 pub mod restarts_postgres_fast;

@@ -1,9 +1,10 @@
 //! `harness gc`: the reaper for leftovers of crashed runs and the pruning of old app images.
 
-use harness::cleanup::{Removed, ResourceKind};
+use harness::cleanup::{self, CLEANUP_TIMEOUT, Removed, ResourceKind};
 use harness::config::{KEEP_APP_IMAGES_VAR, keep_app_images_setting};
 use harness::gc::{GcMode, collect_garbage};
 use harness::image_prune::{format_size, prune_app_images};
+use harness::labels::RunId;
 
 use crate::{EXIT_ENVIRONMENT, EXIT_PASS, print_error};
 
@@ -62,6 +63,46 @@ pub async fn gc(all: bool, keep_app_images: Option<usize>) -> u8 {
         "{}",
         summary(runs.removed.iter().chain(&images.removed), keep)
     );
+    EXIT_PASS
+}
+
+/// Removes the containers, networks and unfinished images of the run `run_id`, live or not,
+/// prints each removal on stdout, and returns the exit status.
+pub async fn gc_run(run_id: &str) -> u8 {
+    let valid = !run_id.is_empty()
+        && run_id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid {
+        print_error(&format!(
+            "invalid run id {run_id:?}: expected the id a run prints, such as \
+             20250114-093015-k3x9qa"
+        ));
+        return EXIT_ENVIRONMENT;
+    }
+    let docker = match harness::docker::connect().await {
+        Ok(docker) => docker,
+        Err(error) => {
+            print_error(&error.to_string());
+            return EXIT_ENVIRONMENT;
+        }
+    };
+    let run_id = RunId::from_label(run_id);
+    match cleanup::remove_run(&docker, &run_id, CLEANUP_TIMEOUT).await {
+        Ok(removed) if removed.is_empty() => {
+            println!("nothing to remove: no container, network or image has run id {run_id}");
+        }
+        Ok(removed) => {
+            for entry in &removed {
+                println!("removed {entry}");
+            }
+            println!("removed run {run_id}");
+        }
+        Err(error) => {
+            print_error(&format!("removing run {run_id} failed: {error}"));
+            return EXIT_ENVIRONMENT;
+        }
+    }
     EXIT_PASS
 }
 

@@ -8,6 +8,7 @@ mod doctor;
 mod drift;
 mod gc;
 mod preflight;
+mod repro;
 mod scan;
 mod selection;
 mod settings;
@@ -130,6 +131,11 @@ enum Command {
         /// starting anything.
         #[arg(long)]
         print_config: bool,
+
+        /// When a check fails, leave the run's containers and network running for inspection
+        /// and print how to connect and how to remove them (`harness gc --run RUN_ID`).
+        #[arg(long)]
+        keep: bool,
     },
 
     /// Check what a run needs (settings, Docker, images, tools, disk space, a loopback port)
@@ -190,6 +196,12 @@ enum Command {
         /// HARNESS_KEEP_APP_IMAGES, or 3].
         #[arg(long, value_name = "N")]
         keep_app_images: Option<usize>,
+
+        /// Remove only this run's containers, networks and unfinished images, whether its
+        /// process is alive or not, such as a run kept with `harness validate --keep`. App
+        /// images are not pruned then.
+        #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["all", "keep_app_images"])]
+        run: Option<String>,
     },
 }
 
@@ -268,7 +280,13 @@ fn main() -> ExitCode {
     // SAFETY: no runtime and no other thread exists yet.
     unsafe { effective.export() };
 
-    if let Err(error) = harness::logging::try_init(cli.verbose) {
+    // Only validate runs long enough for a live progress line.
+    let logging = if matches!(cli.command, Command::Validate { .. }) {
+        harness::logging::try_init_with_progress(cli.verbose)
+    } else {
+        harness::logging::try_init(cli.verbose)
+    };
+    if let Err(error) = logging {
         print_error(&error.to_string());
         return ExitCode::from(EXIT_ENVIRONMENT);
     }
@@ -287,6 +305,7 @@ fn main() -> ExitCode {
                 cases,
                 seed,
                 replay,
+                keep,
                 ..
             } => {
                 let properties = validate::PropertiesArgs {
@@ -297,7 +316,7 @@ fn main() -> ExitCode {
                 // --only and --report already take part in the effective settings.
                 let only = effective.only();
                 let report = effective.report_dir();
-                validate::validate(only, report, app_image, properties).await
+                validate::validate(only, report, app_image, properties, keep).await
             }
             Command::Doctor => doctor::doctor().await,
             Command::Drift {
@@ -323,8 +342,12 @@ fn main() -> ExitCode {
                 bench::db::db(args).await
             }
             Command::Gc {
+                run: Some(run_id), ..
+            } => gc::gc_run(&run_id).await,
+            Command::Gc {
                 all,
                 keep_app_images,
+                run: None,
             } => gc::gc(all, keep_app_images).await,
         }
     });

@@ -1,6 +1,6 @@
 //! `harness validate`: one run with the selected checks, a results table and report.json.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -27,6 +27,7 @@ use scenarios::{
 };
 
 use crate::preflight::check_inputs;
+use crate::repro::{self, RunEnd};
 use crate::selection::Selection;
 use crate::{EXIT_ENVIRONMENT, EXIT_FAIL, EXIT_PASS, print_error};
 
@@ -95,6 +96,7 @@ pub async fn validate(
     report_dir: Option<PathBuf>,
     app_image: Option<ImageRef>,
     properties: PropertiesArgs,
+    keep: bool,
 ) -> u8 {
     // Usage and configuration first: nothing starts when one of them is wrong.
     let selection = match Selection::parse(&only) {
@@ -157,6 +159,10 @@ pub async fn validate(
         run_id.clone(),
         &selection,
         &properties_options,
+        RunEndOptions {
+            report_dir: &report_dir,
+            keep,
+        },
     ));
     let outcome = tokio::select! {
         outcome = &mut run => Ok(outcome),
@@ -166,6 +172,7 @@ pub async fn validate(
         Ok(outcome) => outcome,
         Err(signal) => {
             // Announce the cleanup before dropping the run, whose `Drop` removes what it holds.
+            harness::progress::terminal::finish();
             eprintln!(
                 "interrupted by {signal}: removing the containers, network and unfinished \
                  images of run {run_id}"
@@ -176,9 +183,10 @@ pub async fn validate(
     };
 
     // Any error before the checks ran means that the environment did not come up.
-    let (checks, output_scanner) = match outcome {
+    let (checks, output_scanner, run_end) = match outcome {
         Ok(outcome) => outcome,
         Err(error) => {
+            harness::progress::terminal::finish();
             print_error(&error.to_string());
             return EXIT_ENVIRONMENT;
         }
@@ -194,6 +202,7 @@ pub async fn validate(
     if let Some(scanner) = &output_scanner {
         scan_final_output(scanner, &mut report);
     }
+    harness::progress::terminal::finish();
     println!("\nrun {run_id}\n{}", render_table(&report.checks));
     match report.write(&report_dir) {
         Ok(path) => println!(
@@ -205,6 +214,7 @@ pub async fn validate(
             return EXIT_ENVIRONMENT;
         }
     }
+    repro::print_run_end(&run_end);
     tracing::info!(run_id = %run_id, duration_ms = report.duration_ms, "validate finished");
 
     if report.all_passed() {
@@ -304,7 +314,8 @@ async fn run_checks(
     run_id: RunId,
     selection: &Selection,
     properties: &crud_properties::Options,
-) -> Result<(Vec<CheckResult>, Option<Scanner>), Error> {
+    end: RunEndOptions<'_>,
+) -> Result<(Vec<CheckResult>, Option<Scanner>, RunEnd), Error> {
     let docker = harness::docker::connect().await?;
 
     // Every image first, so that a missing one stops the run before any container starts.
@@ -336,6 +347,7 @@ async fn run_checks(
         RunOptions {
             run_id: Some(run_id),
             app_image,
+            keep: end.keep,
             ..RunOptions::default()
         },
     )
@@ -358,7 +370,8 @@ async fn run_checks(
     } else {
         None
     };
-    if let Err(error) = run.shutdown().await {
+    let mut run_end = repro::end_run(run, &checks, end.report_dir, end.keep).await;
+    if let Some(error) = run_end.shutdown_error.take() {
         // The verdicts stand, and the leftovers are reported and make the exit status 1.
         print_error(&error.to_string());
         let mut checks = checks;
@@ -367,9 +380,16 @@ async fn run_checks(
             Duration::ZERO,
             format!("removing the run's containers and network failed: {error}"),
         ));
-        return Ok((checks, output_scanner));
+        return Ok((checks, output_scanner, run_end));
     }
-    Ok((checks, output_scanner))
+    Ok((checks, output_scanner, run_end))
+}
+
+/// Settings of the end of a run: the folder of the repro bundles and whether a failed run is
+/// kept.
+struct RunEndOptions<'a> {
+    report_dir: &'a Path,
+    keep: bool,
 }
 
 /// Runs the selected checks on a started run. `migrations.replay` migrates the fresh database

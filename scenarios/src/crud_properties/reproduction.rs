@@ -15,6 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use harness::repro::ReproDetails;
 use proptest::test_runner::{FailurePersistence, PersistedSeed};
 
 use super::calls::{Call, SymbolicIds};
@@ -25,6 +26,62 @@ const REGRESSIONS_HEADER: &str = "\
 # Seeds of crud.properties cases that failed once. Every run replays them before it generates
 # new cases. Commit this file; delete a line only when its case no longer applies.
 ";
+
+impl super::Reproduction {
+    /// Builds the repro bundle's inputs: the case seed replays exactly the failing case, and
+    /// without one, the run's seed with its number of cases replays the whole run.
+    pub fn details(&self, cases: u32) -> ReproDetails {
+        let (seed, validate_args) = match (&self.case_seed, self.seed) {
+            (Some(case_seed), _) => (
+                Some(case_seed.clone()),
+                vec!["--replay".to_owned(), case_seed.clone()],
+            ),
+            (None, Some(seed)) => (
+                Some(seed.to_string()),
+                vec![
+                    "--seed".to_owned(),
+                    seed.to_string(),
+                    "--cases".to_owned(),
+                    cases.to_string(),
+                ],
+            ),
+            (None, None) => (None, Vec::new()),
+        };
+        ReproDetails {
+            seed,
+            validate_args,
+            env: Vec::new(),
+            files: Vec::new(),
+        }
+        .with_file("sequence.txt", self.render())
+    }
+}
+
+/// Builds the repro bundle's inputs of a run that ended without a shrunk case (an error): the
+/// replayed case seed, or the run's seed with its number of cases.
+pub fn run_details(options: &super::Options) -> ReproDetails {
+    let (seed, validate_args) = match &options.regressions {
+        Regressions::Replay(case_seed) => (
+            case_seed.clone(),
+            vec!["--replay".to_owned(), case_seed.clone()],
+        ),
+        Regressions::Off | Regressions::File(_) => (
+            options.seed.to_string(),
+            vec![
+                "--seed".to_owned(),
+                options.seed.to_string(),
+                "--cases".to_owned(),
+                options.cases.to_string(),
+            ],
+        ),
+    };
+    ReproDetails {
+        seed: Some(seed),
+        validate_args,
+        env: Vec::new(),
+        files: Vec::new(),
+    }
+}
 
 /// Returns the regressions file of `crud.properties`, next to this crate's sources.
 pub fn regressions_path() -> PathBuf {

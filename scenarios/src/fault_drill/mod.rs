@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use harness::check::CheckResult;
 use harness::ledger::{self, Ledger, Verification};
 use harness::load::{self, Load, LoadOptions, LoadTarget};
+use harness::repro::ReproDetails;
 use harness::run::Run;
 
 use crate::errors_sanitized;
@@ -109,7 +110,11 @@ impl Timeline {
 pub async fn run(run: &mut Run, drill: &Drill) -> CheckResult {
     let started = Instant::now();
     tracing::info!(check = drill.check, "check started");
-    let result = match execute(run, drill).await {
+    let seed = match schedule::seed() {
+        Ok(seed) => seed,
+        Err(message) => return CheckResult::error(drill.check, started.elapsed(), message),
+    };
+    let result = match execute(run, drill, seed).await {
         Ok(Outcome {
             findings,
             summary,
@@ -122,6 +127,8 @@ pub async fn run(run: &mut Run, drill: &Drill) -> CheckResult {
         }
         Err(message) => CheckResult::error(drill.check, started.elapsed(), message),
     };
+    let details = repro_details(drill, seed, &result.message);
+    let result = result.with_repro(details);
     tracing::info!(check = drill.check, status = ?result.status, message = %result.message, "check finished");
     result
 }
@@ -132,8 +139,36 @@ struct Outcome {
     replay: String,
 }
 
-async fn execute(run: &mut Run, drill: &Drill) -> Result<Outcome, String> {
-    let seed = schedule::seed()?;
+/// Builds the repro bundle's inputs of a drill: its seed, the variable that replays it, and
+/// `fault-schedule.txt` with the schedule the seed draws and the events of this run.
+fn repro_details(drill: &Drill, seed: u64, message: &str) -> ReproDetails {
+    let schedule = Schedule::from_seed(seed, drill.hold_ms.clone());
+    let mut text = format!(
+        "check: {}\nfault: {:?}\nseed: {seed} ({}={seed} replays this schedule)\n\
+         lead-in: {} ms\nfault duration: {} ms\n",
+        drill.check,
+        drill.fault,
+        schedule::SEED_VAR,
+        schedule.lead_in.as_millis(),
+        schedule.hold.as_millis(),
+    );
+    if drill.fault == Fault::Stutter {
+        text.push_str("stutter (freeze ms, gap ms):\n");
+        for (freeze, gap) in &schedule.stutter {
+            text.push_str(&format!("  {} {}\n", freeze.as_millis(), gap.as_millis()));
+        }
+    }
+    text.push_str(&format!("result of this run: {message}\n"));
+    ReproDetails {
+        seed: Some(seed.to_string()),
+        validate_args: Vec::new(),
+        env: vec![(schedule::SEED_VAR.to_owned(), seed.to_string())],
+        files: Vec::new(),
+    }
+    .with_file("fault-schedule.txt", text)
+}
+
+async fn execute(run: &mut Run, drill: &Drill, seed: u64) -> Result<Outcome, String> {
     let schedule = Schedule::from_seed(seed, drill.hold_ms.clone());
     let bound = schedule::recovery_bound()?;
     let deployment = run.deployment().clone();
@@ -328,5 +363,49 @@ async fn heal_after_error(run: &Run, fault: Fault) {
     };
     if let Err(error) = healed {
         tracing::warn!(%error, "healing the fault after a failed drill failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stutter_drill() -> Drill {
+        Drill {
+            check: "chaos.latency",
+            fault: Fault::Stutter,
+            hold_ms: 2000..=4000,
+        }
+    }
+
+    #[test]
+    fn repro_details_replay_by_seed() {
+        let details = repro_details(&stutter_drill(), 77, "1 lost write");
+
+        assert_eq!(details.seed.as_deref(), Some("77"));
+        assert_eq!(
+            details.env,
+            vec![(schedule::SEED_VAR.to_owned(), "77".to_owned())]
+        );
+        assert!(details.validate_args.is_empty());
+    }
+
+    #[test]
+    fn fault_schedule_lists_drawn_times() {
+        let schedule = Schedule::from_seed(77, 2000..=4000);
+
+        let details = repro_details(&stutter_drill(), 77, "1 lost write");
+
+        let file = details
+            .files
+            .iter()
+            .find(|file| file.name == "fault-schedule.txt")
+            .expect("the details should contain fault-schedule.txt");
+        let lead_in = format!("lead-in: {} ms", schedule.lead_in.as_millis());
+        assert!(file.contents.contains(&lead_in), "{}", file.contents);
+        let hold = format!("fault duration: {} ms", schedule.hold.as_millis());
+        assert!(file.contents.contains(&hold), "{}", file.contents);
+        assert!(file.contents.contains("stutter"), "{}", file.contents);
+        assert!(file.contents.contains("1 lost write"), "{}", file.contents);
     }
 }
