@@ -32,16 +32,24 @@ struct Item {
 }
 
 /// Runs every check, prints one line per item (and the fix for each warning and problem), and
-/// returns 0 when nothing blocks a run, 2 otherwise.
-pub async fn doctor() -> u8 {
+/// returns 0 when nothing blocks a run, 2 otherwise. `settings_error` is the error of reading
+/// the configuration file and the variables, when that failed.
+pub async fn doctor(settings_error: Option<String>) -> u8 {
     let mut items = Vec::new();
 
-    let config = match Config::from_env() {
-        Ok(config) => {
-            items.push(ok("settings", "every HARNESS_* variable is valid"));
+    let config = match (settings_error, Config::from_env()) {
+        (None, Ok(config)) => {
+            items.push(ok(
+                "settings",
+                "the configuration file and every HARNESS_* variable are valid",
+            ));
             Some(config)
         }
-        Err(error) => {
+        (Some(error), config) => {
+            items.push(problem("settings", error));
+            config.ok()
+        }
+        (None, Err(error)) => {
             items.push(problem("settings", error.to_string()));
             None
         }

@@ -263,22 +263,31 @@ fn main() -> ExitCode {
     // SAFETY: no runtime and no other thread exists yet.
     unsafe { harness::docker::unset_empty_docker_host() };
 
+    // `harness doctor` reports invalid settings as one of its problems and goes on with the
+    // other checks; every other command stops.
+    let mut settings_error = None;
     let effective = match settings::load(&settings_flags(&cli)) {
-        Ok(effective) => effective,
+        Ok(effective) => Some(effective),
+        Err(error) if matches!(cli.command, Command::Doctor) => {
+            settings_error = Some(error.to_string());
+            None
+        }
         Err(error) => {
             print_error(&error.to_string());
             return ExitCode::from(EXIT_ENVIRONMENT);
         }
     };
-    if let Command::Validate {
-        print_config: true, ..
-    } = cli.command
-    {
-        print!("{}", settings::render(&effective));
-        return ExitCode::from(EXIT_PASS);
+    if let Some(effective) = &effective {
+        if let Command::Validate {
+            print_config: true, ..
+        } = cli.command
+        {
+            print!("{}", settings::render(effective));
+            return ExitCode::from(EXIT_PASS);
+        }
+        // SAFETY: no runtime and no other thread exists yet.
+        unsafe { effective.export() };
     }
-    // SAFETY: no runtime and no other thread exists yet.
-    unsafe { effective.export() };
 
     // Only validate runs long enough for a live progress line.
     let logging = if matches!(cli.command, Command::Validate { .. }) {
@@ -313,12 +322,16 @@ fn main() -> ExitCode {
                     seed,
                     replay,
                 };
+                // Only doctor goes on without valid settings.
+                let Some(effective) = &effective else {
+                    return EXIT_ENVIRONMENT;
+                };
                 // --only and --report already take part in the effective settings.
                 let only = effective.only();
                 let report = effective.report_dir();
                 validate::validate(only, report, app_image, properties, keep).await
             }
-            Command::Doctor => doctor::doctor().await,
+            Command::Doctor => doctor::doctor(settings_error).await,
             Command::Drift {
                 database_url,
                 migrations,

@@ -124,11 +124,11 @@ fn unknown_config_key_exits_2() {
         "[timeouts]\napp_ready_secs = 30\npostgres_ready = 5\n",
     );
 
-    // Every subcommand reads the file, so each one rejects it.
+    // Every subcommand reads the file, so each one rejects it. doctor reports it among its
+    // problems, which the next test checks.
     let cases: &[&[&str]] = &[
         &["validate", "--config", &file, "--print-config"],
         &["--config", &file, "validate", "--only", "migrations.lint"],
-        &["--config", &file, "doctor"],
         &["--config", &file, "gc"],
     ];
     for args in cases {
@@ -144,6 +144,38 @@ fn unknown_config_key_exits_2() {
             ],
         );
     }
+}
+
+#[test]
+fn doctor_lists_config_error() {
+    let dir = TempDir::new("doctor-unknown-key");
+    let file = dir.write(
+        "harness.toml",
+        "[timeouts]\napp_ready_secs = 30\npostgres_ready = 5\n",
+    );
+
+    let output = harness(&["--config", &file, "doctor"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "doctor should exit 2 on an invalid file:\n{stdout}"
+    );
+    let settings_line = stdout
+        .lines()
+        .find(|line| line.starts_with("PROBLEM  settings:"))
+        .unwrap_or_else(|| panic!("no PROBLEM line for the settings:\n{stdout}"));
+    for text in ["unknown key `timeouts.postgres_ready`", &file, "line 3"] {
+        assert!(
+            settings_line.contains(text),
+            "the settings line lacks {text:?}: {settings_line}"
+        );
+    }
+    assert!(
+        stdout.contains("docker:"),
+        "doctor should go on with its other checks:\n{stdout}"
+    );
 }
 
 #[test]
