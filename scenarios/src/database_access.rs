@@ -2,9 +2,9 @@
 //! grants (CONNECT, TEMPORARY, CREATE), and the attributes and memberships of the roles that
 //! the database refers to.
 //!
-//! This is not part of [`describe_schema`](crate::schema::describe_schema), because migrations
-//! do not create these: the harness bootstrap (or whoever provisions a server) does. The
-//! snapshot, `migrations.replay` and `migrations.roundtrip` therefore do not depend on them.
+//! This is not part of [`describe_schema`](crate::schema::describe_schema), because the harness
+//! bootstrap or the server's administrator sets these, not the migrations. The snapshot,
+//! `migrations.replay` and `migrations.roundtrip` therefore do not depend on them.
 //!
 //! The described roles are the ones that `pg_shdepend` records for the current database: owners
 //! of its objects, grantees in its privilege lists, roles named by policies and default

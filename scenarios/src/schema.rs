@@ -2,11 +2,11 @@
 //! so that two databases built from the same migrations compare byte for byte.
 //!
 //! It covers every schema except the system ones (`pg_catalog`,
-//! `information_schema`, `pg_toast*`, `pg_temp*`): each schema's owner and
-//! grants, extensions, enum and domain types, relations (tables, views,
-//! sequences) with their columns, constraints, indexes, triggers, row-level
-//! security and policies, owners and grants, functions, and default
-//! privileges. Objects in `public` are named without their schema (`table
+//! `information_schema`, `pg_toast*`, `pg_temp*`). For each it lists the owner
+//! and grants, extensions, enum and domain types, functions and default
+//! privileges. Relations (tables, views, sequences) come with their columns,
+//! constraints, indexes, triggers, row-level security and policies, owners and
+//! grants. Objects in `public` are named without their schema (`table
 //! videos`), objects elsewhere with it (`table audit.events`). Names are quoted
 //! like `quote_ident` does. It contains no OIDs, no times and no data:
 //! `_sqlx_migrations` appears with its structure and grants but without its
@@ -471,7 +471,7 @@ async fn read_policies(
         Option<String>,
         Option<String>,
     );
-    // polroles holds OID 0 for PUBLIC, the default when a policy names no role.
+    // polroles contains OID 0 for PUBLIC, the default when a policy names no role.
     let rows: Vec<PolicyRow> = sqlx::query_as(concat!(
         "SELECT ",
         qualified_name!("n", "c.relname"),

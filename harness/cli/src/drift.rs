@@ -7,10 +7,10 @@
 //! the command stops before reading when Postgres does not report the transaction as read-only.
 //! The reference schema comes from a harness run: a fresh Postgres container, the bootstrap's
 //! roles and the migrations applied as lv_migrator. Owners, grants and role attributes are
-//! compared by role name, so a live database whose roles are not named like the harness's
-//! (lv_migrator, lv_app, lv_auditor) or not created with the bootstrap's attributes (LOGIN,
-//! INHERIT, none of SUPERUSER, CREATEDB, CREATEROLE, REPLICATION, BYPASSRLS, no connection
-//! limit, no expiry) shows them as changes.
+//! compared by role name. A live database whose roles are not named like the harness's
+//! (lv_migrator, lv_app, lv_auditor) shows its owners and grants as changes. So does one whose
+//! roles differ from the bootstrap's attributes: LOGIN, INHERIT, none of SUPERUSER, CREATEDB,
+//! CREATEROLE, REPLICATION or BYPASSRLS, no connection limit and no expiry.
 //!
 //! A Prisma Migrate folder is replayed with sqlx's migrator, so the reference records it in
 //! `_sqlx_migrations`. Both ledger tables are then left out of the schema comparison, and the
