@@ -742,3 +742,18 @@ fn render_relation(name: &str, relation: &Relation, out: &mut String) {
         render_grants(grants, &indent, out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_quoted_name_is_unchanged() {
+        assert_eq!(single_line("\"Ops Team\"".to_owned()), "\"Ops Team\"");
+    }
+
+    #[test]
+    fn newline_in_name_is_escaped() {
+        assert_eq!(single_line("\"a\nb\\c\"".to_owned()), "U&\"a\\000Ab\\\\c\"");
+    }
+}
