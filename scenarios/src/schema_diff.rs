@@ -151,6 +151,9 @@ fn parse(description: &str) -> BTreeMap<String, Object> {
 /// words for a column grant (`column title grant lv_app:`), whose first two words name only
 /// the column, and three for a role membership (`member of lv_app`, `has member lv_app`),
 /// whose third word is the other role.
+///
+/// NOTE: a quoted name with a space (`grant "Ops Team":`) is cut at the space, so two such
+/// names that share a first word share a key, and a difference in either shows both lines.
 fn part_key(part: &str) -> String {
     let words: Vec<&str> = part.split_whitespace().collect();
     let count = match (words.first(), words.get(1), words.get(2)) {

@@ -317,7 +317,9 @@ async fn drift_flags_role_attributes_and_members() {
          ALTER ROLE lv_auditor BYPASSRLS;
          GRANT lv_migrator TO lv_app WITH ADMIN OPTION;
          CREATE ROLE \"Drift \"\"Ops\"\" Team\" NOLOGIN;
-         GRANT SELECT ON videos TO \"Drift \"\"Ops\"\" Team\"",
+         GRANT SELECT ON videos TO \"Drift \"\"Ops\"\" Team\";
+         CREATE ROLE U&\"two\\000Alines\" NOLOGIN;
+         GRANT SELECT ON users TO U&\"two\\000Alines\"",
     )
     .await;
 
@@ -343,6 +345,10 @@ async fn drift_flags_role_attributes_and_members() {
              replayed schema",
             "table videos: `grant \"Drift \"\"Ops\"\" Team\": SELECT` exists in the live \
              database but not in the replayed schema",
+            "role U&\"two\\000Alines\" exists in the live database but not in the replayed \
+             schema",
+            "table users: `grant U&\"two\\000Alines\": SELECT` exists in the live database but \
+             not in the replayed schema",
         ],
     );
 }
