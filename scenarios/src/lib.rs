@@ -15,6 +15,8 @@ pub mod chaos_pause;
 pub mod chaos_postgres_crash;
 pub mod crud_properties;
 pub mod crud_smoke;
+pub mod database_access;
+mod default_privileges;
 pub mod errors_sanitized;
 pub mod fault_drill;
 pub mod fixtures;

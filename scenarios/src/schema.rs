@@ -1,12 +1,17 @@
-//! A canonical text description of the `public` schema, read from pg_catalog,
+//! A canonical text description of a database's schemas, read from pg_catalog,
 //! so that two databases built from the same migrations compare byte for byte.
 //!
-//! It lists the schema's owner and grants, extensions, enum and domain types,
-//! relations (tables, views, sequences) with their columns, constraints,
-//! indexes, triggers, owners and grants, and functions. It contains no OIDs, no
-//! times and no data: `_sqlx_migrations` appears with its structure and grants
-//! but without its rows. Every list is sorted in Rust by byte order, so the
-//! database's collation does not change the output.
+//! It covers every schema except the system ones (`pg_catalog`,
+//! `information_schema`, `pg_toast*`, `pg_temp*`). For each it lists the owner
+//! and grants, extensions, enum and domain types, functions and default
+//! privileges. Relations (tables, views, sequences) come with their columns,
+//! constraints, indexes, triggers, row-level security and policies, owners and
+//! grants. Objects in `public` are named without their schema (`table
+//! videos`), objects elsewhere with it (`table audit.events`). Names are quoted
+//! like `quote_ident` does. It contains no OIDs, no times and no data:
+//! `_sqlx_migrations` appears with its structure and grants but without its
+//! rows. Every list is sorted in Rust by byte order, so the database's
+//! collation does not change the output.
 //!
 //! NOTE: the text of `pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`
 //! and `pg_get_functiondef` can change between PostgreSQL major versions; the
@@ -16,6 +21,60 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use sqlx::PgConnection;
+
+use crate::default_privileges::describe_default_privileges;
+
+/// SQL condition that is true for a schema that is not a system schema. `$namespace` is the
+/// alias of a `pg_namespace` row. The backslash makes `_` literal in LIKE.
+macro_rules! user_schema {
+    ($namespace:literal) => {
+        concat!(
+            "(",
+            $namespace,
+            ".nspname NOT IN ('pg_catalog', 'information_schema') AND ",
+            $namespace,
+            ".nspname NOT LIKE 'pg\\_toast%' AND ",
+            $namespace,
+            ".nspname NOT LIKE 'pg\\_temp\\_%')"
+        )
+    };
+}
+
+/// SQL expression for the name of an object in the description: `quote_ident(name)` in schema
+/// `public`, and `quote_ident(schema).quote_ident(name)` in any other schema.
+macro_rules! qualified_name {
+    ($namespace:literal, $name:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $namespace,
+            ".nspname = 'public' THEN quote_ident(",
+            $name,
+            ") ",
+            "ELSE quote_ident(",
+            $namespace,
+            ".nspname) || '.' || quote_ident(",
+            $name,
+            ") END"
+        )
+    };
+}
+
+/// SQL expression for the grantee of an `aclexplode` row: `PUBLIC` for OID 0, else the quoted
+/// role name, so that a role named `PUBLIC` shows as `"PUBLIC"`.
+macro_rules! grantee {
+    ($acl:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $acl,
+            ".grantee = 0 THEN 'PUBLIC' ",
+            "ELSE quote_ident(pg_get_userbyid(",
+            $acl,
+            ".grantee)) END"
+        )
+    };
+}
+
+pub(crate) use {grantee, user_schema};
 
 /// Grants of one object: grantee (a role name, or `PUBLIC`) to privileges.
 /// A privilege held `WITH GRANT OPTION` carries the suffix ` (grant option)`.
@@ -32,6 +91,8 @@ struct Relation {
     constraints: BTreeMap<String, String>,
     indexes: BTreeMap<String, String>,
     triggers: BTreeMap<String, String>,
+    /// Row-level security policies by quoted name.
+    policies: BTreeMap<String, String>,
     /// View definition or sequence parameters.
     definition: Option<String>,
     grants: Grants,
@@ -46,7 +107,7 @@ struct Relation {
 pub async fn describe_schema(connection: &mut PgConnection) -> Result<String, sqlx::Error> {
     let mut out = String::new();
 
-    describe_namespace(connection, &mut out).await?;
+    describe_namespaces(connection, &mut out).await?;
     describe_extensions(connection, &mut out).await?;
     describe_types(connection, &mut out).await?;
 
@@ -55,6 +116,7 @@ pub async fn describe_schema(connection: &mut PgConnection) -> Result<String, sq
     read_constraints(connection, &mut relations).await?;
     read_indexes(connection, &mut relations).await?;
     read_triggers(connection, &mut relations).await?;
+    read_policies(connection, &mut relations).await?;
     read_relation_grants(connection, &mut relations).await?;
     read_column_grants(connection, &mut relations).await?;
     for (name, relation) in &relations {
@@ -62,33 +124,48 @@ pub async fn describe_schema(connection: &mut PgConnection) -> Result<String, sq
     }
 
     describe_functions(connection, &mut out).await?;
+    describe_default_privileges(connection, &mut out).await?;
 
     Ok(out)
 }
 
-async fn describe_namespace(
+/// Describes every schema that is not a system schema, with its owner and grants.
+async fn describe_namespaces(
     connection: &mut PgConnection,
     out: &mut String,
 ) -> Result<(), sqlx::Error> {
-    let (owner,): (String,) = sqlx::query_as(
-        "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = 'public'",
-    )
-    .fetch_one(&mut *connection)
-    .await?;
-
-    let rows: Vec<(String, String, bool)> = sqlx::query_as(
-        "SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee)::text END,
-                g.privilege_type, g.is_grantable
-         FROM pg_namespace n,
-              LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) g
-         WHERE n.nspname = 'public'",
-    )
+    let owners: Vec<(String, String)> = sqlx::query_as(concat!(
+        "SELECT quote_ident(n.nspname), quote_ident(pg_get_userbyid(n.nspowner))
+         FROM pg_namespace n WHERE ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
 
-    writeln!(out, "schema public").unwrap();
-    writeln!(out, "  owner {owner}").unwrap();
-    render_grants(&collect_grants(rows), "  ", out);
+    let rows: Vec<(String, String, String, bool)> = sqlx::query_as(concat!(
+        "SELECT quote_ident(n.nspname), ",
+        grantee!("g"),
+        ", g.privilege_type, g.is_grantable
+         FROM pg_namespace n,
+              LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) g
+         WHERE ",
+        user_schema!("n")
+    ))
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut grants = group_grants(rows);
+
+    let mut schemas: Vec<(String, String)> = owners
+        .into_iter()
+        .map(|(name, owner)| (single_line(name), single_line(owner)))
+        .collect();
+    schemas.sort();
+    for (name, owner) in schemas {
+        writeln!(out, "schema {name}").unwrap();
+        writeln!(out, "  owner {owner}").unwrap();
+        let schema_grants = grants.remove(&name).unwrap_or_default();
+        render_grants(&collect_grants(schema_grants), "  ", out);
+    }
     Ok(())
 }
 
@@ -96,17 +173,21 @@ async fn describe_extensions(
     connection: &mut PgConnection,
     out: &mut String,
 ) -> Result<(), sqlx::Error> {
-    let mut names: Vec<(String,)> = sqlx::query_as(
-        "SELECT e.extname::text
+    let mut names: Vec<(String, String)> = sqlx::query_as(concat!(
+        "SELECT quote_ident(e.extname), quote_ident(n.nspname)
          FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-         WHERE n.nspname = 'public'",
-    )
+         WHERE ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
     names.sort();
 
-    for (name,) in names {
-        writeln!(out, "extension {name}").unwrap();
+    for (name, schema) in names {
+        writeln!(out, "extension {}", single_line(name)).unwrap();
+        if schema != "public" {
+            writeln!(out, "  schema {}", single_line(schema)).unwrap();
+        }
     }
     Ok(())
 }
@@ -116,8 +197,10 @@ async fn describe_types(
     connection: &mut PgConnection,
     out: &mut String,
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT t.typname::text, pg_get_userbyid(t.typowner)::text,
+    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "t.typname"),
+        ", quote_ident(pg_get_userbyid(t.typowner)),
                 CASE t.typtype
                     WHEN 'e' THEN 'enum (' || (
                         SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
@@ -131,15 +214,27 @@ async fn describe_types(
                                       ORDER BY c.conname COLLATE \"C\")
                     FROM pg_constraint c WHERE c.contypid = t.oid) END
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-         WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd')
+         WHERE t.typtype IN ('e', 'd')
            AND NOT EXISTS (SELECT 1 FROM pg_depend d
                            WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
-                             AND d.deptype = 'e')",
-    )
+                             AND d.deptype = 'e')
+           AND ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
 
-    let mut types: Vec<_> = rows.into_iter().collect();
+    let mut types: Vec<_> = rows
+        .into_iter()
+        .map(|(name, owner, definition, constraints)| {
+            (
+                single_line(name),
+                single_line(owner),
+                definition,
+                constraints,
+            )
+        })
+        .collect();
     types.sort();
     for (name, owner, definition, constraints) in types {
         writeln!(out, "type {name}").unwrap();
@@ -155,8 +250,10 @@ async fn describe_types(
 async fn read_relations(
     connection: &mut PgConnection,
 ) -> Result<BTreeMap<String, Relation>, sqlx::Error> {
-    let rows: Vec<(String, String, String, bool, bool, Option<String>)> = sqlx::query_as(
-        "SELECT c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text,
+    let rows: Vec<(String, String, String, bool, bool, Option<String>)> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "c.relname"),
+        ", c.relkind::text, quote_ident(pg_get_userbyid(c.relowner)),
                 c.relrowsecurity, c.relforcerowsecurity,
                 CASE
                     WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true)
@@ -168,8 +265,9 @@ async fn read_relations(
                         FROM pg_sequence s WHERE s.seqrelid = c.oid)
                 END
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
-    )
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
 
@@ -177,7 +275,7 @@ async fn read_relations(
     for (name, kind, owner, row_security, force_row_security, definition) in rows {
         let relation = Relation {
             kind: relation_kind(&kind),
-            owner,
+            owner: single_line(owner),
             row_security: match (row_security, force_row_security) {
                 (false, _) => None,
                 (true, false) => Some("enabled"),
@@ -186,7 +284,7 @@ async fn read_relations(
             definition,
             ..Relation::default()
         };
-        relations.insert(name, relation);
+        relations.insert(single_line(name), relation);
     }
     Ok(relations)
 }
@@ -218,8 +316,10 @@ async fn read_columns(
         String,
         Option<String>,
     );
-    let rows: Vec<ColumnRow> = sqlx::query_as(
-        "SELECT c.relname::text, a.attnum, a.attname::text,
+    let rows: Vec<ColumnRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "c.relname"),
+        ", a.attnum, a.attname::text,
                 format_type(a.atttypid, a.atttypmod), a.attnotnull,
                 pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text,
                 CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END
@@ -229,9 +329,10 @@ async fn read_columns(
          JOIN pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
          LEFT JOIN pg_collation co ON co.oid = a.attcollation
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-           AND a.attnum > 0 AND NOT a.attisdropped",
-    )
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+           AND a.attnum > 0 AND NOT a.attisdropped AND ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
 
@@ -256,7 +357,7 @@ async fn read_columns(
                 write!(line, " default {expression}").unwrap();
             }
         }
-        if let Some(relation) = relations.get_mut(&table) {
+        if let Some(relation) = relations.get_mut(&single_line(table)) {
             relation.columns.insert(attnum, line);
         }
     }
@@ -267,8 +368,10 @@ async fn read_constraints(
     connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, con.conname::text, con.contype::text,
+    let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "c.relname"),
+        ", con.conname::text, con.contype::text,
                 coalesce((SELECT string_agg(a.attname::text, ', ' ORDER BY k.position)
                           FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
                           JOIN pg_attribute a
@@ -277,8 +380,9 @@ async fn read_constraints(
          FROM pg_constraint con
          JOIN pg_class c ON c.oid = con.conrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public'",
-    )
+         WHERE ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
 
@@ -293,7 +397,7 @@ async fn read_constraints(
             "t" => "constraint trigger",
             _ => "constraint",
         };
-        if let Some(relation) = relations.get_mut(&table) {
+        if let Some(relation) = relations.get_mut(&single_line(table)) {
             let line = format!("{kind} ({columns}): {definition}");
             relation.constraints.insert(name, line);
         }
@@ -305,19 +409,22 @@ async fn read_indexes(
     connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT t.relname::text, i.relname::text, pg_get_indexdef(i.oid)
+    let rows: Vec<(String, String, String)> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "t.relname"),
+        ", i.relname::text, pg_get_indexdef(i.oid)
          FROM pg_index x
          JOIN pg_class i ON i.oid = x.indexrelid
          JOIN pg_class t ON t.oid = x.indrelid
          JOIN pg_namespace n ON n.oid = t.relnamespace
-         WHERE n.nspname = 'public'",
-    )
+         WHERE ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
 
     for (table, name, definition) in rows {
-        if let Some(relation) = relations.get_mut(&table) {
+        if let Some(relation) = relations.get_mut(&single_line(table)) {
             relation.indexes.insert(name, definition);
         }
     }
@@ -328,19 +435,84 @@ async fn read_triggers(
     connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, t.tgname::text, pg_get_triggerdef(t.oid)
+    let rows: Vec<(String, String, String)> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "c.relname"),
+        ", t.tgname::text, pg_get_triggerdef(t.oid)
          FROM pg_trigger t
          JOIN pg_class c ON c.oid = t.tgrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND NOT t.tgisinternal",
-    )
+         WHERE NOT t.tgisinternal AND ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
 
     for (table, name, definition) in rows {
-        if let Some(relation) = relations.get_mut(&table) {
+        if let Some(relation) = relations.get_mut(&single_line(table)) {
             relation.triggers.insert(name, definition);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the row-level security policies: command, permissive or restrictive, roles, and the
+/// USING and WITH CHECK expressions.
+async fn read_policies(
+    connection: &mut PgConnection,
+    relations: &mut BTreeMap<String, Relation>,
+) -> Result<(), sqlx::Error> {
+    type PolicyRow = (
+        String,
+        String,
+        bool,
+        String,
+        Vec<String>,
+        Option<String>,
+        Option<String>,
+    );
+    // polroles contains OID 0 for PUBLIC, the default when a policy names no role.
+    let rows: Vec<PolicyRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "c.relname"),
+        ", quote_ident(p.polname), p.polpermissive, p.polcmd::text,
+                ARRAY(SELECT CASE WHEN r.role = 0 THEN 'PUBLIC'
+                                  ELSE quote_ident(pg_get_userbyid(r.role)) END
+                      FROM unnest(p.polroles) AS r(role)),
+                pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
+         FROM pg_policy p
+         JOIN pg_class c ON c.oid = p.polrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE ",
+        user_schema!("n")
+    ))
+    .fetch_all(&mut *connection)
+    .await?;
+
+    for (table, name, permissive, command, roles, using, with_check) in rows {
+        let mut roles: Vec<String> = roles.into_iter().map(single_line).collect();
+        roles.sort();
+        let command = match command.as_str() {
+            "r" => "SELECT",
+            "a" => "INSERT",
+            "w" => "UPDATE",
+            "d" => "DELETE",
+            _ => "ALL",
+        };
+        let kind = if permissive {
+            "permissive"
+        } else {
+            "restrictive"
+        };
+        let mut line = format!("{kind} for {command} to {}", roles.join(", "));
+        if let Some(using) = using {
+            write!(line, " using ({using})").unwrap();
+        }
+        if let Some(with_check) = with_check {
+            write!(line, " with check ({with_check})").unwrap();
+        }
+        if let Some(relation) = relations.get_mut(&single_line(table)) {
+            relation.policies.insert(single_line(name), line);
         }
     }
     Ok(())
@@ -353,28 +525,24 @@ async fn read_relation_grants(
     connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, String, String, bool)> = sqlx::query_as(
-        "SELECT c.relname::text,
-                CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee)::text END,
-                g.privilege_type, g.is_grantable
+    let rows: Vec<(String, String, String, bool)> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "c.relname"),
+        ", ",
+        grantee!("g"),
+        ", g.privilege_type, g.is_grantable
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace,
          LATERAL aclexplode(coalesce(c.relacl, acldefault(
              CASE WHEN c.relkind = 'S' THEN 's'::\"char\" ELSE 'r'::\"char\" END,
              c.relowner))) g
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
-    )
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
 
-    let mut by_relation: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
-    for (relation, grantee, privilege, grantable) in rows {
-        by_relation
-            .entry(relation)
-            .or_default()
-            .push((grantee, privilege, grantable));
-    }
-    for (name, rows) in by_relation {
+    for (name, rows) in group_grants(rows) {
         if let Some(relation) = relations.get_mut(&name) {
             relation.grants = collect_grants(rows);
         }
@@ -386,25 +554,27 @@ async fn read_column_grants(
     connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, String, String, String, bool)> = sqlx::query_as(
-        "SELECT c.relname::text, a.attname::text,
-                CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee)::text END,
-                g.privilege_type, g.is_grantable
+    let rows: Vec<(String, String, String, String, bool)> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "c.relname"),
+        ", a.attname::text, ",
+        grantee!("g"),
+        ", g.privilege_type, g.is_grantable
          FROM pg_attribute a
          JOIN pg_class c ON c.oid = a.attrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace,
          LATERAL aclexplode(a.attacl) g
-         WHERE n.nspname = 'public' AND a.attacl IS NOT NULL
-           AND a.attnum > 0 AND NOT a.attisdropped",
-    )
+         WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped AND ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
 
     for (table, column, grantee, privilege, grantable) in rows {
-        if let Some(relation) = relations.get_mut(&table) {
+        if let Some(relation) = relations.get_mut(&single_line(table)) {
             let grants = relation.column_grants.entry(column).or_default();
             grants
-                .entry(grantee)
+                .entry(single_line(grantee))
                 .or_default()
                 .insert(privilege_label(privilege, grantable));
         }
@@ -418,41 +588,46 @@ async fn describe_functions(
     connection: &mut PgConnection,
     out: &mut String,
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "p.proname"),
+        " || '(' || pg_get_function_identity_arguments(p.oid) || ')',
                 CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'
                                WHEN 'w' THEN 'window function' ELSE 'function' END,
-                pg_get_userbyid(p.proowner)::text,
+                quote_ident(pg_get_userbyid(p.proowner)),
                 CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) END
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-         WHERE n.nspname = 'public'
-           AND NOT EXISTS (SELECT 1 FROM pg_depend d
+         WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
                            WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
-                             AND d.deptype = 'e')",
-    )
+                             AND d.deptype = 'e')
+           AND ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
 
-    let grant_rows: Vec<(String, String, String, bool)> = sqlx::query_as(
-        "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-                CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee)::text END,
-                g.privilege_type, g.is_grantable
+    let grant_rows: Vec<(String, String, String, bool)> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "p.proname"),
+        " || '(' || pg_get_function_identity_arguments(p.oid) || ')', ",
+        grantee!("g"),
+        ", g.privilege_type, g.is_grantable
          FROM pg_proc p
          JOIN pg_namespace n ON n.oid = p.pronamespace,
          LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) g
-         WHERE n.nspname = 'public'",
-    )
+         WHERE ",
+        user_schema!("n")
+    ))
     .fetch_all(&mut *connection)
     .await?;
-    let mut grants: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
-    for (signature, grantee, privilege, grantable) in grant_rows {
-        grants
-            .entry(signature)
-            .or_default()
-            .push((grantee, privilege, grantable));
-    }
+    let mut grants = group_grants(grant_rows);
 
-    let mut functions = rows;
+    let mut functions: Vec<_> = rows
+        .into_iter()
+        .map(|(signature, kind, owner, definition)| {
+            (single_line(signature), kind, single_line(owner), definition)
+        })
+        .collect();
     functions.sort();
     for (signature, kind, owner, definition) in functions {
         writeln!(out, "{kind} {signature}").unwrap();
@@ -477,18 +652,58 @@ fn privilege_label(privilege: String, grantable: bool) -> String {
     }
 }
 
-fn collect_grants(rows: Vec<(String, String, bool)>) -> Grants {
+pub(crate) fn collect_grants(rows: Vec<(String, String, bool)>) -> Grants {
     let mut grants = Grants::new();
     for (grantee, privilege, grantable) in rows {
         grants
-            .entry(grantee)
+            .entry(single_line(grantee))
             .or_default()
             .insert(privilege_label(privilege, grantable));
     }
     grants
 }
 
-fn render_grants(grants: &Grants, indent: &str, out: &mut String) {
+/// Groups `(object, grantee, privilege, grantable)` rows by object, with the object name made
+/// single-line like the headers that look them up.
+fn group_grants(
+    rows: Vec<(String, String, String, bool)>,
+) -> BTreeMap<String, Vec<(String, String, bool)>> {
+    let mut by_object: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
+    for (object, grantee, privilege, grantable) in rows {
+        by_object
+            .entry(single_line(object))
+            .or_default()
+            .push((grantee, privilege, grantable));
+    }
+    by_object
+}
+
+/// Returns a name quoted by `quote_ident` on one line. A quoted name may contain control
+/// characters such as a newline, which would split a line of the description, so such a name
+/// is written in PostgreSQL's Unicode escape form (`U&"a\000Ab"`), which names the same object.
+pub(crate) fn single_line(quoted: String) -> String {
+    if !quoted.chars().any(char::is_control) {
+        return quoted;
+    }
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or(&quoted);
+    let mut escaped = String::from("U&\"");
+    for character in inner.chars() {
+        if character == '\\' {
+            escaped.push_str("\\\\");
+        } else if character.is_control() {
+            write!(escaped, "\\{:04X}", u32::from(character)).unwrap();
+        } else {
+            escaped.push(character);
+        }
+    }
+    escaped.push('"');
+    escaped
+}
+
+pub(crate) fn render_grants(grants: &Grants, indent: &str, out: &mut String) {
     for (grantee, privileges) in grants {
         let privileges: Vec<&str> = privileges.iter().map(String::as_str).collect();
         writeln!(out, "{indent}grant {grantee}: {}", privileges.join(", ")).unwrap();
@@ -518,9 +733,27 @@ fn render_relation(name: &str, relation: &Relation, out: &mut String) {
     for (name, trigger) in &relation.triggers {
         writeln!(out, "  trigger {name}: {trigger}").unwrap();
     }
+    for (name, policy) in &relation.policies {
+        writeln!(out, "  policy {name}: {policy}").unwrap();
+    }
     render_grants(&relation.grants, "  ", out);
     for (column, grants) in &relation.column_grants {
         let indent = format!("  column {column} ");
         render_grants(grants, &indent, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_quoted_name_is_unchanged() {
+        assert_eq!(single_line("\"Ops Team\"".to_owned()), "\"Ops Team\"");
+    }
+
+    #[test]
+    fn newline_in_name_is_escaped() {
+        assert_eq!(single_line("\"a\nb\\c\"".to_owned()), "U&\"a\\000Ab\\\\c\"");
     }
 }

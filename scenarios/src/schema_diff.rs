@@ -147,14 +147,19 @@ fn parse(description: &str) -> BTreeMap<String, Object> {
     objects
 }
 
-/// Returns the key of a part: its first two words, the first word alone for `owner`, and four
+/// Returns the key of a part: its first two words, the first word alone for `owner`, four
 /// words for a column grant (`column title grant lv_app:`), whose first two words name only
-/// the column.
+/// the column, and three for a role membership (`member of lv_app`, `has member lv_app`),
+/// whose third word is the other role.
+///
+/// NOTE: a quoted name with a space (`grant "Ops Team":`) is cut at the space, so two such
+/// names that share a first word share a key, and a difference in either shows both lines.
 fn part_key(part: &str) -> String {
     let words: Vec<&str> = part.split_whitespace().collect();
-    let count = match (words.first(), words.get(2)) {
-        (Some(&"owner"), _) => 1,
-        (Some(&"column"), Some(&"grant")) => 4,
+    let count = match (words.first(), words.get(1), words.get(2)) {
+        (Some(&"owner"), _, _) => 1,
+        (Some(&"column"), _, Some(&"grant")) => 4,
+        (Some(&"member"), Some(&"of"), _) | (Some(&"has"), Some(&"member"), _) => 3,
         _ => 2,
     };
     words
@@ -269,6 +274,40 @@ table videos
         assert_eq!(
             remove_object(description, "table a"),
             "table b\n  column y int\n"
+        );
+    }
+
+    #[test]
+    fn changed_policy_is_one_difference() {
+        let reference =
+            format!("{REFERENCE}  policy own_rows: permissive for SELECT to lv_app using (true)\n");
+        let live = reference.replace("using (true)", "using (false)");
+
+        let differences = diff_schemas(&reference, &live, DRIFT_SIDES);
+
+        assert_eq!(
+            differences,
+            [
+                "table videos: `policy own_rows: permissive for SELECT to lv_app using (false)` \
+                 in the live database, but the replayed schema has `policy own_rows: permissive \
+                 for SELECT to lv_app using (true)`"
+            ]
+        );
+    }
+
+    #[test]
+    fn each_membership_is_its_own_part() {
+        let reference = "role lv_app\n  member of lv_readers\n";
+        let live = "role lv_app\n  member of lv_readers\n  member of lv_migrator\n";
+
+        let differences = diff_schemas(reference, live, DRIFT_SIDES);
+
+        assert_eq!(
+            differences,
+            [
+                "role lv_app: `member of lv_migrator` exists in the live database but not in \
+                 the replayed schema"
+            ]
         );
     }
 

@@ -6,9 +6,11 @@
 //! on, every read runs in one `REPEATABLE READ, READ ONLY` transaction that is rolled back, and
 //! the command stops before reading when Postgres does not report the transaction as read-only.
 //! The reference schema comes from a harness run: a fresh Postgres container, the bootstrap's
-//! roles and the migrations applied as lv_migrator. Owners and grants are compared by role
-//! name, so a live database whose roles are not named like the harness's (lv_migrator, lv_app,
-//! lv_auditor) shows them as changes.
+//! roles and the migrations applied as lv_migrator. Owners, grants and role attributes are
+//! compared by role name. A live database whose roles are not named like the harness's
+//! (lv_migrator, lv_app, lv_auditor) shows its owners and grants as changes. So does one whose
+//! roles differ from the bootstrap's attributes: LOGIN, INHERIT, none of SUPERUSER, CREATEDB,
+//! CREATEROLE, REPLICATION or BYPASSRLS, no connection limit and no expiry.
 //!
 //! A Prisma Migrate folder is replayed with sqlx's migrator, so the reference records it in
 //! `_sqlx_migrations`. Both ledger tables are then left out of the schema comparison, and the
@@ -22,6 +24,7 @@ use harness::labels::RunId;
 use harness::run::{Run, RunOptions};
 use harness::secret::Secret;
 use harness::signals;
+use scenarios::database_access::describe_database_access;
 use scenarios::migration_files::{MigrationFile, migration_label};
 use scenarios::migration_source::{self, SourceKind};
 use scenarios::migrations_tamper::{LedgerRow, compare_ledger};
@@ -217,7 +220,7 @@ async fn read_live(target: &Target, kind: SourceKind) -> Result<LiveDatabase, St
         ));
     }
 
-    let schema = describe_schema(&mut connection)
+    let schema = describe_for_drift(&mut connection)
         .await
         .map_err(|error| failed("reading the schema", error))?;
     let ledger = migration_source::read_source_ledger(kind, &mut connection)
@@ -278,13 +281,21 @@ async fn describe_reference(run: &Run, migrations_dir: &Path) -> Result<String, 
         PgConnection::connect_with(&deployment.connect_options(&deployment.auditor))
             .await
             .map_err(|error| format!("connecting to the reference database failed: {error}"))?;
-    let schema = describe_schema(&mut connection)
+    let schema = describe_for_drift(&mut connection)
         .await
         .map_err(|error| format!("reading the reference schema failed: {error}"))?;
     if let Err(error) = connection.close().await {
         tracing::debug!(%error, "closing the reference connection failed");
     }
     Ok(schema)
+}
+
+/// Describes what drift compares: the schemas, then the database's owner and grants and the
+/// roles it refers to, which `describe_schema` leaves out because migrations do not set them.
+async fn describe_for_drift(connection: &mut PgConnection) -> Result<String, sqlx::Error> {
+    let mut description = describe_schema(connection).await?;
+    description.push_str(&describe_database_access(connection).await?);
+    Ok(description)
 }
 
 /// Lists the ledger's disagreements with the files, and the migrations not applied to the live

@@ -1,6 +1,8 @@
 //! `harness drift` against a live database: a run's migrated database is clean (exit 0), a
-//! manual ALTER on it is an untracked change (exit 1), and an invalid or unreachable URL is a
-//! usage or environment error (exit 2). The password in the URL never appears in the output.
+//! manual change on it is an untracked change (exit 1): a column, index, grant or ledger row,
+//! another schema, a policy or row-level security, a database grant or owner, a role attribute
+//! or membership, default privileges. An invalid or unreachable URL is a usage or environment
+//! error (exit 2). The password in the URL never appears in the output.
 //!
 //! Needs Docker and the Postgres image (images/build.sh builds it).
 
@@ -110,6 +112,11 @@ async fn drift_flags_manual_alter() {
         "{}",
         describe(&clean, &password)
     );
+    assert!(
+        String::from_utf8_lossy(&clean.stdout).contains("\nno drift\n"),
+        "the clean database should report no drift: {}",
+        describe(&clean, &password)
+    );
     assert_password_absent(&clean, &password);
 
     assert_eq!(
@@ -161,6 +168,210 @@ async fn drift_flags_manual_alter() {
         describe(&drifted, &password)
     );
     assert_password_absent(&drifted, &password);
+}
+
+/// The role that makes a manual change in [`drift_after_change`].
+#[derive(Clone, Copy)]
+enum Actor {
+    /// lv_migrator, the owner of the database, its schema and tables.
+    Migrator,
+    /// The bootstrap superuser, for role attributes and memberships.
+    Superuser,
+}
+
+/// Migrates a run's database, runs `statements` on it as `actor`, and returns the output of
+/// `harness drift` against it and the auditor's password.
+async fn drift_after_change(actor: Actor, statements: &'static str) -> (Output, String) {
+    harness::logging::init(false);
+    with_run(RunOptions::default(), async |run| {
+        run.apply_migrations()
+            .await
+            .expect("migrations/ should apply to a fresh database");
+        let deployment = run.deployment();
+        let password = deployment.auditor.password.expose().to_owned();
+
+        let credentials = match actor {
+            Actor::Migrator => &deployment.migrator,
+            Actor::Superuser => &deployment.superuser,
+        };
+        let mut connection = PgConnection::connect_with(&deployment.connect_options(credentials))
+            .await
+            .expect("the role that makes the change should connect");
+        sqlx::raw_sql(statements)
+            .execute(&mut connection)
+            .await
+            .expect("the manual change should apply");
+        connection
+            .close()
+            .await
+            .expect("the connection should close");
+
+        let output = run_drift(auditor_url(deployment)).await;
+        (output, password)
+    })
+    .await
+    .expect("run should start and shut down")
+}
+
+/// Asserts that drift exited 1 and printed each of `changes` as an untracked change.
+fn assert_untracked(output: &Output, password: &str, changes: &[&str]) {
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "drift should exit 1: {}",
+        describe(output, password)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for change in changes {
+        assert!(
+            stdout.contains(&format!("untracked change: {change}\n")),
+            "the output should contain `untracked change: {change}`: {}",
+            describe(output, password)
+        );
+    }
+    assert_password_absent(output, password);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_flags_other_schema() {
+    let (output, password) = drift_after_change(
+        Actor::Migrator,
+        "CREATE SCHEMA side;
+         CREATE TABLE side.notes (id bigint PRIMARY KEY, body text);
+         CREATE TABLE side.\"Odd Name\" (id bigint)",
+    )
+    .await;
+
+    assert_untracked(
+        &output,
+        &password,
+        &[
+            "schema side exists in the live database but not in the replayed schema",
+            "table side.notes exists in the live database but not in the replayed schema",
+            "table side.\"Odd Name\" exists in the live database but not in the replayed schema",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_flags_policy_and_row_security() {
+    let (output, password) = drift_after_change(
+        Actor::Migrator,
+        "ALTER TABLE videos ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE videos FORCE ROW LEVEL SECURITY;
+         CREATE POLICY ready_only ON videos AS RESTRICTIVE FOR SELECT TO lv_app, lv_auditor
+             USING (status = 'ready');
+         ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY own_row ON users FOR UPDATE
+             USING (true) WITH CHECK (display_name <> '')",
+    )
+    .await;
+
+    assert_untracked(
+        &output,
+        &password,
+        &[
+            "table videos: `row level security enabled, forced` exists in the live database \
+             but not in the replayed schema",
+            "table videos: `policy ready_only: restrictive for SELECT to lv_app, lv_auditor \
+             using ((status = 'ready'::text))` exists in the live database but not in the \
+             replayed schema",
+            "table users: `row level security enabled` exists in the live database but not in \
+             the replayed schema",
+            "table users: `policy own_row: permissive for UPDATE to PUBLIC using (true) with \
+             check ((display_name <> ''::text))` exists in the live database but not in the \
+             replayed schema",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_flags_database_grants_and_owner() {
+    let (output, password) = drift_after_change(
+        Actor::Superuser,
+        "GRANT CREATE, TEMPORARY ON DATABASE localizevideos TO lv_app;
+         GRANT CONNECT ON DATABASE localizevideos TO PUBLIC;
+         ALTER DATABASE localizevideos OWNER TO lv_auditor",
+    )
+    .await;
+
+    assert_untracked(
+        &output,
+        &password,
+        &[
+            "current database: `owner lv_auditor` in the live database, but the replayed \
+             schema has `owner lv_migrator`",
+            "current database: `grant lv_app: CONNECT, CREATE, TEMPORARY` in the live \
+             database, but the replayed schema has `grant lv_app: CONNECT`",
+            "current database: `grant PUBLIC: CONNECT` exists in the live database but not in \
+             the replayed schema",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_flags_role_attributes_and_members() {
+    let (output, password) = drift_after_change(
+        Actor::Superuser,
+        "ALTER ROLE lv_app CREATEDB NOINHERIT CONNECTION LIMIT 5 VALID UNTIL '2999-01-01';
+         ALTER ROLE lv_auditor BYPASSRLS;
+         GRANT lv_migrator TO lv_app WITH ADMIN OPTION;
+         CREATE ROLE \"Drift \"\"Ops\"\" Team\" NOLOGIN;
+         GRANT SELECT ON videos TO \"Drift \"\"Ops\"\" Team\";
+         CREATE ROLE U&\"two\\000Alines\" NOLOGIN;
+         GRANT SELECT ON users TO U&\"two\\000Alines\"",
+    )
+    .await;
+
+    assert_untracked(
+        &output,
+        &password,
+        &[
+            "role lv_app: `attribute createdb: true` in the live database, but the replayed \
+             schema has `attribute createdb: false`",
+            "role lv_app: `attribute inherit: false` in the live database, but the replayed \
+             schema has `attribute inherit: true`",
+            "role lv_app: `attribute connection limit: 5` in the live database, but the \
+             replayed schema has `attribute connection limit: unlimited`",
+            "role lv_app: `attribute valid until: set` in the live database, but the replayed \
+             schema has `attribute valid until: not set`",
+            "role lv_auditor: `attribute bypassrls: true` in the live database, but the \
+             replayed schema has `attribute bypassrls: false`",
+            "role lv_app: `member of lv_migrator with admin option` exists in the live \
+             database but not in the replayed schema",
+            "role lv_migrator: `has member lv_app with admin option` exists in the live \
+             database but not in the replayed schema",
+            "role \"Drift \"\"Ops\"\" Team\" exists in the live database but not in the \
+             replayed schema",
+            "table videos: `grant \"Drift \"\"Ops\"\" Team\": SELECT` exists in the live \
+             database but not in the replayed schema",
+            "role U&\"two\\000Alines\" exists in the live database but not in the replayed \
+             schema",
+            "table users: `grant U&\"two\\000Alines\": SELECT` exists in the live database but \
+             not in the replayed schema",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_flags_default_privileges() {
+    let (output, password) = drift_after_change(
+        Actor::Migrator,
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO lv_app;
+         ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
+    )
+    .await;
+
+    assert_untracked(
+        &output,
+        &password,
+        &[
+            "default privileges for role lv_migrator in schema public on tables exists in the \
+             live database but not in the replayed schema",
+            "default privileges for role lv_migrator on functions exists in the live database \
+             but not in the replayed schema",
+        ],
+    );
 }
 
 #[tokio::test]
