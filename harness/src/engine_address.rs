@@ -1,5 +1,5 @@
-//! Where the harness reaches the ports that the Docker engine publishes, and which address the
-//! engine binds them to.
+//! The engine address: the host at which the harness reaches the ports that the Docker engine
+//! publishes, and the IP address the engine binds them to.
 //!
 //! With a local engine (a unix socket), published ports are bound to 127.0.0.1 and reached
 //! there. With a remote engine (`DOCKER_HOST=tcp://HOST:PORT`), the ports open on the engine's
@@ -17,7 +17,7 @@ use crate::docker::{DOCKER_HOST_VAR, docker_host};
 /// Variable that overrides the IP address the engine binds published ports to.
 pub const PUBLISH_IP_VAR: &str = "HARNESS_PUBLISH_IP";
 
-/// Where published ports are reached, and the IP address the engine binds them to.
+/// Host of the published ports and the IP address the engine binds them to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineAddress {
     /// Host of the published ports: an IPv4 address or a name.
