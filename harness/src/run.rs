@@ -20,6 +20,7 @@ use crate::deployment::{
     APP_ROLE, AUDITOR_ROLE, Credentials, Deployment, MIGRATOR_ROLE, RetiredCredentials,
 };
 use crate::docker::{self, short_id};
+use crate::durability::Durability;
 use crate::error::{Error, Result};
 use crate::http::ResponseLog;
 use crate::images::{self, BaseImage};
@@ -29,7 +30,7 @@ use crate::migrate;
 use crate::network::{self, RunNetwork};
 use crate::owner::Owner;
 use crate::pg_hba;
-use crate::postgres::{self, PostgresContainer};
+use crate::postgres::{self, PostgresContainer, PostgresOptions};
 use crate::redact;
 use crate::secret::Secret;
 use crate::signals;
@@ -57,6 +58,9 @@ pub struct RunOptions {
     /// Network layout: Postgres published on a port of 127.0.0.1 (the default), or
     /// production-like, with no published port and restricted pg_hba.conf rules.
     pub topology: Topology,
+    /// Durability settings of the run's Postgres. The default, durable, is what the restart,
+    /// chaos and rotation checks need. Choose test-only only for runs without them.
+    pub durability: Durability,
 }
 
 /// A running set of containers for one run. End it with [`Run::shutdown`]. If it is dropped
@@ -165,7 +169,11 @@ impl Run {
             &network_name,
             &self.labels,
             &self.deployment.superuser.password,
-            self.options.topology.publishes_postgres(),
+            &PostgresOptions {
+                publish: self.options.topology.publishes_postgres(),
+                durability: self.options.durability,
+                initdb_args: None,
+            },
         )
         .await?;
         self.postgres = Some(postgres);
@@ -660,6 +668,11 @@ impl Run {
     /// Returns the start time of the run.
     pub fn started_at(&self) -> DateTime<Utc> {
         self.started_at
+    }
+
+    /// Returns the durability settings of the run's Postgres.
+    pub fn durability(&self) -> Durability {
+        self.options.durability
     }
 
     /// Returns the settings the run uses.

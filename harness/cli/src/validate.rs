@@ -336,6 +336,7 @@ async fn run_checks(
         RunOptions {
             run_id: Some(run_id),
             app_image,
+            durability: selection.durability(),
             ..RunOptions::default()
         },
     )
