@@ -15,6 +15,7 @@ pub mod clone_pool;
 pub mod config;
 pub mod deployment;
 pub mod docker;
+pub mod durability;
 pub mod engine_address;
 pub mod error;
 pub mod fault;

@@ -16,6 +16,7 @@ use testcontainers::{ContainerAsync, Image, ImageExt};
 
 use crate::config::ImageRef;
 use crate::docker::{publish_no_ports, publish_on, short_id, stopped_before_ready};
+use crate::durability::Durability;
 use crate::engine_address::EngineAddress;
 use crate::error::{Error, Result};
 use crate::labels::RunId;
@@ -37,8 +38,9 @@ pub const PORT: u16 = 5432;
 /// NOTE: tested with the harness's PostgreSQL 15 image only. Official images of PostgreSQL 18
 /// and later moved PGDATA below /var/lib/postgresql and may reject a mount at this path.
 pub const DATA_DIR: &str = "/var/lib/postgresql/data";
-/// Interval between readiness probes.
-const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+/// Interval between readiness probes. A failed probe of a server that is still starting costs
+/// a refused TCP connection, so probing often adds little load and shortens the wait.
+const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 /// Deadline of one readiness probe (connect and `SELECT 1`).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -47,19 +49,43 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// It has no log-based ready condition: the official image logs "ready to accept connections"
 /// twice on a first start (once for the temporary init server), and never again for an
 /// existing data folder, so readiness is probed with `SELECT 1` over the published port.
-/// fsync stays on (the image's default), so durability results are real.
+/// The server's durability settings come from [`PostgresOptions::durability`].
 #[derive(Debug, Clone)]
 pub struct PostgresImage {
     image: ImageRef,
     superuser_password: Secret,
+    server_args: Vec<String>,
+    env: Vec<(&'static str, String)>,
+}
+
+/// How to start a Postgres container.
+#[derive(Debug, Clone, Default)]
+pub struct PostgresOptions {
+    /// Whether 5432 is published on 127.0.0.1. Without it, no port is published.
+    pub publish: bool,
+    /// Durable server settings, or the test-only ones that skip syncing to disk.
+    pub durability: Durability,
+    /// POSTGRES_INITDB_ARGS, or `None` to leave it unset. The harness's image copies a cluster
+    /// initialized at image build time unless this is set, so the benchmark sets it to measure
+    /// a first start that runs initdb, as the official image's does.
+    pub initdb_args: Option<String>,
 }
 
 impl PostgresImage {
-    /// Creates the image description for `image` with the superuser's password.
-    pub fn new(image: ImageRef, superuser_password: Secret) -> Self {
+    /// Creates the image description for `image` with the superuser's password and `options`.
+    pub fn new(image: ImageRef, superuser_password: Secret, options: &PostgresOptions) -> Self {
+        let mut env = vec![
+            ("POSTGRES_USER", SUPERUSER.to_owned()),
+            ("POSTGRES_DB", MAINTENANCE_DATABASE.to_owned()),
+        ];
+        if let Some(args) = &options.initdb_args {
+            env.push(("POSTGRES_INITDB_ARGS", args.clone()));
+        }
         Self {
             image,
             superuser_password,
+            server_args: options.durability.server_args(),
+            env,
         }
     }
 }
@@ -80,11 +106,17 @@ impl Image for PostgresImage {
     fn env_vars(
         &self,
     ) -> impl IntoIterator<Item = (impl Into<Cow<'_, str>>, impl Into<Cow<'_, str>>)> {
-        [
-            ("POSTGRES_USER", SUPERUSER),
-            ("POSTGRES_PASSWORD", self.superuser_password.expose()),
-            ("POSTGRES_DB", MAINTENANCE_DATABASE),
-        ]
+        let password = ("POSTGRES_PASSWORD", self.superuser_password.expose());
+        self.env
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .chain([password])
+    }
+
+    /// Options alone, such as `-c fsync=off`: the official image's entrypoint and ours pass
+    /// them to postgres. Empty for durable settings, so the image's own command runs.
+    fn cmd(&self) -> impl IntoIterator<Item = impl Into<Cow<'_, str>>> {
+        self.server_args.iter().map(String::as_str)
     }
 
     fn expose_ports(&self) -> &[ContainerPort] {
@@ -103,25 +135,26 @@ pub fn container_name(run_id: &RunId) -> String {
     format!("lv-pg-{run_id}")
 }
 
-/// Starts the Postgres container of `run_id` on `network` with `labels`, publishing 5432 on
-/// the engine's address (127.0.0.1 for a local engine) when `publish` is true and no port otherwise. It returns once the container runs,
-/// so call [`PostgresContainer::wait_until_ready`] next.
+/// Starts the Postgres container of `run_id` on `network` with `labels` and `options`,
+/// publishing 5432 on the engine's address (127.0.0.1 for a local engine) when
+/// `options.publish` is true. It returns once the container runs, so call
+/// [`PostgresContainer::wait_until_ready`] next.
 pub async fn start(
     image: &ImageRef,
     run_id: &RunId,
     network: &str,
     labels: &HashMap<String, String>,
     superuser_password: &Secret,
-    publish: bool,
+    options: &PostgresOptions,
 ) -> Result<PostgresContainer> {
     let name = container_name(run_id);
     let bind_ip = EngineAddress::from_env()?.bind_ip();
     let started = Instant::now();
-    let container = PostgresImage::new(image.clone(), superuser_password.clone())
+    let container = PostgresImage::new(image.clone(), superuser_password.clone(), options)
         .with_container_name(&name)
         .with_network(network)
         .with_labels(labels.clone())
-        .with_host_config_modifier(host_config(publish, bind_ip))
+        .with_host_config_modifier(host_config(options.publish, bind_ip))
         .start()
         .await
         .map_err(|source| Error::ContainerStart {
@@ -134,6 +167,7 @@ pub async fn start(
         container = %name,
         id = %short_id(container.id()),
         %image,
+        durability = options.durability.name(),
         elapsed = ?started.elapsed(),
         "Postgres container started"
     );

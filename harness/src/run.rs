@@ -20,6 +20,7 @@ use crate::deployment::{
     APP_ROLE, AUDITOR_ROLE, Credentials, Deployment, MIGRATOR_ROLE, RetiredCredentials,
 };
 use crate::docker::{self, short_id};
+use crate::durability::Durability;
 use crate::engine_address::EngineAddress;
 use crate::error::{Error, Result};
 use crate::http::ResponseLog;
@@ -30,7 +31,7 @@ use crate::migrate;
 use crate::network::{self, RunNetwork};
 use crate::owner::Owner;
 use crate::pg_hba;
-use crate::postgres::{self, PostgresContainer};
+use crate::postgres::{self, PostgresContainer, PostgresOptions};
 use crate::redact;
 use crate::secret::Secret;
 use crate::signals;
@@ -62,6 +63,9 @@ pub struct RunOptions {
     /// [`Run::keep`] can leave them running past the process and the reaper of dead runs
     /// leaves them alone.
     pub keep: bool,
+    /// Durability settings of the run's Postgres. The default, durable, is what the restart,
+    /// chaos and rotation checks need. Choose test-only only for runs without them.
+    pub durability: Durability,
 }
 
 /// The containers and network that [`Run::keep`] left running, and their addresses.
@@ -193,7 +197,11 @@ impl Run {
             &network_name,
             &self.labels,
             &self.deployment.superuser.password,
-            self.options.topology.publishes_postgres(),
+            &PostgresOptions {
+                publish: self.options.topology.publishes_postgres(),
+                durability: self.options.durability,
+                initdb_args: None,
+            },
         )
         .await?;
         self.postgres = Some(postgres);
@@ -688,6 +696,11 @@ impl Run {
     /// Returns the start time of the run.
     pub fn started_at(&self) -> DateTime<Utc> {
         self.started_at
+    }
+
+    /// Returns the durability settings of the run's Postgres.
+    pub fn durability(&self) -> Durability {
+        self.options.durability
     }
 
     /// Returns the settings the run uses.

@@ -23,8 +23,9 @@ pub(crate) async fn connect(
         .map_err(|source| error(format!("connecting to {database} as the superuser"), source))
 }
 
-/// Runs one statement. Statements here contain database and role names only, never a secret,
-/// so the statement itself names the step in errors.
+/// Runs one statement, or several separated by semicolons, which Postgres runs as one
+/// transaction (simple query protocol). Statements here contain database and role names only,
+/// never a secret, so the statement itself names the step in errors.
 pub(crate) async fn execute(
     connection: &mut PgConnection,
     statement: String,

@@ -130,17 +130,25 @@ impl TemplateDatabase {
         let name = format!("localizevideos_{prefix}_{suffix}");
         let started = Instant::now();
 
-        // CREATE DATABASE cannot run inside a transaction, so each statement goes on its own.
-        for statement in [
+        // CREATE DATABASE cannot run inside a transaction, so it goes on its own. The two
+        // grants go in one query string, which Postgres runs as one transaction: one round
+        // trip and one commit, whose WAL flush is a disk sync under durable settings.
+        execute(
+            server,
             format!(
                 "CREATE DATABASE \"{name}\" TEMPLATE \"{}\" OWNER {MIGRATOR_ROLE}",
                 self.name
             ),
-            format!("REVOKE ALL ON DATABASE \"{name}\" FROM PUBLIC"),
-            format!("GRANT CONNECT ON DATABASE \"{name}\" TO {APP_ROLE}, {AUDITOR_ROLE}"),
-        ] {
-            execute(server, statement).await?;
-        }
+        )
+        .await?;
+        execute(
+            server,
+            format!(
+                "REVOKE ALL ON DATABASE \"{name}\" FROM PUBLIC; \
+                 GRANT CONNECT ON DATABASE \"{name}\" TO {APP_ROLE}, {AUDITOR_ROLE}"
+            ),
+        )
+        .await?;
 
         tracing::info!(
             database = %name,

@@ -13,6 +13,16 @@ install -d -m 0755 "$rootfs/docker-entrypoint-initdb.d"
 chroot "$rootfs" install -d -o postgres -g postgres -m 0700 /var/lib/postgresql/data
 chroot "$rootfs" install -d -o postgres -g postgres -m 2775 /var/run/postgresql
 
+# A cluster initialized now, which the entrypoint copies into PGDATA on a first start instead of
+# running initdb. It is made as the entrypoint's initdb would make it: superuser postgres,
+# trust authentication until the entrypoint writes pg_hba.conf, and the image's LANG. The
+# image is written to disk when it is imported, so initdb skips syncing here.
+chroot "$rootfs" install -d -o postgres -g postgres -m 0755 /usr/share/localizevideos
+chroot "$rootfs" env -i LANG=C.UTF-8 PATH=/usr/bin:/bin \
+    setpriv --reuid=postgres --regid=postgres --init-groups -- \
+    /usr/lib/postgresql/15/bin/initdb --pgdata=/usr/share/localizevideos/initialized-cluster \
+    --username=postgres --auth=trust --no-sync >/dev/null
+
 # build.sh skips mmdebstrap's cleanup of /run to keep the socket directory, so the rest of
 # /run, left over from package installation, is removed here.
 find "$rootfs/run" -mindepth 1 -maxdepth 1 ! -name postgresql -exec rm -rf {} +

@@ -13,10 +13,13 @@
 #   POSTGRES_PASSWORD_FILE, POSTGRES_USER_FILE, POSTGRES_DB_FILE
 #                              read the value from a file instead, as Docker secrets provide
 #
-# On the first start (no PG_VERSION in PGDATA) it runs initdb, starts a temporary server on
-# the unix socket only, creates POSTGRES_DB, runs /docker-entrypoint-initdb.d/* once and
-# stops the server. It then replaces itself with the real server running as user postgres,
-# so the server is PID 1 and receives docker stop's signal directly.
+# On the first start (no PG_VERSION in PGDATA) it creates the cluster: it copies the cluster
+# that the image build initialized, or runs initdb when POSTGRES_USER or POSTGRES_INITDB_ARGS
+# differ from what that cluster was made with. It then sets the superuser's password, and when
+# POSTGRES_DB or init scripts need it, starts a temporary server on the unix socket only,
+# creates POSTGRES_DB, runs /docker-entrypoint-initdb.d/* once and stops the server. Finally
+# it replaces itself with the real server running as user postgres, so the server is PID 1
+# and receives docker stop's signal directly.
 #
 # Arguments: "postgres [options]" (the default), or options alone, such as "-c fsync=off",
 # which are passed to postgres. Any other command, such as "bash", runs as given.
@@ -32,6 +35,12 @@ readonly INIT_MARKER=entrypoint-initialization-incomplete
 
 # Deadline for the temporary server to start and stop during initialization.
 readonly TEMP_SERVER_TIMEOUT_SECONDS=60
+
+# Cluster that images/postgres/customize.sh ran initdb for at image build time, with the
+# superuser below, trust authentication and the image's default locale. Copying it replaces
+# initdb, the largest part of a first start.
+readonly INITIALIZED_CLUSTER=/usr/share/localizevideos/initialized-cluster
+readonly INITIALIZED_CLUSTER_SUPERUSER=postgres
 
 export PGDATA=${PGDATA:-/var/lib/postgresql/data}
 
@@ -129,28 +138,9 @@ host all all all $host_method
 EOF
 }
 
-# Creates the cluster and runs the init scripts. Runs as the postgres user.
-initialize_cluster() {
-    local auth_method=$POSTGRES_HOST_AUTH_METHOD
-
-    if [[ ! "$auth_method" =~ ^[a-z0-9-]+$ ]]; then
-        fail "POSTGRES_HOST_AUTH_METHOD '$auth_method' is not a pg_hba.conf method;" \
-            "use scram-sha-256 (default), md5, password or trust"
-    fi
-    if [[ -z "${POSTGRES_PASSWORD:-}" && "$auth_method" != trust ]]; then
-        fail "POSTGRES_PASSWORD is not set, and the database is not initialized yet." \
-            "Set POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE) to the superuser password," \
-            "or set POSTGRES_HOST_AUTH_METHOD=trust to allow every connection without a" \
-            "password (only for throwaway test databases)."
-    fi
-    if [[ "${POSTGRES_PASSWORD:-}" == *$'\n'* ]]; then
-        fail "POSTGRES_PASSWORD contains a line break, which initdb --pwfile cannot read"
-    fi
-    if [[ "$auth_method" == trust ]]; then
-        log "warning: POSTGRES_HOST_AUTH_METHOD=trust lets anyone who reaches port 5432" \
-            "connect as any role without a password"
-    fi
-
+# Creates the cluster with initdb, as the official image does. The superuser gets its
+# password from POSTGRES_PASSWORD here.
+run_initdb() {
     log "initializing a new cluster in $PGDATA for superuser '$POSTGRES_USER'"
     local initdb_args=(--pgdata="$PGDATA" --username="$POSTGRES_USER" --auth=trust)
     local extra_args=()
@@ -171,14 +161,64 @@ initialize_cluster() {
     if [[ $initdb_status -ne 0 ]]; then
         fail "initdb failed with exit status $initdb_status; see its messages above"
     fi
+}
 
-    : >"$PGDATA/$INIT_MARKER"
-    trap 'log "error: initialization failed; $PGDATA holds a half-initialized cluster." \
-        "Remove the container and its data, fix the cause above and start again."' ERR
+# Returns success when the cluster built into the image matches this start's settings: the
+# same superuser name and no extra initdb arguments, which that cluster was not made with.
+can_copy_initialized_cluster() {
+    [[ -s "$INITIALIZED_CLUSTER/PG_VERSION" &&
+        "$POSTGRES_USER" == "$INITIALIZED_CLUSTER_SUPERUSER" &&
+        -z "${POSTGRES_INITDB_ARGS:-}" ]]
+}
 
-    printf "\n# Added by the image entrypoint: accept TCP connections on every interface.\n\
-listen_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
+# Copies the cluster built into the image into PGDATA.
+#
+# Unlike initdb, it does not sync the copied files to disk: that took seconds on a busy disk,
+# and a crash of the server does not need it, because PostgreSQL 15 syncs the whole data
+# directory before crash recovery (recovery_init_sync_method=fsync, the default).
+# NOTE: a crash of the host soon after the first start can therefore lose the cluster, which
+# a throwaway test database can accept and a long-lived one cannot.
+copy_initialized_cluster() {
+    log "copying the cluster initialized at image build time into $PGDATA for superuser" \
+        "'$POSTGRES_USER'"
+    cp -a "$INITIALIZED_CLUSTER/." "$PGDATA/"
+}
 
+# Sets the superuser's password in single-user mode, because that needs no server start and
+# socket wait. Statement logging is off for it, so that the password never reaches the log.
+set_superuser_password() {
+    if [[ -z "${POSTGRES_PASSWORD:-}" ]]; then
+        return
+    fi
+    local quoted_password=${POSTGRES_PASSWORD//\'/\'\'}
+    local quoted_user=${POSTGRES_USER//\"/\"\"}
+    local output
+    if ! output=$(printf '%s\n' \
+        "ALTER ROLE \"$quoted_user\" PASSWORD '$quoted_password';" |
+        postgres --single -D "$PGDATA" -c log_statement=none \
+            -c log_min_error_statement=panic -c log_min_messages=warning postgres 2>&1); then
+        fail "setting the superuser's password in single-user mode failed"
+    fi
+    # Single-user mode reports a failed statement and still exits with status 0.
+    if [[ "$output" == *ERROR:* || "$output" == *FATAL:* ]]; then
+        fail "setting the superuser's password in single-user mode failed:" \
+            "$(printf '%s' "$output" | grep -E 'ERROR:|FATAL:' | head -n 3)"
+    fi
+}
+
+# Returns success when the first start needs a running server: to create POSTGRES_DB or to
+# run init scripts.
+needs_temporary_server() {
+    if [[ "$POSTGRES_DB" != postgres ]]; then
+        return 0
+    fi
+    local entries=("$INITDB_SCRIPTS_DIR"/*)
+    [[ -e "${entries[0]}" ]]
+}
+
+# Starts a temporary server on the unix socket only, creates POSTGRES_DB, runs the init
+# scripts and stops the server. The arguments are the ones given to postgres.
+run_temporary_server() {
     # Only the unix socket is open while the init scripts run, so local trust is safe here.
     write_pg_hba trust reject
     log "starting a temporary server on the unix socket only"
@@ -207,6 +247,53 @@ SQL
 
     log "stopping the temporary server"
     pg_ctl --pgdata="$PGDATA" --mode=fast --wait --timeout="$TEMP_SERVER_TIMEOUT_SECONDS" stop
+}
+
+set_error_trap() {
+    trap 'log "error: initialization failed; $PGDATA holds a half-initialized cluster." \
+        "Remove the container and its data, fix the cause above and start again."' ERR
+}
+
+# Creates the cluster and runs the init scripts. Runs as the postgres user.
+initialize_cluster() {
+    local auth_method=$POSTGRES_HOST_AUTH_METHOD
+
+    if [[ ! "$auth_method" =~ ^[a-z0-9-]+$ ]]; then
+        fail "POSTGRES_HOST_AUTH_METHOD '$auth_method' is not a pg_hba.conf method;" \
+            "use scram-sha-256 (default), md5, password or trust"
+    fi
+    if [[ -z "${POSTGRES_PASSWORD:-}" && "$auth_method" != trust ]]; then
+        fail "POSTGRES_PASSWORD is not set, and the database is not initialized yet." \
+            "Set POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE) to the superuser password," \
+            "or set POSTGRES_HOST_AUTH_METHOD=trust to allow every connection without a" \
+            "password (only for throwaway test databases)."
+    fi
+    if [[ "${POSTGRES_PASSWORD:-}" == *$'\n'* ]]; then
+        fail "POSTGRES_PASSWORD contains a line break, which initdb --pwfile cannot read"
+    fi
+    if [[ "$auth_method" == trust ]]; then
+        log "warning: POSTGRES_HOST_AUTH_METHOD=trust lets anyone who reaches port 5432" \
+            "connect as any role without a password"
+    fi
+
+    if can_copy_initialized_cluster; then
+        # The marker goes first, because a copy that stops halfway leaves PG_VERSION behind.
+        : >"$PGDATA/$INIT_MARKER"
+        set_error_trap
+        copy_initialized_cluster
+        set_superuser_password
+    else
+        run_initdb
+        : >"$PGDATA/$INIT_MARKER"
+        set_error_trap
+    fi
+
+    printf "\n# Added by the image entrypoint: accept TCP connections on every interface.\n\
+listen_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
+
+    if needs_temporary_server; then
+        run_temporary_server "$@"
+    fi
 
     write_pg_hba "$auth_method" "$auth_method"
     rm -f "$PGDATA/$INIT_MARKER"

@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use harness::check::CheckResult;
 use harness::config::{Config, ImageRef};
+use harness::durability::Durability;
 use harness::network;
 use harness::run::Run;
 use harness::run::RunOptions;
@@ -63,9 +64,12 @@ pub async fn run(run: &Run) -> CheckResult {
 /// down. `harness validate` uses it, because its main run publishes Postgres's port.
 pub async fn run_production_like(config: Config, app_image: Option<ImageRef>) -> CheckResult {
     let started = Instant::now();
+    // The check tests network reachability and pg_hba.conf rules, never what survives a crash,
+    // so its Postgres skips the syncs to disk.
     let options = RunOptions {
         app_image,
         topology: Topology::ProductionLike,
+        durability: Durability::TestOnly,
         ..RunOptions::default()
     };
     let mut run = match Run::start_with_config(config, options).await {

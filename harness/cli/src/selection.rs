@@ -1,5 +1,6 @@
 //! The `--only` option of `harness validate`: which checks run.
 
+use harness::durability::Durability;
 use scenarios::{
     access_isolation, access_least_privilege, crud_properties, crud_smoke, errors_sanitized,
     leaks_credentials, leaks_password_hash, migrations_lint, migrations_replay,
@@ -132,6 +133,22 @@ impl Selection {
             || self.alternating_users
             || self.expiry
             || self.fault_checks.contains(&true)
+    }
+
+    /// Returns the durability settings the run's Postgres needs: durable when a selected check
+    /// crashes, restarts or faults Postgres or the app to verify what survives (the restart,
+    /// chaos and rotation checks), and test-only otherwise.
+    pub fn durability(&self) -> Durability {
+        let durability_under_test = self.update_env
+            || self.stale_env
+            || self.alternating_users
+            || self.expiry
+            || self.fault_checks.contains(&true);
+        if durability_under_test {
+            Durability::Durable
+        } else {
+            Durability::TestOnly
+        }
     }
 }
 
@@ -289,5 +306,51 @@ mod tests {
             error.contains("valid names: migrations.replay, migrations.stepwise"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn every_check_needs_durable_postgres() {
+        assert_eq!(ALL.durability(), Durability::Durable);
+    }
+
+    #[test]
+    fn durability_checks_need_durable_postgres() {
+        let mut names: Vec<&str> = scenarios::FAULT_CHECKS.to_vec();
+        names.extend([
+            rotation::update_env::NAME,
+            rotation::stale_env::NAME,
+            rotation::alternating_users::NAME,
+            rotation::expiry::NAME,
+        ]);
+        for name in names {
+            let selection = parse(&[name]).expect("a check name should parse");
+            assert_eq!(
+                selection.durability(),
+                Durability::Durable,
+                "--only {name} should run Postgres with durable settings"
+            );
+            let with_smoke = parse(&["crud.smoke", name]).expect("two check names should parse");
+            assert_eq!(
+                with_smoke.durability(),
+                Durability::Durable,
+                "--only crud.smoke,{name} should run Postgres with durable settings"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_checks_get_test_only_settings() {
+        for name in scenarios::CHECKS {
+            let selection = parse(&[name]).expect("a check name should parse");
+            let fault = scenarios::FAULT_CHECKS.contains(name) || name.starts_with("rotation.");
+            if fault {
+                continue;
+            }
+            assert_eq!(
+                selection.durability(),
+                Durability::TestOnly,
+                "--only {name} should run Postgres with test-only settings"
+            );
+        }
     }
 }

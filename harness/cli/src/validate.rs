@@ -348,6 +348,7 @@ async fn run_checks(
             run_id: Some(run_id),
             app_image,
             keep: end.keep,
+            durability: selection.durability(),
             ..RunOptions::default()
         },
     )

@@ -1,11 +1,11 @@
 //! `harness bench db`: side by side in one run, the ways a test can get a database.
 //!
-//! - Postgres from container start to ready: a new container, whose entrypoint runs initdb as
-//!   the official image does, against a restart of that container on its initialized data
-//!   folder.
+//! - Postgres from container start to ready: a new container whose entrypoint runs initdb, as
+//!   the official image's does, against a new container that copies the cluster initialized at
+//!   image build time, and against a restart on an initialized data folder.
 //! - A clone of the template database against creating a database and running every migration
 //!   (what `#[sqlx::test]` does), on the workspace's migrations and on a generated history of
-//!   hundreds of migrations.
+//!   hundreds of migrations, under durable and under test-only Postgres settings.
 //! - Taking a clone from a [`ClonePool`] that has kept up with the tests.
 
 use std::path::Path;
@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use harness::clone_pool::ClonePool;
 use harness::deployment::Deployment;
+use harness::durability::Durability;
 use harness::error::{Error, Result};
 use harness::labels::RunId;
 use harness::network;
-use harness::postgres;
+use harness::postgres::{self, PostgresContainer, PostgresOptions};
 use harness::redact;
 use harness::run::{Run, RunOptions, with_run};
 use harness::secret::Secret;
@@ -31,6 +32,10 @@ const HISTORY_TEMPLATE: &str = "localizevideos_template_history";
 /// Deadline for the clone pool to fill up before a timed take. A clone took less than 2 s in
 /// every recorded run, so only a stuck Postgres reaches it.
 const POOL_FILL_TIMEOUT: Duration = Duration::from_secs(60);
+/// POSTGRES_INITDB_ARGS for the first starts that run initdb. The value is initdb's default
+/// under the image's LANG (C.UTF-8), so the cluster is the same. Any value makes the harness's
+/// image run initdb instead of copying the cluster it was built with.
+const INITDB_ARGS: &str = "--encoding=UTF8";
 
 /// Settings of one `harness bench db` invocation.
 pub struct DbBenchArgs {
@@ -44,7 +49,8 @@ pub struct DbBenchArgs {
     pub pool_capacity: usize,
 }
 
-/// Runs the database benchmark in one harness run and prints one line per measurement.
+/// Runs the database benchmark and prints one line per measurement: first in a run with
+/// durable Postgres settings, then in a run with the test-only ones.
 pub async fn db(args: DbBenchArgs) -> u8 {
     if args.runs == 0 || args.starts == 0 || args.history == 0 || args.pool_capacity == 0 {
         print_error("--runs, --starts, --history and --pool-capacity must be at least 1");
@@ -52,19 +58,28 @@ pub async fn db(args: DbBenchArgs) -> u8 {
     }
     println!("load average at start: {}", load_average());
 
-    let outcome = with_run(RunOptions::default(), async |run| measure(run, &args).await).await;
-    println!("load average at end: {}", load_average());
-    match outcome {
-        Ok(Ok(())) => EXIT_PASS,
-        Ok(Err(error)) | Err(error) => {
+    for durability in [Durability::Durable, Durability::TestOnly] {
+        let options = RunOptions {
+            durability,
+            ..RunOptions::default()
+        };
+        println!("== Postgres settings: {}", durability.name());
+        let outcome = with_run(options, async |run| measure(run, &args).await).await;
+        if let Ok(Err(error)) | Err(error) = outcome {
             print_error(&format!("the database benchmark failed: {error}"));
-            EXIT_ENVIRONMENT
+            println!("load average at end: {}", load_average());
+            return EXIT_ENVIRONMENT;
         }
     }
+    println!("load average at end: {}", load_average());
+    EXIT_PASS
 }
 
 async fn measure(run: &mut Run, args: &DbBenchArgs) -> Result<()> {
-    measure_postgres_start(run, args.starts).await?;
+    // Container starts do not depend on the run's settings, so they are measured once.
+    if run.durability() == Durability::Durable {
+        measure_postgres_start(run, args.starts).await?;
+    }
 
     let deployment = run.deployment().clone();
     let ours = Arc::new(TemplateDatabase::create(&deployment).await?);
@@ -80,69 +95,98 @@ async fn measure(run: &mut Run, args: &DbBenchArgs) -> Result<()> {
     measure_pool_take(&deployment, ours, args).await
 }
 
-/// Times Postgres from container start to a successful `SELECT 1`: first a new container,
-/// then a stop and start of the same container, whose data folder is initialized.
+/// Times Postgres from container start to a successful `SELECT 1`, in alternating rounds: a
+/// new container that runs initdb, a new container that copies the cluster initialized at
+/// image build time, and a stop and start of the latter on its initialized data folder.
 async fn measure_postgres_start(run: &Run, starts: usize) -> Result<()> {
-    let network = network::network_name(run.id());
-    let mut first_starts = Vec::with_capacity(starts);
+    let mut initdb_starts = Vec::with_capacity(starts);
+    let mut copied_starts = Vec::with_capacity(starts);
     let mut restarts = Vec::with_capacity(starts);
 
     for index in 0..starts {
-        // A name of its own per container; the run's labels let the run remove it.
-        let id = RunId::from_label(&format!("{}-bench{index}", run.id()));
-        let password = Secret::generate();
-        redact::register(&password);
+        let options = PostgresOptions {
+            publish: true,
+            initdb_args: Some(INITDB_ARGS.to_owned()),
+            ..PostgresOptions::default()
+        };
+        let (elapsed, container) =
+            time_new_container(run, &format!("initdb{index}"), &options).await?;
+        initdb_starts.push(elapsed);
+        container.remove().await?;
 
-        let started = Instant::now();
-        let container = postgres::start(
-            &run.config().postgres_image,
-            &id,
-            &network,
-            run.labels(),
-            &password,
-            true,
-        )
-        .await?;
-        let port = container.host_port().await?;
-        container
-            .wait_until_ready(
-                run.docker(),
-                "127.0.0.1",
-                port,
-                run.config().postgres_ready_timeout,
-            )
-            .await?;
-        first_starts.push(started.elapsed());
+        let options = PostgresOptions {
+            publish: true,
+            ..PostgresOptions::default()
+        };
+        let (elapsed, container) =
+            time_new_container(run, &format!("copy{index}"), &options).await?;
+        copied_starts.push(elapsed);
 
         container.stop().await?;
         let started = Instant::now();
         container.start_stopped().await?;
-        let port = container.host_port().await?;
-        container
-            .wait_until_ready(
-                run.docker(),
-                "127.0.0.1",
-                port,
-                run.config().postgres_ready_timeout,
-            )
-            .await?;
+        wait_until_ready(run, &container).await?;
         restarts.push(started.elapsed());
 
         container.remove().await?;
     }
 
-    let first = Summary::of(&first_starts);
+    let initdb = Summary::of(&initdb_starts);
+    let copied = Summary::of(&copied_starts);
     let restart = Summary::of(&restarts);
     print_summary(
-        "Postgres start to ready, new container (initdb at first start)",
-        &first,
+        "Postgres start to ready, new container running initdb (POSTGRES_INITDB_ARGS set)",
+        &initdb,
+    );
+    print_summary(
+        "Postgres start to ready, new container copying the image's initialized cluster",
+        &copied,
     );
     print_summary(
         "Postgres start to ready, restart on the initialized data folder",
         &restart,
     );
-    print_ratio("restart / new container", &restart, &first);
+    print_ratio("copied cluster / initdb", &copied, &initdb);
+    print_ratio("restart / initdb", &restart, &initdb);
     Ok(())
+}
+
+/// Starts a new Postgres container named after the run and `suffix` with `options`, and
+/// returns the time from the start request to a successful `SELECT 1`.
+async fn time_new_container(
+    run: &Run,
+    suffix: &str,
+    options: &PostgresOptions,
+) -> Result<(Duration, PostgresContainer)> {
+    // A name of its own per container; the run's labels let the run remove it.
+    let id = RunId::from_label(&format!("{}-bench-{suffix}", run.id()));
+    let password = Secret::generate();
+    redact::register(&password);
+
+    let started = Instant::now();
+    let container = postgres::start(
+        &run.config().postgres_image,
+        &id,
+        &network::network_name(run.id()),
+        run.labels(),
+        &password,
+        options,
+    )
+    .await?;
+    wait_until_ready(run, &container).await?;
+    Ok((started.elapsed(), container))
+}
+
+async fn wait_until_ready(run: &Run, container: &PostgresContainer) -> Result<()> {
+    let port = container.host_port().await?;
+    container
+        .wait_until_ready(
+            run.docker(),
+            "127.0.0.1",
+            port,
+            run.config().postgres_ready_timeout,
+        )
+        .await
 }
 
 /// Times, in alternating rounds, a clone of `template` and a new database migrated from

@@ -1,0 +1,89 @@
+//! The durability setting of a run against a real Postgres: a durable run, which the restart,
+//! chaos and rotation checks use, keeps fsync, synchronous_commit and full_page_writes on, and
+//! a test-only run turns all three off. Each run also survives a stop and start of Postgres
+//! with its settings, because they belong to the container.
+//!
+//! These tests start the Postgres image (built by images/build.sh if missing).
+
+use harness::deployment::DATABASE;
+use harness::durability::{Durability, SETTINGS};
+use harness::run::{Run, RunOptions, with_run};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+
+/// Reads `SHOW <setting>` for each of [`SETTINGS`] as the auditor role.
+async fn show_settings(run: &Run) -> Vec<(&'static str, String)> {
+    let deployment = run.deployment();
+    let mut connection = deployment
+        .connect_options_to(&deployment.auditor, DATABASE)
+        .disable_statement_logging()
+        .connect()
+        .await
+        .expect("the auditor role should connect");
+    let mut values = Vec::new();
+    for setting in SETTINGS {
+        let (value,): (String,) = sqlx::query_as(AssertSqlSafe(format!("SHOW {setting}")))
+            .fetch_one(&mut connection)
+            .await
+            .unwrap_or_else(|error| panic!("SHOW {setting} should return a row: {error}"));
+        values.push((setting, value));
+    }
+    connection
+        .close()
+        .await
+        .expect("the connection should close");
+    values
+}
+
+async fn assert_settings(durability: Durability) {
+    harness::logging::init(false);
+    let options = RunOptions {
+        durability,
+        ..RunOptions::default()
+    };
+    with_run(options, async |run| {
+        assert_eq!(
+            run.durability(),
+            durability,
+            "the run should report its durability"
+        );
+        let expected = durability.expected_value();
+
+        for (setting, value) in show_settings(run).await {
+            assert_eq!(
+                value,
+                expected,
+                "SHOW {setting} on a {} run's Postgres",
+                durability.name()
+            );
+        }
+
+        run.restart_postgres()
+            .await
+            .expect("Postgres should restart on its data folder");
+        for (setting, value) in show_settings(run).await {
+            assert_eq!(
+                value,
+                expected,
+                "SHOW {setting} on a {} run's Postgres after a restart",
+                durability.name()
+            );
+        }
+    })
+    .await
+    .expect("the run should start and shut down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_run_is_durable() {
+    assert_eq!(
+        RunOptions::default().durability,
+        Durability::Durable,
+        "runs of the restart, chaos and rotation checks use the default options"
+    );
+    assert_settings(Durability::Durable).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_only_run_skips_syncs() {
+    assert_settings(Durability::TestOnly).await;
+}
