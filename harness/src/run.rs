@@ -114,6 +114,20 @@ pub struct Run {
 }
 
 impl Run {
+    /// Forgets the container handles without dropping them, because their `Drop` removes the
+    /// containers through testcontainers.
+    fn forget_container_handles(&mut self) {
+        if let Some(app) = self.app.take() {
+            std::mem::forget(app.into_container());
+        }
+        if let Some(app) = self.previous_app.take() {
+            std::mem::forget(app.into_container());
+        }
+        if let Some(postgres) = self.postgres.take() {
+            std::mem::forget(postgres.into_container());
+        }
+    }
+
     /// Starts a run with the settings from the environment: the network, Postgres (ready), and
     /// the bootstrapped database. Migrations and the app come with [`Run::apply_migrations`]
     /// and [`Run::start_app`].
@@ -761,15 +775,7 @@ impl Run {
         // The handles' `Drop` would remove their containers, so they are forgotten, and
         // `finished` turns the run's own fallback cleanup off.
         self.finished = true;
-        if let Some(app) = self.app.take() {
-            std::mem::forget(app.into_container());
-        }
-        if let Some(app) = self.previous_app.take() {
-            std::mem::forget(app.into_container());
-        }
-        if let Some(postgres) = self.postgres.take() {
-            std::mem::forget(postgres.into_container());
-        }
+        self.forget_container_handles();
         tracing::info!(run_id = %self.id, "run kept running for inspection");
         Ok(kept)
     }
@@ -894,15 +900,7 @@ impl Drop for Run {
         // The handles' own `Drop` would remove their containers again through testcontainers'
         // shared client, whose pooled connections can belong to the runtime that is blocked in
         // this `Drop`. Their containers are gone, so the handles are forgotten instead.
-        if let Some(app) = self.app.take() {
-            std::mem::forget(app.into_container());
-        }
-        if let Some(app) = self.previous_app.take() {
-            std::mem::forget(app.into_container());
-        }
-        if let Some(postgres) = self.postgres.take() {
-            std::mem::forget(postgres.into_container());
-        }
+        self.forget_container_handles();
     }
 }
 
