@@ -512,8 +512,9 @@ async fn read_indexes(
     .await?;
 
     // A failed or interrupted CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY leaves an index
-    // that is not valid (the planner ignores it and a unique one enforces nothing), or not even
-    // ready for inserts or live. pg_get_indexdef shows none of these flags.
+    // that is invalid, which queries never use although writes still maintain it. An earlier
+    // failure can also leave it not ready (writes skip it) or not live (being dropped).
+    // pg_get_indexdef shows none of these flags.
     for (table, name, mut definition, valid, ready, live) in rows {
         let mut flags = Vec::new();
         if !valid {

@@ -1,8 +1,9 @@
 //! `harness drift` against a live database: a run's migrated database is clean (exit 0), a
-//! manual change on it is an untracked change (exit 1): a column, index, grant or ledger row,
-//! another schema, a policy or row-level security, a database grant or owner, a role attribute
-//! or membership, default privileges, a disabled trigger or foreign key enforcement, an invalid
-//! index, an UNLOGGED table, storage parameters. An invalid or unreachable URL is a usage or environment
+//! manual change on it is an untracked change (exit 1). The changes tested are a column, index,
+//! grant or ledger row, another schema, a policy or row-level security, a database grant or
+//! owner, a role attribute or membership, and default privileges. They also include a disabled
+//! trigger or foreign key enforcement, an invalid index, an UNLOGGED table and storage
+//! parameters. An invalid or unreachable URL is a usage or environment
 //! error (exit 2). The password in the URL never appears in the output.
 //!
 //! Needs Docker and the Postgres image (images/build.sh builds it).
