@@ -6,7 +6,11 @@
 //! and grants, extensions, enum and domain types, functions and default
 //! privileges. Relations (tables, views, sequences) come with their columns,
 //! constraints, indexes, triggers, row-level security and policies, owners and
-//! grants. Objects in `public` are named without their schema (`table
+//! grants. States that differ from the default get a line or a suffix of their
+//! own: an UNLOGGED table, storage parameters (`reloptions`), a trigger that is
+//! disabled or fires only in replica mode or always, an index that is invalid,
+//! not ready or not live, and a constraint whose internal enforcement triggers
+//! are disabled. A schema in the default state has none of these lines. Objects in `public` are named without their schema (`table
 //! videos`), objects elsewhere with it (`table audit.events`). Names are quoted
 //! like `quote_ident` does. It contains no OIDs, no times and no data:
 //! `_sqlx_migrations` appears with its structure and grants but without its
@@ -85,6 +89,10 @@ type Grants = BTreeMap<String, BTreeSet<String>>;
 struct Relation {
     kind: &'static str,
     owner: String,
+    /// True for an UNLOGGED table (`relpersistence = 'u'`).
+    unlogged: bool,
+    /// Storage parameters from `reloptions` (`fillfactor=70`), sorted.
+    options: Vec<String>,
     row_security: Option<&'static str>,
     /// Columns by attribute number, so that the declared order is kept.
     columns: BTreeMap<i16, String>,
@@ -250,7 +258,17 @@ async fn describe_types(
 async fn read_relations(
     connection: &mut PgConnection,
 ) -> Result<BTreeMap<String, Relation>, sqlx::Error> {
-    let rows: Vec<(String, String, String, bool, bool, Option<String>)> = sqlx::query_as(concat!(
+    type RelationRow = (
+        String,
+        String,
+        String,
+        bool,
+        bool,
+        Option<String>,
+        String,
+        Option<Vec<String>>,
+    );
+    let rows: Vec<RelationRow> = sqlx::query_as(concat!(
         "SELECT ",
         qualified_name!("n", "c.relname"),
         ", c.relkind::text, quote_ident(pg_get_userbyid(c.relowner)),
@@ -263,7 +281,8 @@ async fn read_relations(
                                || ' max ' || s.seqmax || ' cache ' || s.seqcache
                                || CASE WHEN s.seqcycle THEN ' cycle' ELSE ' no cycle' END
                         FROM pg_sequence s WHERE s.seqrelid = c.oid)
-                END
+                END,
+                c.relpersistence::text, c.reloptions
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ",
         user_schema!("n")
@@ -272,10 +291,20 @@ async fn read_relations(
     .await?;
 
     let mut relations = BTreeMap::new();
-    for (name, kind, owner, row_security, force_row_security, definition) in rows {
+    for (name, kind, owner, row_security, force_row_security, definition, persistence, options) in
+        rows
+    {
+        let mut options: Vec<String> = options
+            .unwrap_or_default()
+            .into_iter()
+            .map(|option| single_line_text(&option))
+            .collect();
+        options.sort();
         let relation = Relation {
             kind: relation_kind(&kind),
             owner: single_line(owner),
+            unlogged: persistence == "u",
+            options,
             row_security: match (row_security, force_row_security) {
                 (false, _) => None,
                 (true, false) => Some("enabled"),
@@ -386,7 +415,9 @@ async fn read_constraints(
     .fetch_all(&mut *connection)
     .await?;
 
+    let mut enforcement = read_enforcement_states(connection).await?;
     for (table, name, contype, columns, definition) in rows {
+        let table = single_line(table);
         let kind = match contype.as_str() {
             "p" => "primary key",
             "u" => "unique",
@@ -397,22 +428,79 @@ async fn read_constraints(
             "t" => "constraint trigger",
             _ => "constraint",
         };
-        if let Some(relation) = relations.get_mut(&single_line(table)) {
-            let line = format!("{kind} ({columns}): {definition}");
+        let mut line = format!("{kind} ({columns}): {definition}");
+        if let Some(states) = enforcement.remove(&(table.clone(), name.clone())) {
+            let states: Vec<String> = states.into_iter().collect();
+            write!(line, " (enforcement triggers {})", states.join(", ")).unwrap();
+        }
+        if let Some(relation) = relations.get_mut(&table) {
             relation.constraints.insert(name, line);
         }
     }
     Ok(())
 }
 
+/// Reads the internal triggers that enforce a constraint (foreign keys, deferrable unique
+/// keys) and are not in the default `enabled` state, keyed by constraint table and name. Each
+/// value is a set like `disabled on videos`. `ALTER TABLE videos DISABLE TRIGGER ALL` disables
+/// the triggers on `videos` of both its own foreign keys and those that reference it, which
+/// turns off their enforcement without any change to `pg_constraint`.
+async fn read_enforcement_states(
+    connection: &mut PgConnection,
+) -> Result<BTreeMap<(String, String), BTreeSet<String>>, sqlx::Error> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(concat!(
+        "SELECT ",
+        qualified_name!("n", "c.relname"),
+        ", con.conname::text, ",
+        qualified_name!("tn", "tc.relname"),
+        ", t.tgenabled::text
+         FROM pg_trigger t
+         JOIN pg_constraint con ON con.oid = t.tgconstraint
+         JOIN pg_class c ON c.oid = con.conrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_class tc ON tc.oid = t.tgrelid
+         JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+         WHERE t.tgisinternal AND t.tgenabled <> 'O' AND ",
+        user_schema!("n")
+    ))
+    .fetch_all(&mut *connection)
+    .await?;
+
+    let mut states: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for (table, constraint, trigger_table, enabled) in rows {
+        let state = format!(
+            "{} on {}",
+            trigger_state(&enabled).unwrap_or("in an unknown state"),
+            single_line(trigger_table)
+        );
+        states
+            .entry((single_line(table), constraint))
+            .or_default()
+            .insert(state);
+    }
+    Ok(states)
+}
+
+/// Returns the words for a `pg_trigger.tgenabled` value other than the default `O` (fires in
+/// origin and local session replication roles), or `None` for `O`.
+fn trigger_state(tgenabled: &str) -> Option<&'static str> {
+    match tgenabled {
+        "O" => None,
+        "D" => Some("disabled"),
+        "R" => Some("enabled replica"),
+        "A" => Some("enabled always"),
+        _ => Some("in an unknown state"),
+    }
+}
+
 async fn read_indexes(
     connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(concat!(
+    let rows: Vec<(String, String, String, bool, bool, bool)> = sqlx::query_as(concat!(
         "SELECT ",
         qualified_name!("n", "t.relname"),
-        ", i.relname::text, pg_get_indexdef(i.oid)
+        ", i.relname::text, pg_get_indexdef(i.oid), x.indisvalid, x.indisready, x.indislive
          FROM pg_index x
          JOIN pg_class i ON i.oid = x.indexrelid
          JOIN pg_class t ON t.oid = x.indrelid
@@ -423,7 +511,24 @@ async fn read_indexes(
     .fetch_all(&mut *connection)
     .await?;
 
-    for (table, name, definition) in rows {
+    // A failed or interrupted CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY leaves an index
+    // that is invalid, which queries never use although writes still maintain it. An earlier
+    // failure can also leave it not ready (writes skip it) or not live (being dropped).
+    // pg_get_indexdef shows none of these flags.
+    for (table, name, mut definition, valid, ready, live) in rows {
+        let mut flags = Vec::new();
+        if !valid {
+            flags.push("invalid");
+        }
+        if !ready {
+            flags.push("not ready");
+        }
+        if !live {
+            flags.push("not live");
+        }
+        if !flags.is_empty() {
+            write!(definition, " ({})", flags.join(", ")).unwrap();
+        }
         if let Some(relation) = relations.get_mut(&single_line(table)) {
             relation.indexes.insert(name, definition);
         }
@@ -435,10 +540,10 @@ async fn read_triggers(
     connection: &mut PgConnection,
     relations: &mut BTreeMap<String, Relation>,
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(concat!(
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(concat!(
         "SELECT ",
         qualified_name!("n", "c.relname"),
-        ", t.tgname::text, pg_get_triggerdef(t.oid)
+        ", t.tgname::text, pg_get_triggerdef(t.oid), t.tgenabled::text
          FROM pg_trigger t
          JOIN pg_class c ON c.oid = t.tgrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -448,7 +553,12 @@ async fn read_triggers(
     .fetch_all(&mut *connection)
     .await?;
 
-    for (table, name, definition) in rows {
+    // pg_get_triggerdef omits the ALTER TABLE ... DISABLE / ENABLE REPLICA / ENABLE ALWAYS
+    // state, so a trigger that does not fire would look the same as one that does.
+    for (table, name, mut definition, enabled) in rows {
+        if let Some(state) = trigger_state(&enabled) {
+            write!(definition, " ({state})").unwrap();
+        }
         if let Some(relation) = relations.get_mut(&single_line(table)) {
             relation.triggers.insert(name, definition);
         }
@@ -703,6 +813,20 @@ pub(crate) fn single_line(quoted: String) -> String {
     escaped
 }
 
+/// Returns unquoted text, such as a storage parameter, on one line: each control character is
+/// written as `\u{..}` so that it cannot split a line of the description.
+fn single_line_text(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if character.is_control() {
+            escaped.extend(character.escape_unicode());
+        } else {
+            escaped.push(character);
+        }
+    }
+    escaped
+}
+
 pub(crate) fn render_grants(grants: &Grants, indent: &str, out: &mut String) {
     for (grantee, privileges) in grants {
         let privileges: Vec<&str> = privileges.iter().map(String::as_str).collect();
@@ -713,6 +837,17 @@ pub(crate) fn render_grants(grants: &Grants, indent: &str, out: &mut String) {
 fn render_relation(name: &str, relation: &Relation, out: &mut String) {
     writeln!(out, "{} {name}", relation.kind).unwrap();
     writeln!(out, "  owner {}", relation.owner).unwrap();
+    if relation.unlogged {
+        writeln!(out, "  persistence unlogged").unwrap();
+    }
+    // `option fillfactor = 70`, so that the diff keys on the option name and a changed value
+    // is one difference.
+    for option in &relation.options {
+        match option.split_once('=') {
+            Some((name, value)) => writeln!(out, "  option {name} = {value}").unwrap(),
+            None => writeln!(out, "  option {option}").unwrap(),
+        }
+    }
     if let Some(row_security) = relation.row_security {
         writeln!(out, "  row level security {row_security}").unwrap();
     }

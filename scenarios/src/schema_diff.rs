@@ -43,19 +43,44 @@ pub fn diff_schemas(expected: &str, actual: &str, sides: Sides<'_>) -> Vec<Strin
 
     for (header, expected_object) in &expected {
         match actual.get(header) {
-            None => differences.push(format!("{header} is missing from {}", sides.actual)),
+            None => differences.push(format!(
+                "{header} is missing from {}{}",
+                sides.actual,
+                grant_list(expected_object)
+            )),
             Some(found) => diff_object(header, expected_object, found, sides, &mut differences),
         }
     }
-    for header in actual.keys() {
+    for (header, found) in &actual {
         if !expected.contains_key(header) {
             differences.push(format!(
-                "{header} exists in {} but not in {}",
-                sides.actual, sides.expected
+                "{header} exists in {} but not in {}{}",
+                sides.actual,
+                sides.expected,
+                grant_list(found)
             ));
         }
     }
     differences
+}
+
+/// Returns `: ` and the parts of an object that consists only of grants, such as a default
+/// privileges entry, or an empty string for any other object. Such an object is only its
+/// grants, so a difference that names the header alone would not say what to grant or revoke.
+fn grant_list(object: &Object) -> String {
+    let lines: Vec<&String> = object
+        .order
+        .iter()
+        .flat_map(|key| &object.parts[key])
+        .collect();
+    let only_grants = lines
+        .iter()
+        .all(|line| line.starts_with("grant ") || *line == "no privileges");
+    if lines.is_empty() || !only_grants {
+        return String::new();
+    }
+    let quoted: Vec<String> = lines.iter().map(|line| format!("`{line}`")).collect();
+    format!(": {}", quoted.join("; "))
 }
 
 fn diff_object(
@@ -263,6 +288,94 @@ table videos
             [
                 "table videos is missing from the live database",
                 "table clips exists in the live database but not in the replayed schema",
+            ]
+        );
+    }
+
+    #[test]
+    fn one_sided_default_privileges_list_grants() {
+        let live = format!(
+            "{REFERENCE}default privileges for role lv_migrator in schema public on tables\n  \
+             grant lv_app: SELECT\n  grant lv_migrator: DELETE, INSERT\n"
+        );
+
+        let differences = diff_schemas(REFERENCE, &live, DRIFT_SIDES);
+
+        assert_eq!(
+            differences,
+            [
+                "default privileges for role lv_migrator in schema public on tables exists in \
+                 the live database but not in the replayed schema: `grant lv_app: SELECT`; \
+                 `grant lv_migrator: DELETE, INSERT`"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_default_privileges_list_grants() {
+        let reference = format!(
+            "{REFERENCE}default privileges for role lv_migrator on functions\n  no privileges\n"
+        );
+
+        let differences = diff_schemas(&reference, REFERENCE, DRIFT_SIDES);
+
+        assert_eq!(
+            differences,
+            [
+                "default privileges for role lv_migrator on functions is missing from the live \
+                 database: `no privileges`"
+            ]
+        );
+    }
+
+    #[test]
+    fn one_sided_table_is_named_alone() {
+        let live = format!("{REFERENCE}table clips\n  owner lv_migrator\n  grant lv_app: SELECT\n");
+
+        let differences = diff_schemas(REFERENCE, &live, DRIFT_SIDES);
+
+        assert_eq!(
+            differences,
+            ["table clips exists in the live database but not in the replayed schema"]
+        );
+    }
+
+    #[test]
+    fn disabled_trigger_is_one_difference() {
+        let reference = format!(
+            "{REFERENCE}  trigger videos_touch: CREATE TRIGGER videos_touch BEFORE UPDATE ON \
+             public.videos FOR EACH ROW EXECUTE FUNCTION touch()\n"
+        );
+        let live = reference.replace("touch()\n", "touch() (disabled)\n");
+
+        let differences = diff_schemas(&reference, &live, DRIFT_SIDES);
+
+        assert_eq!(differences.len(), 1, "{differences:?}");
+        assert!(
+            differences[0].starts_with("table videos: `trigger videos_touch: CREATE TRIGGER"),
+            "{differences:?}"
+        );
+        assert!(
+            differences[0].contains("touch() (disabled)` in the live database"),
+            "{differences:?}"
+        );
+    }
+
+    #[test]
+    fn changed_option_value_is_one_difference() {
+        let reference = REFERENCE.replace(
+            "  owner lv_migrator\n  column id",
+            "  owner lv_migrator\n  option fillfactor = 100\n  column id",
+        );
+        let live = reference.replace("fillfactor = 100", "fillfactor = 70");
+
+        let differences = diff_schemas(&reference, &live, DRIFT_SIDES);
+
+        assert_eq!(
+            differences,
+            [
+                "table videos: `option fillfactor = 70` in the live database, but the replayed \
+                 schema has `option fillfactor = 100`"
             ]
         );
     }

@@ -1,7 +1,9 @@
 //! `harness drift` against a live database: a run's migrated database is clean (exit 0), a
-//! manual change on it is an untracked change (exit 1): a column, index, grant or ledger row,
-//! another schema, a policy or row-level security, a database grant or owner, a role attribute
-//! or membership, default privileges. An invalid or unreachable URL is a usage or environment
+//! manual change on it is an untracked change (exit 1). The changes tested are a column, index,
+//! grant or ledger row, another schema, a policy or row-level security, a database grant or
+//! owner, a role attribute or membership, and default privileges. They also include a disabled
+//! trigger or foreign key enforcement, an invalid index, an UNLOGGED table and storage
+//! parameters. An invalid or unreachable URL is a usage or environment
 //! error (exit 2). The password in the URL never appears in the output.
 //!
 //! Needs Docker and the Postgres image (images/build.sh builds it).
@@ -367,9 +369,114 @@ async fn drift_flags_default_privileges() {
         &password,
         &[
             "default privileges for role lv_migrator in schema public on tables exists in the \
-             live database but not in the replayed schema",
+             live database but not in the replayed schema: `grant lv_app: SELECT`",
             "default privileges for role lv_migrator on functions exists in the live database \
-             but not in the replayed schema",
+             but not in the replayed schema: `grant lv_migrator: EXECUTE`",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_flags_disabled_triggers() {
+    // Disabling the internal triggers of a foreign key needs a superuser in PostgreSQL 15.
+    let (output, password) = drift_after_change(
+        Actor::Superuser,
+        "ALTER TABLE videos DISABLE TRIGGER ALL;
+         CREATE FUNCTION keep_row() RETURNS trigger LANGUAGE plpgsql
+             AS $$BEGIN RETURN NEW; END$$;
+         CREATE TRIGGER users_keep BEFORE UPDATE ON users
+             FOR EACH ROW EXECUTE FUNCTION keep_row();
+         ALTER TABLE users DISABLE TRIGGER users_keep;
+         CREATE TRIGGER users_replica BEFORE INSERT ON users
+             FOR EACH ROW EXECUTE FUNCTION keep_row();
+         ALTER TABLE users ENABLE REPLICA TRIGGER users_replica",
+    )
+    .await;
+
+    assert_untracked(
+        &output,
+        &password,
+        &[
+            "table videos: `constraint videos_owner_id_fkey foreign key (owner_id): FOREIGN KEY \
+             (owner_id) REFERENCES users(id) ON DELETE RESTRICT (enforcement triggers disabled \
+             on videos)` in the live database, but the replayed schema has `constraint \
+             videos_owner_id_fkey foreign key (owner_id): FOREIGN KEY (owner_id) REFERENCES \
+             users(id) ON DELETE RESTRICT`",
+            "table localizations: `constraint localizations_video_id_fkey foreign key \
+             (video_id): FOREIGN KEY (video_id) REFERENCES videos(id) ON DELETE CASCADE \
+             (enforcement triggers disabled on videos)` in the live database, but the replayed \
+             schema has `constraint localizations_video_id_fkey foreign key (video_id): FOREIGN \
+             KEY (video_id) REFERENCES videos(id) ON DELETE CASCADE`",
+            "table users: `trigger users_keep: CREATE TRIGGER users_keep BEFORE UPDATE ON \
+             public.users FOR EACH ROW EXECUTE FUNCTION keep_row() (disabled)` exists in the \
+             live database but not in the replayed schema",
+            "table users: `trigger users_replica: CREATE TRIGGER users_replica BEFORE INSERT ON \
+             public.users FOR EACH ROW EXECUTE FUNCTION keep_row() (enabled replica)` exists in \
+             the live database but not in the replayed schema",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_flags_invalid_index() {
+    // A failed CREATE INDEX CONCURRENTLY leaves indisvalid = false. CONCURRENTLY cannot run in
+    // the implicit transaction of a multi-statement query, so the test sets the same flag on an
+    // index that both sides have, which needs a superuser.
+    let (output, password) = drift_after_change(
+        Actor::Superuser,
+        "UPDATE pg_index SET indisvalid = false
+         WHERE indexrelid = 'public.videos_created_at_id_idx'::regclass",
+    )
+    .await;
+
+    assert_untracked(
+        &output,
+        &password,
+        &[
+            "table videos: `index videos_created_at_id_idx: CREATE INDEX videos_created_at_id_idx \
+           ON public.videos USING btree (created_at, id) (invalid)` in the live database, but \
+           the replayed schema has `index videos_created_at_id_idx: CREATE INDEX \
+           videos_created_at_id_idx ON public.videos USING btree (created_at, id)`",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_flags_unlogged_table() {
+    let (output, password) =
+        drift_after_change(Actor::Migrator, "ALTER TABLE audit_log SET UNLOGGED").await;
+
+    assert_untracked(
+        &output,
+        &password,
+        &[
+            "table audit_log: `persistence unlogged` exists in the live database but not in the \
+           replayed schema",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_flags_storage_options() {
+    let (output, password) = drift_after_change(
+        Actor::Migrator,
+        "ALTER TABLE videos SET (autovacuum_enabled = false, fillfactor = 70);
+         ALTER INDEX users_pkey SET (fillfactor = 50)",
+    )
+    .await;
+
+    assert_untracked(
+        &output,
+        &password,
+        &[
+            "table videos: `option autovacuum_enabled = false` exists in the live database but \
+             not in the replayed schema",
+            "table videos: `option fillfactor = 70` exists in the live database but not in the \
+             replayed schema",
+            "table users: `index users_pkey: CREATE UNIQUE INDEX users_pkey ON public.users \
+             USING btree (id) WITH (fillfactor='50')` in the live database, but the replayed \
+             schema has `index users_pkey: CREATE UNIQUE INDEX users_pkey ON public.users USING \
+             btree (id)`",
         ],
     );
 }
