@@ -1,5 +1,5 @@
 //! The app image: the app binary built from this workspace on the host, copied into an image
-//! FROM the runtime image and tagged with a hash of the binary.
+//! FROM the runtime image and tagged with a hash of the binary and the runtime image id.
 //!
 //! The binary is built on the host (Debian bookworm, glibc 2.36) and runs in the bookworm
 //! runtime image, so both must stay on the same Debian release. A binary linked against a newer
@@ -110,9 +110,12 @@ async fn build_app_image(
         path: executable.clone(),
         source,
     })?;
+    // The tag covers the runtime image too, so that a changed HARNESS_RUNTIME_IMAGE gets an
+    // image of its own instead of reusing one built on the previous runtime.
+    let runtime_id = images::image_id(docker, &config.runtime_image).await?;
     let image = ImageRef {
         name: APP_IMAGE_REPOSITORY.to_owned(),
-        tag: binary_hash12(&binary),
+        tag: app_image_tag(&binary, &runtime_id),
     };
 
     if images::image_exists(docker, &image).await? {
@@ -199,9 +202,14 @@ impl Drop for BuildInFlight {
     }
 }
 
-/// Returns the first 12 hex characters of the SHA-256 of `binary`.
-pub fn binary_hash12(binary: &[u8]) -> String {
-    let digest = Sha256::digest(binary);
+/// Returns the tag of the app image built from `binary` on the runtime image `runtime_id`: the
+/// first 12 hex characters of the SHA-256 of both.
+pub fn app_image_tag(binary: &[u8], runtime_id: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(binary);
+    hasher.update([0]);
+    hasher.update(runtime_id.as_bytes());
+    let digest = hasher.finalize();
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
     hex[..12].to_owned()
 }
@@ -473,17 +481,27 @@ mod tests {
     }
 
     #[test]
-    fn hash_is_12_lowercase_hex() {
-        let hash = binary_hash12(b"binary");
-        assert_eq!(hash.len(), 12);
+    fn tag_is_12_lowercase_hex() {
+        let tag = app_image_tag(b"binary", "sha256:aa");
+        assert_eq!(tag.len(), 12);
         assert!(
-            hash.chars()
+            tag.chars()
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         );
+    }
+
+    #[test]
+    fn tag_changes_with_binary_and_runtime() {
+        let tag = app_image_tag(b"binary", "sha256:aa");
         assert_ne!(
-            hash,
-            binary_hash12(b"other binary"),
-            "different binaries, same hash"
+            tag,
+            app_image_tag(b"other binary", "sha256:aa"),
+            "different binaries, same tag"
+        );
+        assert_ne!(
+            tag,
+            app_image_tag(b"binary", "sha256:bb"),
+            "different runtime images, same tag"
         );
     }
 

@@ -34,7 +34,8 @@ pub const KEEP_APP_IMAGES_VAR: &str = "HARNESS_KEEP_APP_IMAGES";
 pub const DEFAULT_POSTGRES_IMAGE: &str = "localizevideos/postgres:15-bookworm-r2";
 /// Default runtime image, built by `images/build.sh runtime`.
 pub const DEFAULT_RUNTIME_IMAGE: &str = "localizevideos/runtime:bookworm";
-/// Repository of the app images the harness builds, tagged with a hash of the binary.
+/// Repository of the app images the harness builds, tagged with a hash of the binary and the
+/// runtime image id.
 pub const APP_IMAGE_REPOSITORY: &str = "localizevideos/app";
 /// Namespace of the images this project builds itself. Any other image comes from a registry.
 pub const OWN_IMAGE_NAMESPACE: &str = "localizevideos/";

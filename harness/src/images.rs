@@ -63,6 +63,19 @@ pub async fn image_exists(docker: &Docker, image: &ImageRef) -> Result<bool> {
     }
 }
 
+/// Returns the id (`sha256:…`) of `image`, which must exist in the local engine.
+pub async fn image_id(docker: &Docker, image: &ImageRef) -> Result<String> {
+    let inspected = docker
+        .inspect_image(&image.to_string())
+        .await
+        .map_err(|error| Error::docker(format!("inspecting image {image}"), error))?;
+    inspected.id.ok_or_else(|| {
+        Error::Usage(format!(
+            "the Docker engine returned no id for image {image}; check it with `docker image inspect {image}`"
+        ))
+    })
+}
+
 /// Makes sure `base` exists: builds it with `bash images/build.sh <which>` (output shown as it
 /// runs) if it is ours, or fails with the `docker pull` command if it is not.
 pub async fn ensure_base_image(docker: &Docker, config: &Config, base: BaseImage) -> Result<()> {
