@@ -29,6 +29,16 @@ pub const REPORT_FILE: &str = "report.json";
 /// new fields do not change it.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The app image of a run: the reference it was started by and its id, which stays the same
+/// when the tag is later moved to another image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppImage {
+    /// Reference, such as `localizevideos/app:3f2a9c1d0b7e` or a candidate's `NAME:TAG`.
+    pub reference: String,
+    /// Image id, `sha256:` and 64 hex digits.
+    pub id: String,
+}
+
 /// The report of one `harness validate` run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -40,6 +50,8 @@ pub struct Report {
     pub started_at: DateTime<Utc>,
     /// Wall-clock time of the whole run, in milliseconds.
     pub duration_ms: u64,
+    /// The app image the checks ran, or `None` when no selected check started the app.
+    pub app_image: Option<AppImage>,
     /// Results in the order the checks ran.
     pub checks: Vec<CheckResult>,
 }
@@ -228,6 +240,10 @@ pub(crate) mod tests {
                 .expect("valid time")
                 .with_timezone(&Utc),
             duration_ms: 4321,
+            app_image: Some(AppImage {
+                reference: "localizevideos/app:3f2a9c1d0b7e".to_owned(),
+                id: format!("sha256:{}", "ab".repeat(32)),
+            }),
             checks: sample_checks(),
         }
     }
@@ -262,6 +278,21 @@ pub(crate) mod tests {
         assert!(lines[2].starts_with("crud.smoke"), "{table}");
         assert!(lines[2].contains("FAIL"), "{table}");
         assert!(table.contains("findings of crud.smoke"), "{table}");
+    }
+
+    #[test]
+    fn report_json_names_app_image() {
+        let json = serde_json::to_value(sample_report()).expect("the report should serialize");
+
+        assert_eq!(
+            json["app_image"]["reference"], "localizevideos/app:3f2a9c1d0b7e",
+            "report.json should name the app image"
+        );
+        assert_eq!(
+            json["app_image"]["id"],
+            format!("sha256:{}", "ab".repeat(32)),
+            "report.json should give the app image's id"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use harness::image_prune::prune_app_images;
 use harness::images::{self, BaseImage};
 use harness::labels::{self, RunId};
 use harness::owner::Owner;
-use harness::report::{self, Report, render_table};
+use harness::report::{self, AppImage, Report, render_table};
 use harness::run::{BUILD_WAIT_TIMEOUT, Run, RunOptions};
 use harness::scan::Scanner;
 use harness::signals;
@@ -183,7 +183,12 @@ pub async fn validate(
     };
 
     // Any error before the checks ran means that the environment did not come up.
-    let (checks, output_scanner, run_end) = match outcome {
+    let ChecksOutcome {
+        checks,
+        output_scanner,
+        run_end,
+        app_image: report_image,
+    } = match outcome {
         Ok(outcome) => outcome,
         Err(error) => {
             harness::progress::terminal::finish();
@@ -197,6 +202,7 @@ pub async fn validate(
         run_id: run_id.to_string(),
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
+        app_image: report_image,
         checks,
     };
     if let Some(scanner) = &output_scanner {
@@ -315,7 +321,7 @@ async fn run_checks(
     selection: &Selection,
     properties: &crud_properties::Options,
     end: RunEndOptions<'_>,
-) -> Result<(Vec<CheckResult>, Option<Scanner>, RunEnd), Error> {
+) -> Result<ChecksOutcome, Error> {
     let docker = harness::docker::connect().await?;
 
     // Every image first, so that a missing one stops the run before any container starts.
@@ -340,6 +346,13 @@ async fn run_checks(
         }
     }
 
+    let report_image = match &app_image {
+        Some(image) => Some(AppImage {
+            reference: image.to_string(),
+            id: images::image_id(&docker, image).await?,
+        }),
+        None => None,
+    };
     let isolation_config = config.clone();
     let isolation_image = app_image.clone();
     let mut run = Run::start_with_config(
@@ -375,15 +388,28 @@ async fn run_checks(
     if let Some(error) = run_end.shutdown_error.take() {
         // The verdicts stand, and the leftovers are reported and make the exit status 1.
         print_error(&error.to_string());
-        let mut checks = checks;
         checks.push(CheckResult::error(
             "harness.cleanup",
             Duration::ZERO,
             format!("removing the run's containers and network failed: {error}"),
         ));
-        return Ok((checks, output_scanner, run_end));
     }
-    Ok((checks, output_scanner, run_end))
+    Ok(ChecksOutcome {
+        checks,
+        output_scanner,
+        run_end,
+        app_image: report_image,
+    })
+}
+
+/// What [`run_checks`] returns once the checks ran.
+struct ChecksOutcome {
+    checks: Vec<CheckResult>,
+    /// Scanner for the run's passwords, with `leaks.credentials` selected.
+    output_scanner: Option<Scanner>,
+    run_end: RunEnd,
+    /// The app image the checks ran, for the report.
+    app_image: Option<AppImage>,
 }
 
 /// Settings of the end of a run: the folder of the repro bundles and whether a failed run is

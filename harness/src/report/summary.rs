@@ -30,6 +30,12 @@ pub fn render(report: &Report) -> String {
         report.duration_ms as f64 / 1000.0,
         report.checks.len(),
     );
+    if let Some(image) = &report.app_image {
+        markdown.push_str(&format!(
+            "App image: `{}` (`{}`).\n\n",
+            image.reference, image.id
+        ));
+    }
     markdown.push_str("| check | result | duration | message |\n| --- | --- | ---: | --- |\n");
     for check in &report.checks {
         markdown.push_str(&format!(
@@ -93,6 +99,16 @@ mod tests {
             "{markdown}"
         );
         assert!(markdown.contains("1 of 2 checks passed"), "{markdown}");
+    }
+
+    #[test]
+    fn summary_names_app_image() {
+        let markdown = render(&sample_report());
+
+        assert!(
+            markdown.contains("App image: `localizevideos/app:3f2a9c1d0b7e` (`sha256:abab"),
+            "the summary should name the app image and its id:\n{markdown}"
+        );
     }
 
     #[test]
