@@ -121,7 +121,8 @@ pub(crate) fn byte_regex(patterns: &[&str]) -> Result<Regex, String> {
 
 fn is_placeholder(value: &[u8]) -> bool {
     let original = String::from_utf8_lossy(value);
-    let original = original.trim_matches(|c| c == '"' || c == '\'' || c == '`');
+    // A backslash escapes the quote after a value in JSON, as in `PASSWORD=[redacted]\"`.
+    let original = original.trim_matches(|c| c == '"' || c == '\'' || c == '`' || c == '\\');
     let value = original.to_lowercase();
     // The mask of an excerpt, as a report quotes it: `[redacted: password key-value pair]`.
     let mask = MASK_PREFIX.trim_end().to_lowercase();

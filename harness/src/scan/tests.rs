@@ -152,6 +152,10 @@ fn near_misses_do_not_match() {
         ),
         ("redacted pair", "password=[redacted] user=lv_app"),
         (
+            "JSON-escaped redacted pair",
+            r#"{"fields":"env POSTGRES_PASSWORD=[redacted]\" PGDATA=/data"}"#,
+        ),
+        (
             "placeholder in a usage message",
             "expected postgres://USER:PASSWORD@HOST/DB",
         ),
