@@ -100,7 +100,11 @@ pub async fn doctor(settings_error: Option<String>) -> u8 {
         println!("\nnothing blocks a run");
         EXIT_PASS
     } else {
-        println!("\n{problems} problem(s) block a run; fix them and run `harness doctor` again");
+        let problems = match problems {
+            1 => "1 problem blocks".to_owned(),
+            n => format!("{n} problems block"),
+        };
+        println!("\n{problems} a run; fix them and run `harness doctor` again");
         EXIT_ENVIRONMENT
     }
 }

@@ -65,8 +65,9 @@ impl PropertiesArgs {
             return Ok(());
         }
         Err(format!(
-            "{} only apply to {}, which --only does not select; add {} to --only or remove {}",
+            "{} only {} to {}, which --only does not select; add {} to --only or remove {}",
             given.join(", "),
+            if given.len() == 1 { "applies" } else { "apply" },
             crud_properties::NAME,
             crud_properties::NAME,
             given.join(", ")

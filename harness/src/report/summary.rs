@@ -54,8 +54,11 @@ pub fn render(report: &Report) -> String {
         .filter(|check| !check.findings.is_empty())
     {
         markdown.push_str(&format!(
-            "\n<details><summary>{} findings of <code>{}</code></summary>\n\n",
-            check.findings.len(),
+            "\n<details><summary>{} of <code>{}</code></summary>\n\n",
+            match check.findings.len() {
+                1 => "1 finding".to_owned(),
+                n => format!("{n} findings"),
+            },
             check.name
         ));
         for finding in &check.findings {
