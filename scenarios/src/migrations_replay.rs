@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use harness::check::CheckResult;
+use harness::db_error::error_text;
 use harness::deployment::Deployment;
 use sqlx::PgPool;
 use sqlx::migrate::{MigrateError, Migrator};
@@ -107,7 +108,7 @@ async fn replay(deployment: &Deployment, findings: &mut Vec<String>) -> Result<u
             findings.push(format!(
                 "sqlx cannot read the migrations in {}: {}",
                 deployment.migrations_dir.display(),
-                redact(deployment, &error.to_string())
+                redact(deployment, &error_text(&error))
             ));
             return Ok(files.len());
         }
@@ -170,14 +171,14 @@ fn connect_stop(deployment: &Deployment, role: &str, error: &sqlx::Error) -> Sto
          deployment is running",
         deployment.postgres_host,
         deployment.postgres_port,
-        redact(deployment, &error.to_string())
+        redact(deployment, &error_text(error))
     ))
 }
 
 fn query_stop(deployment: &Deployment, error: &sqlx::Error) -> Stop {
     Stop(format!(
         "reading the catalog failed: {}",
-        redact(deployment, &error.to_string())
+        redact(deployment, &error_text(error))
     ))
 }
 

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use harness::check::CheckResult;
+use harness::db_error::error_text;
 use harness::deployment::{DATABASE, Deployment};
 use sqlx::{Connection, PgConnection};
 
@@ -160,13 +161,13 @@ async fn compare(deployment: &Deployment, findings: &mut Vec<String>) -> Result<
         .map_err(|error| {
             Stop(format!(
                 "cannot connect to {DATABASE} as the migrator role: {}",
-                redact(deployment, &error.to_string())
+                redact(deployment, &error_text(&error))
             ))
         })?;
     let ledger = read_ledger(&mut connection).await.map_err(|error| {
         Stop(format!(
             "reading _sqlx_migrations failed: {}",
-            redact(deployment, &error.to_string())
+            redact(deployment, &error_text(&error))
         ))
     })?;
     if let Err(error) = connection.close().await {

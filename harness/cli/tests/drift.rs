@@ -402,7 +402,7 @@ async fn drift_unreachable_database_hides_password() {
         describe(&output, password)
     );
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("connecting on database localizevideos"),
+        String::from_utf8_lossy(&output.stderr).contains("connecting to database localizevideos"),
         "{}",
         describe(&output, password)
     );
