@@ -173,6 +173,13 @@ pub fn delete_extreme_integers_migrations_dir() -> PathBuf {
     fixture_dir("migrations-delete-extreme-integers")
 }
 
+/// A migrations folder of its own whose only table, `shapes`, has a `polygon` column, for which
+/// the row generator has no value: `migrations.stepwise` must report the unfilled table and that
+/// the run generated no row at all.
+pub fn unfillable_only_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-unfillable-only")
+}
+
 /// A migrations folder without lint findings whose `lint-allow.toml` has three entries that
 /// cannot match: a transaction rule, an unknown rule and a missing migration file.
 /// `migrations.lint` must report each entry once.

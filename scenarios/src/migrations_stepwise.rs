@@ -155,11 +155,12 @@ async fn replay(
     // Without any generated row, no migration was compared against data, so a pass would
     // claim a check that never happened.
     if generated == 0 && !before.is_empty() {
+        let tables: Vec<&str> = before.keys().map(String::as_str).collect();
         findings.push(format!(
-            "no rows could be generated for any of the {} tables ({}), so no migration was \
-             checked against data; see the other findings for why each table stayed empty",
-            before.len(),
-            before.keys().cloned().collect::<Vec<_>>().join(", ")
+            "no row was generated although {} ({}), so no migration was checked against data. \
+             The other findings say why each table stayed empty",
+            count_noun(tables.len() as u64, "table exists", "tables exist"),
+            tables.join(", ")
         ));
     }
 

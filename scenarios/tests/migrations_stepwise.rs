@@ -4,7 +4,9 @@
 //! CHECK constraint that the row generator cannot satisfy, a foreign key of two columns that it
 //! does not follow, and a table rename with and without
 //! a lost row. Two more show how sqlx applies a `-- no-transaction` file with a concurrent
-//! index build, alone and after `SET` statements.
+//! index build, alone and after `SET` statements. The last ones delete data that only the
+//! generator's wider values expose (tables of another schema, NULLs, negative and large
+//! integers), and fill no table at all.
 
 mod common;
 
@@ -17,7 +19,8 @@ use scenarios::fixtures::{
     delete_extreme_integers_migrations_dir, delete_null_rows_migrations_dir,
     drop_column_migrations_dir, enum_labels_migrations_dir, not_null_column_migrations_dir,
     other_schema_migrations_dir, prisma_migrations_dir, rename_table_lose_rows_migrations_dir,
-    rename_table_migrations_dir, unsatisfiable_check_migrations_dir,
+    rename_table_migrations_dir, unfillable_only_migrations_dir,
+    unsatisfiable_check_migrations_dir,
 };
 use scenarios::migrations_stepwise;
 
@@ -370,6 +373,35 @@ async fn migrations_stepwise_flags_deleted_extreme_integers() {
         result.findings[0],
         "migration 2 (0002_delete_out_of_range.sql) changed the row count of table readings \
          from 3 to 1",
+        "{}",
+        describe(&result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_stepwise_flags_run_without_rows() {
+    let options = RunOptions {
+        migrations_dir: Some(unfillable_only_migrations_dir()),
+        ..RunOptions::default()
+    };
+    let result = in_run(options, async |run| {
+        migrations_stepwise::run(run.deployment()).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert_eq!(result.findings.len(), 2, "{}", describe(&result));
+    assert!(
+        result.findings[0].starts_with(
+            "cannot generate rows for table shapes at migration 1 (0001_create_shapes.sql)"
+        ),
+        "{}",
+        describe(&result)
+    );
+    assert_eq!(
+        result.findings[1],
+        "no row was generated although 1 table exists (shapes), so no migration was checked \
+         against data. The other findings say why each table stayed empty",
         "{}",
         describe(&result)
     );

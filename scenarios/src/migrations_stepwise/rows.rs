@@ -10,8 +10,8 @@
 //! negative value, a value near the type's maximum, zero, a small positive value and a value near
 //! the type's minimum, and a table with a nullable column gets one more row with NULL in every
 //! nullable column, so that a migration that deletes the rows with NULLs or out-of-range numbers
-//! changes the fingerprint. A row whose edge values a CHECK or UNIQUE constraint rejects is
-//! inserted again with plain values. A single-column foreign key takes the first key of the
+//! changes the fingerprint. A row whose edge values or NULLs a constraint rejects is inserted
+//! again with plain values. A single-column foreign key takes the first key of the
 //! referenced table, so tables are filled parents first.
 //!
 //! NOTE: other types get one plain value each (text, numeric, float, dates, JSON, bytea, empty
@@ -57,7 +57,7 @@ struct Reference {
     column: String,
 }
 
-/// Which values a generated row gets.
+/// Kind of values in a generated row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Values {
     /// Edge values for integers (see [`integer_value`]) and a value in every column.
@@ -226,8 +226,8 @@ async fn insert_table_rows(
     Ok(inserted)
 }
 
-/// Inserts one generated row. When a CHECK (SQLSTATE 23514) or UNIQUE (23505) constraint
-/// rejects its edge values or NULLs, inserts the row again with plain values, because the
+/// Inserts one generated row. When a CHECK (SQLSTATE 23514), UNIQUE (23505) or domain NOT NULL
+/// (23502) constraint rejects its edge values or NULLs, inserts the row again with plain values, because the
 /// constraint rules those values out and the table still needs the row.
 async fn insert_row(
     connection: &mut PgConnection,
@@ -246,7 +246,8 @@ async fn insert_row(
     };
 
     let code = source.as_database_error().and_then(|error| error.code());
-    let retry = values != Values::Plain && matches!(code.as_deref(), Some("23514" | "23505"));
+    let retry =
+        values != Values::Plain && matches!(code.as_deref(), Some("23514" | "23505" | "23502"));
     if !retry {
         return Err(insert_error(table_name, table, statement, source));
     }
@@ -342,7 +343,8 @@ async fn read_tables(connection: &mut PgConnection) -> Result<BTreeMap<String, T
     };
 
     // Identity ALWAYS and generated columns cannot be set, so they are left out. A column of a
-    // domain with NOT NULL counts as nullable here, so its NULL row is retried with plain values.
+    // domain with NOT NULL counts as nullable here, and Postgres rejects its NULL with SQLSTATE
+    // 23502, after which the row is retried with plain values.
     type ColumnRow = (String, String, String, String, String, String, bool, bool);
     let columns: Vec<ColumnRow> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {name}, {qualified}, a.attname::text, format_type(a.atttypid, a.atttypmod),
@@ -600,7 +602,7 @@ fn plain_integer(base_type: &str, row: u64) -> String {
 
 /// Returns an edge value of an integer column in row `row`, chosen by the row's `index` in its
 /// table: negative, near the type's maximum, zero, small positive, near the type's minimum.
-/// Each value except zero depends on `row`, so a UNIQUE column sees zero only once and the
+/// Each value except zero depends on `row`, so a UNIQUE column gets zero only once and the
 /// other values never repeat.
 fn integer_value(base_type: &str, row: u64, index: usize) -> String {
     let (minimum, maximum, offset) = match base_type {
