@@ -27,6 +27,7 @@ use squawk_linter::{Linter, Rule, Violation};
 
 use crate::migration_files::{MigrationFile, migration_label};
 use crate::migration_source;
+use crate::plural::count_noun;
 use allow_list::{ALLOW_LIST_FILE, Allowance, can_match, read_allow_list, validate_allow_list};
 use transaction_mode::{apply_transaction_rules, is_transaction_rule, runs_in_transaction};
 
@@ -124,10 +125,10 @@ fn lint_with_allow_list(dir: &Path, findings: &mut Vec<String>) -> String {
     }
 
     format!(
-        "{} migrations linted with squawk-linter 2.68.0: no unsafe operation outside the {} \
-         reviewed exceptions of {ALLOW_LIST_FILE}",
-        files.len(),
-        allowed
+        "{} linted with squawk-linter 2.68.0: no unsafe operation outside {} of \
+         {ALLOW_LIST_FILE}",
+        count_noun(files.len(), "migration", "migrations"),
+        count_noun(allowed, "reviewed exception", "reviewed exceptions")
     )
 }
 

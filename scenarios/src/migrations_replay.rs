@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use sqlx::migrate::{MigrateError, Migrator};
 
 use crate::migration_files::{MigrationFile, hex, migration_label, read_migration_files};
+use crate::plural::count_noun;
 use crate::redact::redact;
 use crate::snapshot::{
     SCHEMA_SNAPSHOT, describe_first_difference, normalize, read_snapshot_body, snapshot_path,
@@ -66,8 +67,8 @@ fn finish(elapsed: Duration, outcome: Result<usize, Stop>, findings: Vec<String>
             NAME,
             elapsed,
             format!(
-                "{count} migrations applied once with matching checksums; \
-                 schema equals the snapshot"
+                "{} applied once with matching checksums; schema equals the snapshot",
+                count_noun(count, "migration", "migrations")
             ),
             findings,
         ),

@@ -21,6 +21,7 @@ use sqlx::{Connection, PgConnection};
 
 use crate::migration_files::{MigrationFile, migration_label};
 use crate::migration_source;
+use crate::plural::count_noun;
 use crate::redact::redact;
 
 pub use fingerprint::compare_fingerprints;
@@ -72,8 +73,8 @@ fn finish(
             format!(
                 "{} applied one at a time; {} generated along the way kept their counts and \
                  column checksums",
-                count_noun(migrations as u64, "migration", "migrations"),
-                count_noun(rows, "row", "rows"),
+                count_noun(migrations, "migration", "migrations"),
+                count_noun(rows as usize, "row", "rows"),
             ),
             findings,
         ),
@@ -159,7 +160,7 @@ async fn replay(
         findings.push(format!(
             "no row was generated although {} ({}), so no migration was checked against data. \
              The other findings say why each table stayed empty",
-            count_noun(tables.len() as u64, "table exists", "tables exist"),
+            count_noun(tables.len(), "table exists", "tables exist"),
             tables.join(", ")
         ));
     }
@@ -168,14 +169,6 @@ async fn replay(
         tracing::debug!(check = NAME, %error, "closing the scratch database connection failed");
     }
     Ok((files.len(), generated))
-}
-
-/// Returns `count` followed by the singular or plural noun, such as `1 migration`.
-fn count_noun(count: u64, singular: &str, plural: &str) -> String {
-    match count {
-        1 => format!("1 {singular}"),
-        _ => format!("{count} {plural}"),
-    }
 }
 
 fn unfilled_table_finding(

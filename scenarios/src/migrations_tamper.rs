@@ -16,6 +16,7 @@ use harness::deployment::{DATABASE, Deployment};
 use sqlx::{Connection, PgConnection};
 
 use crate::migration_files::{MigrationFile, hex, migration_label, read_migration_files};
+use crate::plural::count_noun;
 use crate::redact::redact;
 
 /// Stable check name.
@@ -136,8 +137,10 @@ fn finish(elapsed: Duration, outcome: Result<usize, Stop>, findings: Vec<String>
             NAME,
             elapsed,
             format!(
-                "the {count} migrations recorded in {DATABASE}'s _sqlx_migrations have their \
-                 files, unchanged, and no new file is numbered below an applied one"
+                "{} recorded in {DATABASE}'s _sqlx_migrations {} their files, unchanged, and no \
+                 new file is numbered below an applied one",
+                count_noun(count, "migration", "migrations"),
+                if count == 1 { "has" } else { "have" }
             ),
             findings,
         ),

@@ -127,11 +127,19 @@ pub async fn drift(database_url: String, migrations: Option<PathBuf>) -> u8 {
         live.ledger.as_deref(),
     ));
 
+    let migrations = match files.len() {
+        1 => "the 1 migration".to_owned(),
+        count => format!("the {count} migrations"),
+    };
     println!(
-        "compared {} with the schema that the {} migrations in {} produce",
+        "compared {} with the schema that {migrations} in {} {}",
         target.address,
-        files.len(),
-        migrations_dir.display()
+        migrations_dir.display(),
+        if files.len() == 1 {
+            "produces"
+        } else {
+            "produce"
+        }
     );
     for change in &changes {
         println!("untracked change: {}", harness::redact::redact(change));
