@@ -208,11 +208,25 @@ fn parse_database_url(url: &Secret) -> Result<PgConnectOptions, ConfigError> {
         });
     }
 
-    // sqlx 0.9 builds these messages from the url crate and from number
-    // parsing, neither of which repeats the input.
+    // sqlx 0.9.1 builds these messages from the url crate, from number
+    // parsing and, for an unknown `sslmode`, from that value, so none of
+    // them repeats the password.
     PgConnectOptions::from_str(value).map_err(|err| ConfigError::InvalidDatabaseUrl {
-        reason: err.to_string(),
+        reason: url_error_reason(&err),
     })
+}
+
+/// Renders a URL parse error once. sqlx 0.9.1 wraps the error of an invalid
+/// parameter value (such as an unknown `sslmode`) in a second
+/// `Configuration` error, whose message would repeat the
+/// "error with configuration: " prefix.
+fn url_error_reason(err: &sqlx::Error) -> String {
+    if let sqlx::Error::Configuration(source) = err
+        && let Some(inner) = source.downcast_ref::<sqlx::Error>()
+    {
+        return url_error_reason(inner);
+    }
+    err.to_string()
 }
 
 /// Typed access to the variables, with the variable's name in every error.
@@ -420,6 +434,21 @@ mod tests {
                 "message leaks the password: {message}"
             );
         }
+    }
+
+    #[test]
+    fn invalid_sslmode_error_has_one_prefix() {
+        let url = "postgres://lv_app:canary-password-3@db/localizevideos?sslmode=sometimes";
+
+        let err = config_from(&[("DATABASE_URL", url)]).expect_err("sslmode should be rejected");
+
+        let message = err.to_string();
+        assert_eq!(
+            message.matches("error with configuration").count(),
+            1,
+            "message: {message}"
+        );
+        assert!(message.contains("\"sometimes\""), "message: {message}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod check;
 pub mod cleanup;
 pub mod clone_pool;
 pub mod config;
+pub mod db_error;
 pub mod deployment;
 pub mod docker;
 pub mod durability;

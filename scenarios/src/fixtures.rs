@@ -152,6 +152,41 @@ pub fn prisma_migrations_dir() -> PathBuf {
     fixture_dir("prisma-migrations")
 }
 
+/// A migrations folder of its own whose tables live in schema `side`, and whose version 2,
+/// `0002_drop_side_data.sql`, drops `side.flags` and deletes the rows of `side.notes`:
+/// `migrations.stepwise` must report both under their schema-qualified names.
+pub fn other_schema_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-other-schema")
+}
+
+/// A migrations folder of its own whose version 2, `0002_set_note_not_null.sql`, deletes the
+/// rows of `notes` whose nullable column `note` is NULL: `migrations.stepwise` must report it,
+/// because it generates a row with NULL in every nullable column.
+pub fn delete_null_rows_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-delete-null-rows")
+}
+
+/// A migrations folder of its own whose version 2, `0002_delete_out_of_range.sql`, deletes the
+/// rows of `readings` whose integer `n` is negative or above 1000: `migrations.stepwise` must
+/// report it, because it generates negative and near-maximum integers.
+pub fn delete_extreme_integers_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-delete-extreme-integers")
+}
+
+/// A migrations folder of its own whose only table, `shapes`, has a `polygon` column, for which
+/// the row generator has no value: `migrations.stepwise` must report the unfilled table and that
+/// the run generated no row at all.
+pub fn unfillable_only_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-unfillable-only")
+}
+
+/// A migrations folder without lint findings whose `lint-allow.toml` has three entries that
+/// cannot match: a transaction rule, an unknown rule and a missing migration file.
+/// `migrations.lint` must report each entry once.
+pub fn lint_allow_invalid_migrations_dir() -> PathBuf {
+    fixture_dir("migrations-lint-allow-invalid")
+}
+
 fn fixture_dir(name: &str) -> PathBuf {
     fixtures_dir().join(name)
 }

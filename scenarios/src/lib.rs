@@ -30,6 +30,7 @@ pub mod migrations_replay;
 pub mod migrations_roundtrip;
 pub mod migrations_stepwise;
 pub mod migrations_tamper;
+mod plural;
 pub mod redact;
 pub mod repro_bundle;
 pub mod restarts_app_crash;

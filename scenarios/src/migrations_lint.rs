@@ -27,8 +27,9 @@ use squawk_linter::{Linter, Rule, Violation};
 
 use crate::migration_files::{MigrationFile, migration_label};
 use crate::migration_source;
-use allow_list::{ALLOW_LIST_FILE, Allowance, read_allow_list, validate_allow_list};
-use transaction_mode::{apply_transaction_rules, runs_in_transaction};
+use crate::plural::count_noun;
+use allow_list::{ALLOW_LIST_FILE, Allowance, can_match, read_allow_list, validate_allow_list};
+use transaction_mode::{apply_transaction_rules, is_transaction_rule, runs_in_transaction};
 
 /// Stable check name.
 pub const NAME: &str = "migrations.lint";
@@ -107,7 +108,10 @@ fn lint_with_allow_list(dir: &Path, findings: &mut Vec<String>) -> String {
             findings.push(describe_violation(&files, violation));
         }
     }
-    for entry in &allow_list {
+    for entry in allow_list
+        .iter()
+        .filter(|entry| can_match(entry, &file_names))
+    {
         let used = violations
             .iter()
             .any(|violation| matches_entry(entry, violation));
@@ -121,10 +125,10 @@ fn lint_with_allow_list(dir: &Path, findings: &mut Vec<String>) -> String {
     }
 
     format!(
-        "{} migrations linted with squawk-linter 2.68.0: no unsafe operation outside the {} \
-         reviewed exceptions of {ALLOW_LIST_FILE}",
-        files.len(),
-        allowed
+        "{} linted with squawk-linter 2.68.0: no unsafe operation outside {} of \
+         {ALLOW_LIST_FILE}",
+        count_noun(files.len(), "migration", "migrations"),
+        count_noun(allowed, "reviewed exception", "reviewed exceptions")
     )
 }
 
@@ -165,8 +169,12 @@ fn rule_name(rule: Rule) -> String {
     rule.to_string()
 }
 
+/// Returns whether `entry` waives `violation`. The transaction rules are never waived, because
+/// their violations make the migration fail to apply.
 fn matches_entry(entry: &Allowance, violation: &LintViolation) -> bool {
-    entry.rule == violation.rule && entry.migration == violation.file_name
+    entry.rule == violation.rule
+        && entry.migration == violation.file_name
+        && !is_transaction_rule(&violation.rule)
 }
 
 fn allowance_for<'a>(
@@ -184,10 +192,14 @@ fn describe_violation(files: &[MigrationFile], violation: &LintViolation) -> Str
         .find(|file| file.file_name == violation.file_name)
         .map(|file| migration_label(files, file.version))
         .unwrap_or_else(|| violation.file_name.clone());
-    format!(
-        "{label} line {}: {}: {} If it is safe here, record the reason in {ALLOW_LIST_FILE}",
+    let finding = format!(
+        "{label} line {}: {}: {}",
         violation.line, violation.rule, violation.message
-    )
+    );
+    if is_transaction_rule(&violation.rule) {
+        return finding;
+    }
+    format!("{finding} If it is safe here, record the reason in {ALLOW_LIST_FILE}")
 }
 
 #[cfg(test)]

@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use harness::check::CheckResult;
+use harness::db_error::error_text;
 use harness::deployment::Deployment;
 use sqlx::PgPool;
 use sqlx::migrate::{MigrateError, Migrator};
 
 use crate::migration_files::{MigrationFile, hex, migration_label, read_migration_files};
+use crate::plural::count_noun;
 use crate::redact::redact;
 use crate::snapshot::{
     SCHEMA_SNAPSHOT, describe_first_difference, normalize, read_snapshot_body, snapshot_path,
@@ -65,8 +67,8 @@ fn finish(elapsed: Duration, outcome: Result<usize, Stop>, findings: Vec<String>
             NAME,
             elapsed,
             format!(
-                "{count} migrations applied once with matching checksums; \
-                 schema equals the snapshot"
+                "{} applied once with matching checksums; schema equals the snapshot",
+                count_noun(count, "migration", "migrations")
             ),
             findings,
         ),
@@ -107,7 +109,7 @@ async fn replay(deployment: &Deployment, findings: &mut Vec<String>) -> Result<u
             findings.push(format!(
                 "sqlx cannot read the migrations in {}: {}",
                 deployment.migrations_dir.display(),
-                redact(deployment, &error.to_string())
+                redact(deployment, &error_text(&error))
             ));
             return Ok(files.len());
         }
@@ -170,14 +172,14 @@ fn connect_stop(deployment: &Deployment, role: &str, error: &sqlx::Error) -> Sto
          deployment is running",
         deployment.postgres_host,
         deployment.postgres_port,
-        redact(deployment, &error.to_string())
+        redact(deployment, &error_text(error))
     ))
 }
 
 fn query_stop(deployment: &Deployment, error: &sqlx::Error) -> Stop {
     Stop(format!(
         "reading the catalog failed: {}",
-        redact(deployment, &error.to_string())
+        redact(deployment, &error_text(error))
     ))
 }
 

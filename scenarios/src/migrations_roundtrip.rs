@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use harness::check::CheckResult;
+use harness::db_error::error_text;
 use harness::deployment::Deployment;
 use harness::scratch::ScratchDatabase;
 use sqlx::migrate::Migrator;
@@ -64,7 +65,7 @@ async fn check(deployment: &Deployment, started: Instant) -> CheckResult {
                 vec![format!(
                     "sqlx cannot read the migrations in {}: {}",
                     dir.display(),
-                    redact(deployment, &error.to_string())
+                    redact(deployment, &error_text(&error))
                 )],
             );
         }
@@ -101,7 +102,7 @@ async fn check(deployment: &Deployment, started: Instant) -> CheckResult {
 
     let mut findings = Vec::new();
     let outcome = match ScratchDatabase::create(deployment, "roundtrip").await {
-        Err(error) => Err(Stop(redact(deployment, &error.to_string()))),
+        Err(error) => Err(Stop(redact(deployment, &error_text(&error)))),
         Ok(database) => {
             let outcome = round_trip(
                 deployment,
@@ -112,7 +113,7 @@ async fn check(deployment: &Deployment, started: Instant) -> CheckResult {
             )
             .await;
             if let Err(error) = database.drop(deployment).await {
-                tracing::warn!(check = NAME, error = %redact(deployment, &error.to_string()), "dropping the scratch database failed");
+                tracing::warn!(check = NAME, error = %redact(deployment, &error_text(&error)), "dropping the scratch database failed");
             }
             outcome
         }
@@ -209,11 +210,11 @@ async fn round_trip(
         .map_err(|error| {
             Stop(format!(
                 "cannot connect to the scratch database {database} as the migrator role: {}",
-                redact(deployment, &error.to_string())
+                redact(deployment, &error_text(&error))
             ))
         })?;
     let migrate_failed = |step: String, error: sqlx::migrate::MigrateError| {
-        format!("{step} failed: {}", redact(deployment, &error.to_string()))
+        format!("{step} failed: {}", redact(deployment, &error_text(&error)))
     };
 
     // Up, one migration at a time: schemas[i] is the schema before versions[i].
@@ -302,7 +303,7 @@ async fn describe(deployment: &Deployment, connection: &mut PgConnection) -> Res
     describe_schema(connection).await.map_err(|error| {
         Stop(format!(
             "reading the schema failed: {}",
-            redact(deployment, &error.to_string())
+            redact(deployment, &error_text(&error))
         ))
     })
 }

@@ -14,12 +14,14 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use harness::check::CheckResult;
+use harness::db_error::error_text;
 use harness::deployment::Deployment;
 use harness::scratch::ScratchDatabase;
 use sqlx::{Connection, PgConnection};
 
 use crate::migration_files::{MigrationFile, migration_label};
 use crate::migration_source;
+use crate::plural::count_noun;
 use crate::redact::redact;
 
 pub use fingerprint::compare_fingerprints;
@@ -43,11 +45,11 @@ pub async fn run(deployment: &Deployment) -> CheckResult {
 
     let mut findings = Vec::new();
     let outcome = match ScratchDatabase::create(deployment, "stepwise").await {
-        Err(error) => Err(Stop(redact(deployment, &error.to_string()))),
+        Err(error) => Err(Stop(redact(deployment, &error_text(&error)))),
         Ok(database) => {
             let outcome = replay(deployment, database.name(), &mut findings).await;
             if let Err(error) = database.drop(deployment).await {
-                tracing::warn!(check = NAME, error = %redact(deployment, &error.to_string()), "dropping the scratch database failed");
+                tracing::warn!(check = NAME, error = %redact(deployment, &error_text(&error)), "dropping the scratch database failed");
             }
             outcome
         }
@@ -69,8 +71,10 @@ fn finish(
             NAME,
             elapsed,
             format!(
-                "{migrations} migrations applied one at a time; the {rows} rows generated along \
-                 the way kept their counts and column checksums"
+                "{} applied one at a time; {} generated along the way kept their counts and \
+                 column checksums",
+                count_noun(migrations, "migration", "migrations"),
+                count_noun(rows as usize, "row", "rows"),
             ),
             findings,
         ),
@@ -105,7 +109,7 @@ async fn replay(
         .map_err(|error| {
             Stop(format!(
                 "cannot connect to the scratch database {database} as the migrator role: {}",
-                redact(deployment, &error.to_string())
+                redact(deployment, &error_text(&error))
             ))
         })?;
 
@@ -120,7 +124,7 @@ async fn replay(
         if let Err(error) = migrator.run_to(file.version, &mut connection).await {
             findings.push(format!(
                 "{label} failed to apply on top of the rows of the earlier versions: {}",
-                redact(deployment, &error.to_string())
+                redact(deployment, &error_text(&error))
             ));
             break;
         }
@@ -133,7 +137,7 @@ async fn replay(
             .map_err(|error| {
                 Stop(format!(
                     "generating rows valid at {label} failed: {}",
-                    redact(deployment, &error.to_string())
+                    redact(deployment, &error_text(&error))
                 ))
             })?;
         generated += rows.inserted;
@@ -147,6 +151,18 @@ async fn replay(
         }
         before = read_fingerprint(deployment, &mut connection, &label).await?;
         log_step(file, &before);
+    }
+
+    // Without any generated row, no migration was compared against data, so a pass would
+    // claim a check that never happened.
+    if generated == 0 && !before.is_empty() {
+        let tables: Vec<&str> = before.keys().map(String::as_str).collect();
+        findings.push(format!(
+            "no row was generated although {} ({}), so no migration was checked against data. \
+             The other findings say why each table stayed empty",
+            count_noun(tables.len(), "table exists", "tables exist"),
+            tables.join(", ")
+        ));
     }
 
     if let Err(error) = connection.close().await {
@@ -170,7 +186,7 @@ fn unfilled_table_finding(
     format!(
         "cannot generate rows for table {} at {label}, {consequence}: {}",
         failed.table,
-        redact(deployment, &failed.error.to_string())
+        redact(deployment, &error_text(&failed.error))
     )
 }
 
@@ -184,7 +200,7 @@ async fn read_fingerprint(
         .map_err(|error| {
             Stop(format!(
                 "reading the data fingerprint after {label} failed: {}",
-                redact(deployment, &error.to_string())
+                redact(deployment, &error_text(&error))
             ))
         })
 }
@@ -204,4 +220,27 @@ fn log_step(file: &MigrationFile, fingerprint: &fingerprint::Fingerprint) {
 /// Quotes an identifier for SQL, doubling any `"` inside it.
 fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// SQL condition on `pg_namespace n` and `pg_class c` that selects the ordinary and partitioned
+/// tables that the check fills and fingerprints: every table outside the system schemas, except
+/// partitions, whose rows their parent table already shows, and sqlx's `_sqlx_migrations`.
+const USER_TABLES_SQL: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
+     AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> '_sqlx_migrations'";
+
+/// Returns the SQL expression for the name of table `class` in schema `namespace` (aliases of
+/// `pg_class` and `pg_namespace`) as findings show it: `notes` in schema `public`, `side.notes`
+/// elsewhere, each part quoted by `quote_ident` where SQL needs it.
+fn table_name_sql(namespace: &str, class: &str) -> String {
+    format!(
+        "CASE WHEN {namespace}.nspname = 'public' THEN quote_ident({class}.relname) \
+         ELSE quote_ident({namespace}.nspname) || '.' || quote_ident({class}.relname) END"
+    )
+}
+
+/// Returns the SQL expression for the schema-qualified, quoted name of table `class` in schema
+/// `namespace`, which names the table in SQL whatever the `search_path`.
+fn qualified_name_sql(namespace: &str, class: &str) -> String {
+    format!("quote_ident({namespace}.nspname) || '.' || quote_ident({class}.relname)")
 }

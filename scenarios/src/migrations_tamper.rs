@@ -11,10 +11,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use harness::check::CheckResult;
+use harness::db_error::error_text;
 use harness::deployment::{DATABASE, Deployment};
 use sqlx::{Connection, PgConnection};
 
 use crate::migration_files::{MigrationFile, hex, migration_label, read_migration_files};
+use crate::plural::count_noun;
 use crate::redact::redact;
 
 /// Stable check name.
@@ -135,8 +137,10 @@ fn finish(elapsed: Duration, outcome: Result<usize, Stop>, findings: Vec<String>
             NAME,
             elapsed,
             format!(
-                "the {count} migrations recorded in {DATABASE}'s _sqlx_migrations have their \
-                 files, unchanged, and no new file is numbered below an applied one"
+                "{} recorded in {DATABASE}'s _sqlx_migrations {} their files, unchanged, and no \
+                 new file is numbered below an applied one",
+                count_noun(count, "migration", "migrations"),
+                if count == 1 { "has" } else { "have" }
             ),
             findings,
         ),
@@ -160,13 +164,13 @@ async fn compare(deployment: &Deployment, findings: &mut Vec<String>) -> Result<
         .map_err(|error| {
             Stop(format!(
                 "cannot connect to {DATABASE} as the migrator role: {}",
-                redact(deployment, &error.to_string())
+                redact(deployment, &error_text(&error))
             ))
         })?;
     let ledger = read_ledger(&mut connection).await.map_err(|error| {
         Stop(format!(
             "reading _sqlx_migrations failed: {}",
-            redact(deployment, &error.to_string())
+            redact(deployment, &error_text(&error))
         ))
     })?;
     if let Err(error) = connection.close().await {

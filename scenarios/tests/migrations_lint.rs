@@ -1,7 +1,7 @@
 //! `migrations.lint` on the project's migrations and its allow-list, and its self-tests with a
 //! non-concurrent index build on an existing table, in a sqlx and in a Prisma Migrate folder,
-//! and with a concurrent build in a `-- no-transaction` file, alone and after `SET` statements.
-//! The check reads files only.
+//! and with a concurrent build in a `-- no-transaction` file, alone and after `SET` statements,
+//! and with allow-list entries that cannot match. The check reads files only.
 
 mod common;
 
@@ -9,7 +9,8 @@ use common::describe;
 use harness::check::Status;
 use scenarios::fixtures::{
     concurrent_index_migrations_dir, concurrent_index_with_set_migrations_dir,
-    index_existing_table_migrations_dir, migrations_dir, prisma_migrations_dir,
+    index_existing_table_migrations_dir, lint_allow_invalid_migrations_dir, migrations_dir,
+    prisma_migrations_dir,
 };
 use scenarios::migrations_lint;
 
@@ -68,6 +69,37 @@ fn migrations_lint_flags_concurrent_index_after_set() {
             "migration 2 (0002_index_notes_title.sql) line 7: sqlx-no-transaction-statement-alone: \
              CREATE INDEX CONCURRENTLY fails in this file"
         ),
+        "{}",
+        describe(&result)
+    );
+    assert!(
+        !result.findings[0].contains("lint-allow.toml"),
+        "a transaction rule cannot be allow-listed, so the finding should not suggest it: {}",
+        describe(&result)
+    );
+}
+
+#[test]
+fn migrations_lint_reports_invalid_entries_once() {
+    let result = migrations_lint::lint_folder(&lint_allow_invalid_migrations_dir());
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert_eq!(result.findings.len(), 3, "{}", describe(&result));
+    assert!(
+        result.findings[0].contains("\"sqlx-no-transaction-required\"")
+            && result.findings[0].contains("cannot be allow-listed"),
+        "{}",
+        describe(&result)
+    );
+    assert!(
+        result.findings[1].contains("\"no-such-rule\"")
+            && result.findings[1].contains("unknown squawk rule"),
+        "{}",
+        describe(&result)
+    );
+    assert!(
+        result.findings[2].contains("\"0009_gone.sql\"")
+            && result.findings[2].contains("does not exist"),
         "{}",
         describe(&result)
     );

@@ -4,7 +4,9 @@
 //! CHECK constraint that the row generator cannot satisfy, a foreign key of two columns that it
 //! does not follow, and a table rename with and without
 //! a lost row. Two more show how sqlx applies a `-- no-transaction` file with a concurrent
-//! index build, alone and after `SET` statements.
+//! index build, alone and after `SET` statements. The last ones delete data that only the
+//! generator's wider values expose (tables of another schema, NULLs, negative and large
+//! integers), and fill no table at all.
 
 mod common;
 
@@ -14,8 +16,10 @@ use harness::run::RunOptions;
 use scenarios::fixtures::{
     composite_foreign_key_migrations_dir, concurrent_index_migrations_dir,
     concurrent_index_with_set_migrations_dir, delete_audit_rows_migrations_dir,
+    delete_extreme_integers_migrations_dir, delete_null_rows_migrations_dir,
     drop_column_migrations_dir, enum_labels_migrations_dir, not_null_column_migrations_dir,
-    prisma_migrations_dir, rename_table_lose_rows_migrations_dir, rename_table_migrations_dir,
+    other_schema_migrations_dir, prisma_migrations_dir, rename_table_lose_rows_migrations_dir,
+    rename_table_migrations_dir, unfillable_only_migrations_dir,
     unsatisfiable_check_migrations_dir,
 };
 use scenarios::migrations_stepwise;
@@ -45,8 +49,8 @@ async fn migrations_stepwise_flags_dropped_column() {
     assert_eq!(result.findings.len(), 1, "{}", describe(&result));
     assert_eq!(
         result.findings[0],
-        "migration 3 (0003_drop_notes_body.sql) dropped column notes.body, which held data in 6 \
-         of 6 rows",
+        "migration 3 (0003_drop_notes_body.sql) dropped column notes.body, which held data in 7 \
+         of 7 rows",
         "{}",
         describe(&result)
     );
@@ -68,7 +72,7 @@ async fn migrations_stepwise_flags_deleted_action_rows() {
     assert_eq!(
         result.findings[0],
         "migration 6 (0006_delete_audit_log_deletes.sql) changed the row count of table \
-         audit_log from 18 to 12",
+         audit_log from 19 to 13",
         "{}",
         describe(&result)
     );
@@ -291,6 +295,114 @@ async fn migrations_stepwise_shows_concurrent_index_after_set_fails() {
     assert!(
         result.findings[0].contains("cannot run inside a transaction block"),
         "the finding should carry Postgres's reason: {}",
+        describe(&result)
+    );
+    assert!(
+        !result.findings[0].contains(" at line "),
+        "the finding should not end with the Postgres server's source line, which reads as a \
+         line of the migration: {}",
+        describe(&result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_stepwise_flags_other_schema() {
+    let options = RunOptions {
+        migrations_dir: Some(other_schema_migrations_dir()),
+        ..RunOptions::default()
+    };
+    let result = in_run(options, async |run| {
+        migrations_stepwise::run(run.deployment()).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert_eq!(result.findings.len(), 2, "{}", describe(&result));
+    assert!(
+        result.findings[0].starts_with(
+            "migration 2 (0002_drop_side_data.sql) dropped table side.flags, which held 3 rows"
+        ),
+        "{}",
+        describe(&result)
+    );
+    assert_eq!(
+        result.findings[1],
+        "migration 2 (0002_drop_side_data.sql) changed the row count of table side.notes from \
+         3 to 0",
+        "{}",
+        describe(&result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_stepwise_flags_deleted_null_rows() {
+    let options = RunOptions {
+        migrations_dir: Some(delete_null_rows_migrations_dir()),
+        ..RunOptions::default()
+    };
+    let result = in_run(options, async |run| {
+        migrations_stepwise::run(run.deployment()).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert_eq!(result.findings.len(), 1, "{}", describe(&result));
+    assert_eq!(
+        result.findings[0],
+        "migration 2 (0002_set_note_not_null.sql) changed the row count of table notes from 4 \
+         to 3",
+        "{}",
+        describe(&result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_stepwise_flags_deleted_extreme_integers() {
+    let options = RunOptions {
+        migrations_dir: Some(delete_extreme_integers_migrations_dir()),
+        ..RunOptions::default()
+    };
+    let result = in_run(options, async |run| {
+        migrations_stepwise::run(run.deployment()).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert_eq!(result.findings.len(), 1, "{}", describe(&result));
+    assert_eq!(
+        result.findings[0],
+        "migration 2 (0002_delete_out_of_range.sql) changed the row count of table readings \
+         from 3 to 1",
+        "{}",
+        describe(&result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_stepwise_flags_run_without_rows() {
+    let options = RunOptions {
+        migrations_dir: Some(unfillable_only_migrations_dir()),
+        ..RunOptions::default()
+    };
+    let result = in_run(options, async |run| {
+        migrations_stepwise::run(run.deployment()).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert_eq!(result.findings.len(), 2, "{}", describe(&result));
+    assert!(
+        result.findings[0].starts_with(
+            "cannot generate rows for table shapes at migration 1 (0001_create_shapes.sql)"
+        ),
+        "{}",
+        describe(&result)
+    );
+    assert_eq!(
+        result.findings[1],
+        "no row was generated although 1 table exists (shapes), so no migration was checked \
+         against data. The other findings say why each table stayed empty",
+        "{}",
         describe(&result)
     );
 }

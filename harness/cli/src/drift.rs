@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use harness::config::Config;
+use harness::db_error::error_text;
 use harness::labels::RunId;
 use harness::run::{Run, RunOptions};
 use harness::secret::Secret;
@@ -126,11 +127,19 @@ pub async fn drift(database_url: String, migrations: Option<PathBuf>) -> u8 {
         live.ledger.as_deref(),
     ));
 
+    let migrations = match files.len() {
+        1 => "the 1 migration".to_owned(),
+        count => format!("the {count} migrations"),
+    };
     println!(
-        "compared {} with the schema that the {} migrations in {} produce",
+        "compared {} with the schema that {migrations} in {} {}",
         target.address,
-        files.len(),
-        migrations_dir.display()
+        migrations_dir.display(),
+        if files.len() == 1 {
+            "produces"
+        } else {
+            "produce"
+        }
     );
     for change in &changes {
         println!("untracked change: {}", harness::redact::redact(change));
@@ -171,7 +180,7 @@ fn parse_target(database_url: &str) -> Result<Target, String> {
         format!(
             "invalid --database-url {}: {}",
             harness::redact::redact(database_url),
-            harness::redact::redact(&error.to_string())
+            harness::redact::redact(&error_text(&error))
         )
     })?;
     let address = format!(
@@ -193,12 +202,20 @@ fn parse_target(database_url: &str) -> Result<Target, String> {
 async fn read_live(target: &Target, kind: SourceKind) -> Result<LiveDatabase, String> {
     let address = &target.address;
     let failed = |step: &str, error: sqlx::Error| {
-        harness::redact::redact(&format!("{step} on {address} failed: {error}"))
+        harness::redact::redact(&format!(
+            "{step} on {address} failed: {}",
+            error_text(&error)
+        ))
     };
 
     let mut connection = PgConnection::connect_with(&target.options)
         .await
-        .map_err(|error| failed("connecting", error))?;
+        .map_err(|error| {
+            harness::redact::redact(&format!(
+                "connecting to {address} failed: {}",
+                error_text(&error)
+            ))
+        })?;
 
     sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION READ ONLY")
         .execute(&mut connection)
@@ -232,7 +249,7 @@ async fn read_live(target: &Target, kind: SourceKind) -> Result<LiveDatabase, St
         .await
         .map_err(|error| failed("ending the read-only transaction", error))?;
     if let Err(error) = connection.close().await {
-        tracing::debug!(error = %harness::redact::redact(&error.to_string()), "closing the live connection failed");
+        tracing::debug!(error = %harness::redact::redact(&error_text(&error)), "closing the live connection failed");
     }
     Ok(LiveDatabase { schema, ledger })
 }

@@ -494,6 +494,27 @@ async fn drift_invalid_url_is_usage_error() {
 }
 
 #[tokio::test]
+async fn drift_invalid_sslmode_has_one_prefix() {
+    let output =
+        run_drift("postgres://lv_auditor@127.0.0.1:1/localizevideos?sslmode=sometimes".to_owned())
+            .await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output, "-"));
+    assert_eq!(
+        stderr.matches("error with configuration").count(),
+        1,
+        "{}",
+        describe(&output, "-")
+    );
+    assert!(
+        stderr.contains("\"sometimes\""),
+        "{}",
+        describe(&output, "-")
+    );
+}
+
+#[tokio::test]
 async fn drift_unreachable_database_hides_password() {
     // Port 1 on loopback has no listener, so the connection is refused at once.
     let password = "drift-test-password-4d2c9e";
@@ -509,7 +530,7 @@ async fn drift_unreachable_database_hides_password() {
         describe(&output, password)
     );
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("connecting on database localizevideos"),
+        String::from_utf8_lossy(&output.stderr).contains("connecting to database localizevideos"),
         "{}",
         describe(&output, password)
     );

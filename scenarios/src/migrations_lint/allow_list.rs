@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::transaction_mode::is_transaction_rule;
+
 /// File name of the allow-list inside a migrations folder.
 pub const ALLOW_LIST_FILE: &str = "lint-allow.toml";
 
@@ -71,8 +73,16 @@ pub fn read_allow_list(dir: &Path) -> Result<Vec<Allowance>, AllowListError> {
     Ok(file.allow)
 }
 
-/// Returns a finding for each entry that cannot be right: an unknown rule name, a migration
-/// file that does not exist, or an empty reason.
+/// Returns whether `entry` can match a violation: it names a squawk rule, not one of the
+/// transaction rules, and a migration file of the folder. An entry that cannot match has its
+/// own finding from [`validate_allow_list`], so it needs no "matches no violation" finding.
+pub fn can_match(entry: &Allowance, file_names: &[&str]) -> bool {
+    entry.rule.parse::<squawk_linter::Rule>().is_ok()
+        && file_names.contains(&entry.migration.as_str())
+}
+
+/// Returns a finding for each entry that cannot be right: a transaction rule, which cannot be
+/// allow-listed, an unknown rule name, a migration file that does not exist, or an empty reason.
 pub fn validate_allow_list(allow_list: &[Allowance], file_names: &[&str]) -> Vec<String> {
     let mut findings = Vec::new();
     for entry in allow_list {
@@ -80,7 +90,13 @@ pub fn validate_allow_list(allow_list: &[Allowance], file_names: &[&str]) -> Vec
             "{ALLOW_LIST_FILE} entry (rule {:?}, migration {:?})",
             entry.rule, entry.migration
         );
-        if entry.rule.parse::<squawk_linter::Rule>().is_err() {
+        if is_transaction_rule(&entry.rule) {
+            findings.push(format!(
+                "{label} names a rule that cannot be allow-listed: a migration that breaks it \
+                 fails to apply, because Postgres rejects the statement inside a transaction \
+                 block. Remove the entry and change the migration as the finding says"
+            ));
+        } else if entry.rule.parse::<squawk_linter::Rule>().is_err() {
             findings.push(format!(
                 "{label} names an unknown squawk rule; use a rule name from squawk-linter 2.68"
             ));
@@ -157,5 +173,45 @@ mod tests {
         );
         assert!(findings[1].ends_with("names a migration file that does not exist in the folder"));
         assert!(findings[2].ends_with("has an empty reason; say why the operation is safe"));
+    }
+
+    #[test]
+    fn validate_flags_transaction_rule() {
+        let allow_list = [entry(
+            "sqlx-no-transaction-required",
+            "0003_x.sql",
+            "reviewed",
+        )];
+
+        let findings = validate_allow_list(&allow_list, &["0003_x.sql"]);
+
+        assert_eq!(findings.len(), 1, "findings: {findings:?}");
+        assert!(
+            findings[0].contains("names a rule that cannot be allow-listed"),
+            "finding: {}",
+            findings[0]
+        );
+        assert!(
+            !findings[0].contains("unknown squawk rule"),
+            "finding: {}",
+            findings[0]
+        );
+        assert!(!can_match(&allow_list[0], &["0003_x.sql"]));
+    }
+
+    #[test]
+    fn can_match_needs_rule_and_file() {
+        assert!(can_match(
+            &entry("ban-drop-column", "0003_x.sql", "unused"),
+            &["0003_x.sql"]
+        ));
+        assert!(!can_match(
+            &entry("no-such-rule", "0003_x.sql", "unused"),
+            &["0003_x.sql"]
+        ));
+        assert!(!can_match(
+            &entry("ban-drop-column", "0009_gone.sql", "unused"),
+            &["0003_x.sql"]
+        ));
     }
 }

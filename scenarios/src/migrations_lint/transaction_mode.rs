@@ -35,6 +35,12 @@ pub const RULE_NO_TRANSACTION_REQUIRED: &str = "sqlx-no-transaction-required";
 /// that holds other statements too.
 pub const RULE_NO_TRANSACTION_ALONE: &str = "sqlx-no-transaction-statement-alone";
 
+/// Returns whether `rule` is one of this module's rules. A violation of them makes the migration
+/// fail to apply, so `lint-allow.toml` cannot waive them.
+pub fn is_transaction_rule(rule: &str) -> bool {
+    rule == RULE_NO_TRANSACTION_REQUIRED || rule == RULE_NO_TRANSACTION_ALONE
+}
+
 /// squawk rules whose fix, a `SET` before the statement, makes a lone statement of a
 /// `-- no-transaction` file fail.
 const WAIVED_TIMEOUT_RULES: [&str; 2] = ["require-lock-timeout", "require-statement-timeout"];

@@ -1,4 +1,4 @@
-//! Fingerprints of the data in the `public` tables: per table the row count, and per column the
+//! Fingerprints of the data in the tables outside the system schemas: per table the row count, and per column the
 //! number of non-NULL values and an MD5 checksum of every row's value paired with its primary
 //! key. Two fingerprints taken before and after a migration show which data it dropped or
 //! rewrote. Tables are matched by OID and columns by attribute number, so a renamed table or
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
-use super::quote_identifier;
+use super::{USER_TABLES_SQL, qualified_name_sql, quote_identifier, table_name_sql};
 
 /// Fingerprint of one column's values.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,55 +34,58 @@ pub struct TableFingerprint {
     pub columns: BTreeMap<String, ColumnFingerprint>,
 }
 
-/// Fingerprints of every table, by table name.
+/// Fingerprints of every table, by table name as findings show it (`notes`, `side.notes`).
 pub type Fingerprint = BTreeMap<String, TableFingerprint>;
 
-/// Reads the fingerprint of every ordinary and partitioned table in schema `public`, except
-/// sqlx's `_sqlx_migrations`.
+/// Reads the fingerprint of every ordinary and partitioned table outside the system schemas,
+/// except sqlx's `_sqlx_migrations`.
 ///
 /// Values are compared as their text output, so a type change that keeps the text (`integer`
 /// to `bigint`) keeps the fingerprint, and one that changes it (`integer` to `numeric(10,2)`
 /// turns `5` into `5.00`) does not.
 pub async fn read_fingerprint(connection: &mut PgConnection) -> Result<Fingerprint, sqlx::Error> {
-    let columns: Vec<(String, i64, String, i16)> = sqlx::query_as(
-        "SELECT c.relname::text, c.oid::int8, a.attname::text, a.attnum
+    let columns: Vec<(String, String, i64, String, i16)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {name}, {qualified}, c.oid::int8, a.attname::text, a.attnum
          FROM pg_attribute a
          JOIN pg_class c ON c.oid = a.attrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-           AND c.relname <> '_sqlx_migrations' AND a.attnum > 0 AND NOT a.attisdropped
-         ORDER BY c.relname, a.attnum",
-    )
+         WHERE {USER_TABLES_SQL} AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY n.nspname, c.relname, a.attnum",
+        name = table_name_sql("n", "c"),
+        qualified = qualified_name_sql("n", "c"),
+    )))
     .fetch_all(&mut *connection)
     .await?;
-    let primary_keys: Vec<(String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, a.attname::text
+    let primary_keys: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT x.indrelid::int8, a.attname::text
          FROM pg_index x
-         JOIN pg_class c ON c.oid = x.indrelid
-         JOIN pg_namespace n ON n.oid = c.relnamespace
          CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, position)
-         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-         WHERE n.nspname = 'public' AND x.indisprimary
-         ORDER BY c.relname, k.position",
+         JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+         WHERE x.indisprimary
+         ORDER BY x.indrelid, k.position",
     )
     .fetch_all(&mut *connection)
     .await?;
 
-    let mut tables: BTreeMap<String, (i64, Vec<(String, i16)>)> = BTreeMap::new();
-    for (table, oid, column, attnum) in columns {
-        let entry = tables.entry(table).or_insert_with(|| (oid, Vec::new()));
-        entry.1.push((column, attnum));
+    // Table name to its qualified name, OID and (column, attnum) pairs.
+    type TableColumns = (String, i64, Vec<(String, i16)>);
+    let mut tables: BTreeMap<String, TableColumns> = BTreeMap::new();
+    for (table, qualified, oid, column, attnum) in columns {
+        let entry = tables
+            .entry(table)
+            .or_insert_with(|| (qualified, oid, Vec::new()));
+        entry.2.push((column, attnum));
     }
-    let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (table, column) in primary_keys {
-        keys.entry(table).or_default().push(column);
+    let mut keys: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (oid, column) in primary_keys {
+        keys.entry(oid).or_default().push(column);
     }
 
     let mut fingerprint = Fingerprint::new();
-    for (table, (oid, columns)) in &tables {
-        let key = keys.get(table).map(Vec::as_slice).unwrap_or_default();
+    for (table, (qualified, oid, columns)) in &tables {
+        let key = keys.get(oid).map(Vec::as_slice).unwrap_or_default();
         let names: Vec<String> = columns.iter().map(|(name, _)| name.clone()).collect();
-        let sql = fingerprint_query(table, &names, key);
+        let sql = fingerprint_query(qualified, &names, key);
         let row = sqlx::query(AssertSqlSafe(sql))
             .fetch_one(&mut *connection)
             .await?;
@@ -91,7 +94,7 @@ pub async fn read_fingerprint(connection: &mut PgConnection) -> Result<Fingerpri
     Ok(fingerprint)
 }
 
-/// Builds one query that returns the row count, then a non-NULL count and a checksum per
+/// Builds one query on `table`, a schema-qualified and quoted name, that returns the row count, then a non-NULL count and a checksum per
 /// column. Without a primary key, each column's values are checksummed in value order, which
 /// still shows a dropped or rewritten value but not two values that swapped rows.
 fn fingerprint_query(table: &str, columns: &[String], key: &[String]) -> String {
@@ -117,11 +120,7 @@ fn fingerprint_query(table: &str, columns: &[String], key: &[String]) -> String 
             "md5(coalesce(string_agg({line}, E'\\n' ORDER BY {order}), ''))"
         ));
     }
-    format!(
-        "SELECT {} FROM {}",
-        select.join(", "),
-        quote_identifier(table)
-    )
+    format!("SELECT {} FROM {table}", select.join(", "))
 }
 
 fn table_fingerprint(
@@ -434,7 +433,7 @@ mod tests {
     #[test]
     fn query_pairs_values_with_primary_key() {
         let sql = fingerprint_query(
-            "notes",
+            "\"public\".\"notes\"",
             &["id".to_owned(), "body".to_owned()],
             &["id".to_owned()],
         );
@@ -445,6 +444,6 @@ mod tests {
             ),
             "{sql}"
         );
-        assert!(sql.ends_with("FROM \"notes\""), "{sql}");
+        assert!(sql.ends_with("FROM \"public\".\"notes\""), "{sql}");
     }
 }

@@ -1,20 +1,29 @@
 //! Generated rows that are valid for the schema of the current migration version: every column
-//! of every table gets a value, so that a later migration that drops or rewrites a column has
-//! data to lose.
+//! of every table in every schema except the system ones gets a value, so that a later migration
+//! that drops or rewrites a column has data to lose.
 //!
 //! A column constrained by `CHECK (column IN (...))` takes each allowed value that the catalog
 //! lists, and an enum column takes each label of its type, so that a later migration that
-//! deletes or rewrites the rows of any one value changes the fingerprint. Other values come from the column's name where the LocalizeVideos schema
-//! constrains it (an email with `@`, a BCP-47-shaped language tag), and otherwise from its
-//! type. A single-column foreign key takes the first key of the referenced table, so tables are
-//! filled parents first.
+//! deletes or rewrites the rows of any one value changes the fingerprint. Other values come from
+//! the column's name where the LocalizeVideos schema constrains it (an email with `@`, a
+//! BCP-47-shaped language tag), and otherwise from its type. Integer columns cycle through a
+//! negative value, a value near the type's maximum, zero, a small positive value and a value near
+//! the type's minimum, and a table with a nullable column gets one more row with NULL in every
+//! nullable column, so that a migration that deletes the rows with NULLs or out-of-range numbers
+//! changes the fingerprint. A row whose edge values or NULLs a constraint rejects is inserted
+//! again with plain values. A single-column foreign key takes the first key of the
+//! referenced table, so tables are filled parents first.
+//!
+//! NOTE: other types get one plain value each (text, numeric, float, dates, JSON, bytea, empty
+//! arrays): no empty strings, NaN, infinities, non-empty arrays or non-ASCII text, so a migration
+//! that deletes only such values is not caught.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::allowed_values::parse_in_list;
-use super::quote_identifier;
+use super::{USER_TABLES_SQL, qualified_name_sql, quote_identifier, table_name_sql};
 
 /// Maximum number of rows per table and call that combine the allowed values of a table's IN
 /// lists. A table with more combinations gets one row per value of its longest list instead,
@@ -33,14 +42,40 @@ struct Column {
     base_kind: String,
     /// Whether the base type is an array.
     is_array: bool,
+    /// Whether the column accepts NULL (no `NOT NULL`).
+    nullable: bool,
+}
+
+/// The key column of a table that a foreign key references.
+#[derive(Clone, Debug)]
+struct Reference {
+    /// The referenced table's name as in messages, such as `users` or `side.notes`.
+    table: String,
+    /// The referenced table's schema-qualified, quoted name for SQL.
+    qualified_table: String,
+    /// The referenced column.
+    column: String,
+}
+
+/// Kind of values in a generated row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Values {
+    /// Edge values for integers (see [`integer_value`]) and a value in every column.
+    Edge,
+    /// Edge values for integers and NULL in every nullable column.
+    Nulls,
+    /// Plain values, for a row whose edge values a constraint rejected.
+    Plain,
 }
 
 /// A table to fill and the parent it references per foreign key column.
 #[derive(Clone, Debug, Default)]
 struct Table {
+    /// The schema-qualified, quoted name for SQL, such as `"side"."notes"`.
+    qualified_name: String,
     columns: Vec<Column>,
-    /// Foreign key column to (referenced table, referenced column).
-    references: BTreeMap<String, (String, String)>,
+    /// Foreign key column to the key it references.
+    references: BTreeMap<String, Reference>,
     /// Column to the values it may take, in order: the list of its `CHECK (column IN (...))`
     /// constraint, or else the labels of its enum type.
     allowed_values: BTreeMap<String, Vec<String>>,
@@ -124,10 +159,11 @@ pub struct FailedTable {
     pub error: RowsError,
 }
 
-/// Inserts generated rows into every table of schema `public` except `_sqlx_migrations`. Each
-/// table gets at least `rows_per_table` rows, and enough rows to cover the allowed values of its
-/// IN-list and enum columns (see [`row_count`]). `next_row` numbers the rows across calls, so
-/// that every generated key and unique value differs.
+/// Inserts generated rows into every table outside the system schemas except `_sqlx_migrations`.
+/// Each table gets at least `rows_per_table` rows, enough rows to cover the allowed values of its
+/// IN-list and enum columns (see [`row_count`]), and one row with NULLs if it has a nullable
+/// column. `next_row` numbers the rows across calls, so that every generated key and unique
+/// value differs.
 ///
 /// A table whose row cannot be built or inserted is listed in
 /// [`GeneratedRows::failed_tables`] and the other tables still get rows. Each INSERT commits
@@ -174,18 +210,53 @@ async fn insert_table_rows(
         return Err((0, error));
     }
 
+    let mut rows: Vec<Values> = vec![Values::Edge; row_count(table, rows_per_table)];
+    if table.columns.iter().any(|column| column.nullable) {
+        rows.push(Values::Nulls);
+    }
+
     let mut inserted = 0;
-    for index in 0..row_count(table, rows_per_table) {
+    for (index, values) in rows.into_iter().enumerate() {
         *next_row += 1;
-        let statement =
-            insert_statement(table_name, table, *next_row, index).map_err(|e| (inserted, e))?;
-        sqlx::raw_sql(AssertSqlSafe(statement.clone()))
-            .execute(&mut *connection)
+        insert_row(connection, table_name, table, *next_row, index, values)
             .await
-            .map_err(|source| (inserted, insert_error(table_name, table, statement, source)))?;
+            .map_err(|error| (inserted, error))?;
         inserted += 1;
     }
     Ok(inserted)
+}
+
+/// Inserts one generated row. When a CHECK (SQLSTATE 23514), UNIQUE (23505) or domain NOT NULL
+/// (23502) constraint rejects its edge values or NULLs, inserts the row again with plain values, because the
+/// constraint rules those values out and the table still needs the row.
+async fn insert_row(
+    connection: &mut PgConnection,
+    table_name: &str,
+    table: &Table,
+    row: u64,
+    index: usize,
+    values: Values,
+) -> Result<(), RowsError> {
+    let statement = insert_statement(table_name, table, row, index, values)?;
+    let Err(source) = sqlx::raw_sql(AssertSqlSafe(statement.clone()))
+        .execute(&mut *connection)
+        .await
+    else {
+        return Ok(());
+    };
+
+    let code = source.as_database_error().and_then(|error| error.code());
+    let retry =
+        values != Values::Plain && matches!(code.as_deref(), Some("23514" | "23505" | "23502"));
+    if !retry {
+        return Err(insert_error(table_name, table, statement, source));
+    }
+    let plain = insert_statement(table_name, table, row, index, Values::Plain)?;
+    sqlx::raw_sql(AssertSqlSafe(plain.clone()))
+        .execute(&mut *connection)
+        .await
+        .map_err(|source| insert_error(table_name, table, plain, source))?;
+    Ok(())
 }
 
 /// Returns the number of rows to generate for `table`: every combination of the allowed values
@@ -271,39 +342,48 @@ async fn read_tables(connection: &mut PgConnection) -> Result<BTreeMap<String, T
         move |source| RowsError::Database { step, source }
     };
 
-    // Identity ALWAYS and generated columns cannot be set, so they are left out.
-    let columns: Vec<(String, String, String, String, String, bool)> = sqlx::query_as(
-        "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod),
-                bt.typname::text, bt.typtype::text, bt.typcategory = 'A'
-         FROM pg_attribute a
-         JOIN pg_class c ON c.oid = a.attrelid
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         JOIN pg_type t ON t.oid = a.atttypid
-         JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-           AND c.relname <> '_sqlx_migrations' AND a.attnum > 0 AND NOT a.attisdropped
-           AND a.attidentity <> 'a' AND a.attgenerated = ''
-         ORDER BY c.relname, a.attnum",
-    )
+    // Identity ALWAYS and generated columns cannot be set, so they are left out. A column of a
+    // domain with NOT NULL counts as nullable here, and Postgres rejects its NULL with SQLSTATE
+    // 23502, after which the row is retried with plain values.
+    type ColumnRow = (String, String, String, String, String, String, bool, bool);
+    let columns: Vec<ColumnRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {name}, {qualified}, a.attname::text, format_type(a.atttypid, a.atttypmod),
+                    bt.typname::text, bt.typtype::text, bt.typcategory = 'A', NOT a.attnotnull
+             FROM pg_attribute a
+             JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_type t ON t.oid = a.atttypid
+             JOIN pg_type bt ON bt.oid =
+                 CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+             WHERE {USER_TABLES_SQL} AND a.attnum > 0 AND NOT a.attisdropped
+               AND a.attidentity <> 'a' AND a.attgenerated = ''
+             ORDER BY n.nspname, c.relname, a.attnum",
+        name = table_name_sql("n", "c"),
+        qualified = qualified_name_sql("n", "c"),
+    )))
     .fetch_all(&mut *connection)
     .await
     .map_err(database("reading the columns"))?;
 
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
-    for (table, name, sql_type, base_type, base_kind, is_array) in columns {
-        tables.entry(table).or_default().columns.push(Column {
+    for (table, qualified_name, name, sql_type, base_type, base_kind, is_array, nullable) in columns
+    {
+        let entry = tables.entry(table).or_default();
+        entry.qualified_name = qualified_name;
+        entry.columns.push(Column {
             name,
             sql_type,
             base_type,
             base_kind,
             is_array,
+            nullable,
         });
     }
 
     // Enum columns, also through a domain, take every label. A CHECK IN list read below
     // replaces the labels, because it can allow fewer values.
-    let enum_labels: Vec<(String, String, Vec<String>)> = sqlx::query_as(
-        "SELECT c.relname::text, a.attname::text,
+    let enum_labels: Vec<(String, String, Vec<String>)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {name}, a.attname::text,
                 array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
          FROM pg_attribute a
          JOIN pg_class c ON c.oid = a.attrelid
@@ -311,10 +391,10 @@ async fn read_tables(connection: &mut PgConnection) -> Result<BTreeMap<String, T
          JOIN pg_type t ON t.oid = a.atttypid
          JOIN pg_enum e ON e.enumtypid =
              CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-           AND a.attnum > 0 AND NOT a.attisdropped
-         GROUP BY c.relname, a.attname",
-    )
+         WHERE {USER_TABLES_SQL} AND a.attnum > 0 AND NOT a.attisdropped
+         GROUP BY 1, a.attname",
+        name = table_name_sql("n", "c"),
+    )))
     .fetch_all(&mut *connection)
     .await
     .map_err(database("reading the enum labels"))?;
@@ -325,53 +405,57 @@ async fn read_tables(connection: &mut PgConnection) -> Result<BTreeMap<String, T
         }
     }
 
-    let foreign_keys: Vec<(String, String, i32, String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, con.conname::text, cardinality(con.conkey),
-                a.attname::text, rc.relname::text || '.' || ra.attname::text
+    type ForeignKeyRow = (String, String, i32, String, String, String, String);
+    let foreign_keys: Vec<ForeignKeyRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {name}, con.conname::text, cardinality(con.conkey), a.attname::text,
+                {referenced_name}, {referenced_qualified}, ra.attname::text
          FROM pg_constraint con
          JOIN pg_class c ON c.oid = con.conrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
          JOIN pg_class rc ON rc.oid = con.confrelid
+         JOIN pg_namespace rn ON rn.oid = rc.relnamespace
          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1]
          JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = con.confkey[1]
-         WHERE n.nspname = 'public' AND con.contype = 'f'",
-    )
+         WHERE con.contype = 'f'",
+        name = table_name_sql("n", "c"),
+        referenced_name = table_name_sql("rn", "rc"),
+        referenced_qualified = qualified_name_sql("rn", "rc"),
+    )))
     .fetch_all(&mut *connection)
     .await
     .map_err(database("reading the foreign keys"))?;
 
-    for (table, constraint, columns, column, referenced) in foreign_keys {
+    for (table, constraint, columns, column, referenced, qualified, key) in foreign_keys {
+        let Some(entry) = tables.get_mut(&table) else {
+            continue;
+        };
         if columns != 1 {
-            if let Some(entry) = tables.get_mut(&table) {
-                entry.composite_foreign_key.get_or_insert(constraint);
-            }
+            entry.composite_foreign_key.get_or_insert(constraint);
             continue;
         }
-        let (referenced_table, referenced_column) = referenced
-            .split_once('.')
-            .map(|(t, c)| (t.to_owned(), c.to_owned()))
-            .unwrap_or_default();
-        if let Some(entry) = tables.get_mut(&table) {
-            entry
-                .references
-                .insert(column, (referenced_table, referenced_column));
-        }
+        let reference = Reference {
+            table: referenced,
+            qualified_table: qualified,
+            column: key,
+        };
+        entry.references.insert(column, reference);
     }
 
     // conkey is NULL for a CHECK constraint that references no column.
-    let checks: Vec<(String, String, Vec<String>, String)> = sqlx::query_as(
-        "SELECT c.relname::text, con.conname::text,
+    let checks: Vec<(String, String, Vec<String>, String)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {name}, con.conname::text,
                 ARRAY(SELECT a.attname::text
-                      FROM unnest(coalesce(con.conkey, '{}')) WITH ORDINALITY AS k(attnum, position)
+                      FROM unnest(coalesce(con.conkey, '{{}}')) WITH ORDINALITY AS k(attnum, position)
                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
                       ORDER BY k.position),
                 pg_get_constraintdef(con.oid)
          FROM pg_constraint con
          JOIN pg_class c ON c.oid = con.conrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND con.contype = 'c'
-         ORDER BY c.relname, con.conname",
-    )
+         WHERE con.contype = 'c'
+         ORDER BY 1, con.conname",
+        name = table_name_sql("n", "c"),
+    )))
     .fetch_all(&mut *connection)
     .await
     .map_err(database("reading the CHECK constraints"))?;
@@ -403,7 +487,7 @@ fn parents_first(tables: &BTreeMap<String, Table>) -> Vec<String> {
                 table
                     .references
                     .values()
-                    .all(|(parent, _)| parent == *name || placed.contains(parent))
+                    .all(|parent| parent.table == **name || placed.contains(&parent.table))
             })
             .map(|(name, _)| name.clone())
             .collect();
@@ -430,34 +514,44 @@ fn insert_statement(
     table: &Table,
     row: u64,
     index: usize,
+    values: Values,
 ) -> Result<String, RowsError> {
     let mut names = Vec::new();
-    let mut values = Vec::new();
+    let mut expressions = Vec::new();
     for column in &table.columns {
-        let value = match table.references.get(&column.name) {
-            Some((parent, key)) => format!(
+        let expression = if values == Values::Nulls && column.nullable {
+            format!("NULL::{}", column.sql_type)
+        } else if let Some(reference) = table.references.get(&column.name) {
+            format!(
                 "(SELECT {key} FROM {parent} ORDER BY {key} LIMIT 1)",
-                key = quote_identifier(key),
-                parent = quote_identifier(parent)
-            ),
-            None => match allowed_value(table, &column.name, index) {
-                Some(value) => format!("{}::{}", quote_literal(value), column.sql_type),
-                None => column_value(table_name, column, row)?,
-            },
+                key = quote_identifier(&reference.column),
+                parent = reference.qualified_table
+            )
+        } else if let Some(value) = allowed_value(table, &column.name, index) {
+            format!("{}::{}", quote_literal(value), column.sql_type)
+        } else {
+            column_value(table_name, column, row, index, values)?
         };
         names.push(quote_identifier(&column.name));
-        values.push(value);
+        expressions.push(expression);
     }
     Ok(format!(
         "INSERT INTO {} ({}) VALUES ({})",
-        quote_identifier(table_name),
+        table.qualified_name,
         names.join(", "),
-        values.join(", ")
+        expressions.join(", ")
     ))
 }
 
-/// Returns an SQL expression for `column` in generated row number `row`.
-fn column_value(table: &str, column: &Column, row: u64) -> Result<String, RowsError> {
+/// Returns an SQL expression for `column` in generated row number `row`, which is row `index`
+/// of its table in this call.
+fn column_value(
+    table: &str,
+    column: &Column,
+    row: u64,
+    index: usize,
+    values: Values,
+) -> Result<String, RowsError> {
     if let Some(literal) = known_value(table, &column.name, row) {
         return Ok(format!("{}::{}", quote_literal(&literal), column.sql_type));
     }
@@ -472,8 +566,11 @@ fn column_value(table: &str, column: &Column, row: u64) -> Result<String, RowsEr
     let literal = match column.base_type.as_str() {
         "uuid" => format!("00000000-0000-4000-8000-{row:012}"),
         "text" | "varchar" | "bpchar" | "citext" => format!("stepwise {row}"),
-        "int2" => (row % 30_000).to_string(),
-        "int4" | "int8" | "numeric" | "float4" | "float8" => row.to_string(),
+        "int2" | "int4" | "int8" if values == Values::Plain => {
+            plain_integer(&column.base_type, row)
+        }
+        "int2" | "int4" | "int8" => integer_value(&column.base_type, row, index),
+        "numeric" | "float4" | "float8" => row.to_string(),
         "bool" => row.is_multiple_of(2).to_string(),
         "timestamptz" | "timestamp" => {
             return Ok(format!(
@@ -493,6 +590,37 @@ fn column_value(table: &str, column: &Column, row: u64) -> Result<String, RowsEr
         }
     };
     Ok(format!("{}::{}", quote_literal(&literal), column.sql_type))
+}
+
+/// Returns the plain value of an integer column in row `row`: a small positive number.
+fn plain_integer(base_type: &str, row: u64) -> String {
+    match base_type {
+        "int2" => (row % 30_000).to_string(),
+        _ => row.to_string(),
+    }
+}
+
+/// Returns an edge value of an integer column in row `row`, chosen by the row's `index` in its
+/// table: negative, near the type's maximum, zero, small positive, near the type's minimum.
+/// Each value except zero depends on `row`, so a UNIQUE column gets zero only once and the
+/// other values never repeat.
+fn integer_value(base_type: &str, row: u64, index: usize) -> String {
+    let (minimum, maximum, offset) = match base_type {
+        "int2" => (
+            i64::from(i16::MIN),
+            i64::from(i16::MAX),
+            (row % 30_000) as i64,
+        ),
+        "int4" => (i64::from(i32::MIN), i64::from(i32::MAX), row as i64),
+        _ => (i64::MIN, i64::MAX, row as i64),
+    };
+    match index % 5 {
+        0 => (-offset).to_string(),
+        1 => (maximum - offset).to_string(),
+        2 => "0".to_owned(),
+        3 => offset.to_string(),
+        _ => (minimum + offset).to_string(),
+    }
 }
 
 /// Returns a value that the LocalizeVideos schema's CHECK constraints accept for columns that a
@@ -527,6 +655,15 @@ mod tests {
             base_type: base_type.to_owned(),
             base_kind: "b".to_owned(),
             is_array: false,
+            nullable: false,
+        }
+    }
+
+    fn reference(table: &str, column: &str) -> Reference {
+        Reference {
+            table: table.to_owned(),
+            qualified_table: format!("\"public\".{}", quote_identifier(table)),
+            column: column.to_owned(),
         }
     }
 
@@ -534,14 +671,13 @@ mod tests {
     fn parents_come_first() {
         let mut tables = BTreeMap::new();
         let mut localizations = Table::default();
-        localizations.references.insert(
-            "video_id".to_owned(),
-            ("videos".to_owned(), "id".to_owned()),
-        );
+        localizations
+            .references
+            .insert("video_id".to_owned(), reference("videos", "id"));
         let mut videos = Table::default();
         videos
             .references
-            .insert("owner_id".to_owned(), ("users".to_owned(), "id".to_owned()));
+            .insert("owner_id".to_owned(), reference("users", "id"));
         tables.insert("localizations".to_owned(), localizations);
         tables.insert("videos".to_owned(), videos);
         tables.insert("users".to_owned(), Table::default());
@@ -552,6 +688,7 @@ mod tests {
     #[test]
     fn statement_sets_every_column() {
         let table = Table {
+            qualified_name: "\"public\".\"users\"".to_owned(),
             columns: vec![
                 column("id", "uuid", "uuid"),
                 column("email", "text", "text"),
@@ -561,11 +698,12 @@ mod tests {
             ..Table::default()
         };
 
-        let statement = insert_statement("users", &table, 7, 0).expect("types are supported");
+        let statement =
+            insert_statement("users", &table, 7, 0, Values::Edge).expect("types are supported");
 
         assert_eq!(
             statement,
-            "INSERT INTO \"users\" (\"id\", \"email\", \"created_at\", \"changes\") VALUES \
+            "INSERT INTO \"public\".\"users\" (\"id\", \"email\", \"created_at\", \"changes\") VALUES \
              ('00000000-0000-4000-8000-000000000007'::uuid, \
              'stepwise7@example.test'::text, \
              '2026-01-01 00:00:00+00'::timestamp with time zone + interval '7 seconds', \
@@ -634,13 +772,15 @@ mod tests {
     #[test]
     fn statement_uses_allowed_value() {
         let mut table = audit_table();
+        table.qualified_name = "\"public\".\"audit_log\"".to_owned();
         table.columns = vec![column("action", "text", "text")];
 
-        let statement = insert_statement("audit_log", &table, 9, 2).expect("text is supported");
+        let statement =
+            insert_statement("audit_log", &table, 9, 2, Values::Edge).expect("text is supported");
 
         assert_eq!(
             statement,
-            "INSERT INTO \"audit_log\" (\"action\") VALUES ('delete'::text)"
+            "INSERT INTO \"public\".\"audit_log\" (\"action\") VALUES ('delete'::text)"
         );
     }
 
@@ -651,12 +791,67 @@ mod tests {
             ..Table::default()
         };
 
-        let error = insert_statement("notes", &table, 1, 0).expect_err("polygon has no generator");
+        let error = insert_statement("notes", &table, 1, 0, Values::Edge)
+            .expect_err("polygon has no generator");
 
         assert_eq!(
             error.to_string(),
             "no value generator for column notes.shape of type polygon; add one to \
              migrations_stepwise/rows.rs"
+        );
+    }
+
+    #[test]
+    fn integer_values_reach_edges() {
+        let values: Vec<String> = (0..5)
+            .map(|index| integer_value("int4", 7, index))
+            .collect();
+
+        assert_eq!(values, ["-7", "2147483640", "0", "7", "-2147483641"]);
+        assert_eq!(integer_value("int2", 7, 1), "32760");
+        assert_eq!(integer_value("int8", 7, 4), "-9223372036854775801");
+    }
+
+    #[test]
+    fn statement_plain_integer_is_small() {
+        let table = Table {
+            qualified_name: "\"side\".\"counters\"".to_owned(),
+            columns: vec![column("n", "integer", "int4")],
+            ..Table::default()
+        };
+
+        let edge = insert_statement("side.counters", &table, 7, 0, Values::Edge)
+            .expect("integer is supported");
+        let plain = insert_statement("side.counters", &table, 7, 0, Values::Plain)
+            .expect("integer is supported");
+
+        assert_eq!(
+            edge,
+            "INSERT INTO \"side\".\"counters\" (\"n\") VALUES ('-7'::integer)"
+        );
+        assert_eq!(
+            plain,
+            "INSERT INTO \"side\".\"counters\" (\"n\") VALUES ('7'::integer)"
+        );
+    }
+
+    #[test]
+    fn statement_nulls_only_nullable() {
+        let mut note = column("note", "text", "text");
+        note.nullable = true;
+        let table = Table {
+            qualified_name: "\"public\".\"notes\"".to_owned(),
+            columns: vec![column("body", "text", "text"), note],
+            ..Table::default()
+        };
+
+        let statement =
+            insert_statement("notes", &table, 3, 3, Values::Nulls).expect("text is supported");
+
+        assert_eq!(
+            statement,
+            "INSERT INTO \"public\".\"notes\" (\"body\", \"note\") VALUES \
+             ('stepwise 3'::text, NULL::text)"
         );
     }
 }
