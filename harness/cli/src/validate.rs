@@ -15,6 +15,7 @@ use harness::images::{self, BaseImage};
 use harness::labels::{self, RunId};
 use harness::owner::Owner;
 use harness::report::{self, Report, render_table};
+use harness::repro::RunInputs;
 use harness::run::{BUILD_WAIT_TIMEOUT, Run, RunOptions};
 use harness::scan::Scanner;
 use harness::signals;
@@ -96,6 +97,7 @@ pub async fn validate(
     report_dir: Option<PathBuf>,
     app_image: Option<ImageRef>,
     properties: PropertiesArgs,
+    inputs: RunInputs,
     keep: bool,
 ) -> u8 {
     // Usage and configuration first: nothing starts when one of them is wrong.
@@ -161,6 +163,7 @@ pub async fn validate(
         &properties_options,
         RunEndOptions {
             report_dir: &report_dir,
+            inputs: &inputs,
             keep,
         },
     ));
@@ -371,7 +374,7 @@ async fn run_checks(
     } else {
         None
     };
-    let mut run_end = repro::end_run(run, &checks, end.report_dir, end.keep).await;
+    let mut run_end = repro::end_run(run, &checks, end.report_dir, end.inputs, end.keep).await;
     if let Some(error) = run_end.shutdown_error.take() {
         // The verdicts stand, and the leftovers are reported and make the exit status 1.
         print_error(&error.to_string());
@@ -386,10 +389,11 @@ async fn run_checks(
     Ok((checks, output_scanner, run_end))
 }
 
-/// Settings of the end of a run: the folder of the repro bundles and whether a failed run is
-/// kept.
+/// Settings of the end of a run: the folder of the repro bundles, what their replay commands
+/// repeat, and whether a failed run is kept.
 struct RunEndOptions<'a> {
     report_dir: &'a Path,
+    inputs: &'a RunInputs,
     keep: bool,
 }
 

@@ -235,6 +235,7 @@ mod tests {
                 app_image: None,
                 details,
                 workspace: PathBuf::from("/workspace"),
+                run: crate::repro::RunInputs::default(),
             },
             logs: vec![LogFile {
                 name: "lv-app.stderr.log".to_owned(),
