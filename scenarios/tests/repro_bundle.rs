@@ -46,7 +46,7 @@ async fn failed_properties_bundle_is_complete() {
         max_calls: DEFAULT_MAX_CALLS,
         // The fault is intended, so its failure is not a regression to keep.
         regressions: Regressions::Off,
-        replay_command: ReplayCommand::Validate,
+        replay_command: ReplayCommand::Validate { app_image: None },
         concurrency: false,
     };
     let run_options =

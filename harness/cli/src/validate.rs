@@ -76,8 +76,10 @@ impl PropertiesArgs {
 
     /// Builds the check's options: the flags over the environment.
     fn options(self) -> Result<crud_properties::Options, String> {
-        let mut options =
-            crud_properties::Options::from_env(DEFAULT_PROPERTY_CASES, ReplayCommand::Validate)?;
+        let mut options = crud_properties::Options::from_env(
+            DEFAULT_PROPERTY_CASES,
+            ReplayCommand::Validate { app_image: None },
+        )?;
         if let Some(cases) = self.cases {
             options.cases = cases;
         }
@@ -112,7 +114,7 @@ pub async fn validate(
         print_error(&message);
         return EXIT_ENVIRONMENT;
     }
-    let properties_options = match properties.options() {
+    let mut properties_options = match properties.options() {
         Ok(options) => options,
         Err(message) => {
             print_error(&message);
@@ -141,6 +143,15 @@ pub async fn validate(
     // The flag overrides HARNESS_APP_IMAGE.
     if let Some(image) = app_image {
         config.app_image = Some(image);
+    }
+    // A candidate image's failures are not regressions of the workspace's app, so its failing
+    // seeds stay in the report and the repro bundle, out of the committed regressions file. The
+    // replay line must name the image, or it would validate the workspace's app.
+    if let Some(image) = &config.app_image {
+        properties_options.regressions = properties_options.regressions.read_only();
+        properties_options.replay_command = ReplayCommand::Validate {
+            app_image: Some(image.to_string()),
+        };
     }
     let run_id = RunId::generate();
     let report_dir = report_dir.unwrap_or_else(|| config.default_report_dir(&run_id));
