@@ -118,7 +118,8 @@ pub struct ReportDirError {
 }
 
 /// Creates the report folder `dir` if needed and checks that a file can be written in it, so
-/// that a run does not start when its report cannot be written.
+/// that a run does not start when its report cannot be written. Then removes the results of a
+/// previous run in it ([`PREVIOUS_RESULTS`]) and leaves every other file.
 pub fn prepare_dir(dir: &Path) -> Result<(), ReportDirError> {
     const REMEDY: &str = "Pass --report with a folder that you can write, or remove what is in \
                           the way";
@@ -151,8 +152,34 @@ pub fn prepare_dir(dir: &Path) -> Result<(), ReportDirError> {
             probe.display()
         ))
     })?;
+
+    // A reused folder would otherwise show the previous run's verdict, or a bundle of a check
+    // that now passes, beside this run's results. Only the names a run writes are removed.
+    for name in PREVIOUS_RESULTS {
+        let path = dir.join(name);
+        let removed = match std::fs::symlink_metadata(&path) {
+            Ok(metadata) if metadata.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => Err(error),
+        };
+        removed.map_err(|error| {
+            failure(format!(
+                "removing the previous run's {} failed: {error}",
+                path.display()
+            ))
+        })?;
+    }
     Ok(())
 }
+
+/// Files and folders of a previous run that [`prepare_dir`] removes from a reused report folder.
+const PREVIOUS_RESULTS: [&str; 4] = [
+    REPORT_FILE,
+    JUNIT_FILE,
+    SUMMARY_FILE,
+    crate::repro::REPRO_DIR,
+];
 
 /// Renders the results table (check, result, duration, message), then the findings of each
 /// failed check, redacted.
@@ -332,6 +359,28 @@ pub(crate) mod tests {
             .collect();
         assert!(left.is_empty(), "the write test left files: {left:?}");
         std::fs::remove_dir_all(&base).expect("test folder should be removable");
+    }
+
+    #[test]
+    fn prepare_dir_removes_previous_results() {
+        let dir = temp_dir("report-dir-reused");
+        let bundle = dir.join("repro/crud.properties");
+        std::fs::create_dir_all(&bundle).expect("test folders should be created");
+        std::fs::write(bundle.join("README.md"), b"old").expect("bundle should be written");
+        for name in [REPORT_FILE, JUNIT_FILE, SUMMARY_FILE, "notes.txt"] {
+            std::fs::write(dir.join(name), b"old").expect("test file should be written");
+        }
+
+        prepare_dir(&dir).expect("a reused folder should be prepared");
+
+        for name in [REPORT_FILE, JUNIT_FILE, SUMMARY_FILE, "repro"] {
+            assert!(!dir.join(name).exists(), "{name} should be removed");
+        }
+        assert!(
+            dir.join("notes.txt").is_file(),
+            "a file the run does not write should stay"
+        );
+        std::fs::remove_dir_all(&dir).expect("test folder should be removable");
     }
 
     #[test]

@@ -66,8 +66,11 @@ const RESET_STRATEGY: ResetStrategy = ResetStrategy::DeleteAll;
 /// Command that replays a failing case, shown in the report.
 #[derive(Clone, Debug)]
 pub enum ReplayCommand {
-    /// `harness validate --only crud.properties --replay <seed>`.
-    Validate,
+    /// `harness validate --only crud.properties [--app-image IMAGE] --replay <seed>`.
+    Validate {
+        /// App image the run validated, which the replay must validate too.
+        app_image: Option<String>,
+    },
     /// A nextest test that honours [`REPLAY_VAR`].
     Test {
         /// Test binary (`--test` argument).
@@ -81,8 +84,15 @@ impl ReplayCommand {
     /// Renders the command for the case seed `case_seed`.
     pub fn render(&self, case_seed: &str) -> String {
         match self {
-            ReplayCommand::Validate => {
-                format!("cargo run -p harness-cli -- validate --only {NAME} --replay '{case_seed}'")
+            ReplayCommand::Validate { app_image } => {
+                let image = match app_image {
+                    Some(image) => format!(" --app-image '{}'", image.replace('\'', r"'\''")),
+                    None => String::new(),
+                };
+                format!(
+                    "cargo run -p harness-cli -- validate --only {NAME}{image} --replay \
+                     '{case_seed}'"
+                )
             }
             ReplayCommand::Test { binary, test } => format!(
                 "{REPLAY_VAR}='{case_seed}' cargo nextest run -p scenarios --test {binary} {test}"
@@ -551,9 +561,11 @@ fn run_proptest(driver: Driver, options: &Options, cancelled: &AtomicBool) -> Se
                 Regressions::Replay(seed) => Some(seed.clone()),
                 _ => saved_seed.lock().ok().and_then(|seed| seed.clone()),
             };
-            if let (true, Regressions::File(path), Some(seed)) =
-                (keep_seed, &options.regressions, &case_seed)
-                && let Err(error) = persist_seed(path, seed)
+            if let (true, Some(path), Some(seed)) = (
+                keep_seed,
+                options.regressions.seed_destination(),
+                &case_seed,
+            ) && let Err(error) = persist_seed(path, seed)
             {
                 tracing::warn!(path = %path.display(), %error, "cannot write the failing seed to the regressions file");
             }
@@ -592,7 +604,34 @@ mod tests {
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| (*value).to_owned())
         };
-        Options::from_lookup(lookup, 64, ReplayCommand::Validate)
+        Options::from_lookup(lookup, 64, ReplayCommand::Validate { app_image: None })
+    }
+
+    #[test]
+    fn validate_replay_names_app_image() {
+        let command = ReplayCommand::Validate {
+            app_image: Some("localizevideos/app:rc1".to_owned()),
+        };
+
+        let rendered = command.render("cc 00ff");
+
+        assert_eq!(
+            rendered,
+            "cargo run -p harness-cli -- validate --only crud.properties --app-image \
+             'localizevideos/app:rc1' --replay 'cc 00ff'"
+        );
+    }
+
+    #[test]
+    fn validate_replay_without_image() {
+        let command = ReplayCommand::Validate { app_image: None };
+
+        let rendered = command.render("cc 00ff");
+
+        assert_eq!(
+            rendered,
+            "cargo run -p harness-cli -- validate --only crud.properties --replay 'cc 00ff'"
+        );
     }
 
     #[test]

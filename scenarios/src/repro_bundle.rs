@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use harness::check::{CheckResult, Status};
 use harness::logs::ContainerLogs;
-use harness::repro::{Bundle, BundleError, LogFile, ReplayCommand};
+use harness::repro::{Bundle, BundleError, LogFile, ReplayCommand, RunInputs};
 use harness::run::Run;
 use sqlx::{Connection, PgConnection};
 
@@ -26,12 +26,14 @@ pub fn needs_bundle(result: &CheckResult) -> bool {
 
 /// Writes a bundle under `report_dir` for every failed check in `checks`, and returns the
 /// folder or the error of each, named by check, in the order of `checks`. The replay command
-/// repeats the run's app image when one was given (`--app-image`, HARNESS_APP_IMAGE). Call it
+/// repeats the run's app image when one was given (`--app-image`, HARNESS_APP_IMAGE), and the
+/// configuration file and variables in `inputs`. Call it
 /// before the run shuts down, because the logs are read from the containers.
 pub async fn write_bundles(
     run: &Run,
     checks: &[CheckResult],
     report_dir: &Path,
+    inputs: &RunInputs,
 ) -> Vec<(String, Result<PathBuf, BundleError>)> {
     let failed: Vec<&CheckResult> = checks.iter().filter(|check| needs_bundle(check)).collect();
     if failed.is_empty() {
@@ -60,6 +62,7 @@ pub async fn write_bundles(
                 app_image: app_image.clone(),
                 details: result.repro.clone().unwrap_or_default(),
                 workspace: run.config().workspace.clone(),
+                run: inputs.clone(),
             },
             logs: logs.clone(),
             schema: schema.clone(),

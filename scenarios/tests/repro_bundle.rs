@@ -46,7 +46,7 @@ async fn failed_properties_bundle_is_complete() {
         max_calls: DEFAULT_MAX_CALLS,
         // The fault is intended, so its failure is not a regression to keep.
         regressions: Regressions::Off,
-        replay_command: ReplayCommand::Validate,
+        replay_command: ReplayCommand::Validate { app_image: None },
         concurrency: false,
     };
     let run_options =
@@ -56,7 +56,13 @@ async fn failed_properties_bundle_is_complete() {
         // As `harness validate` does, so that schema.txt describes the migrated database.
         step(run.apply_migrations().await, "applying the migrations");
         let result = crud_properties::run_on_clone(run, &options).await.result;
-        let written = write_bundles(run, std::slice::from_ref(&result), &report_dir).await;
+        let written = write_bundles(
+            run,
+            std::slice::from_ref(&result),
+            &report_dir,
+            &harness::repro::RunInputs::default(),
+        )
+        .await;
 
         // The scanner of leaks.credentials: the run's role passwords as canaries, and
         // connection strings and password hashes by format.

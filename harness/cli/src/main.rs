@@ -19,6 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use harness::config::ImageRef;
+use harness::repro::RunInputs;
 
 /// Exit status when every selected check passed.
 const EXIT_PASS: u8 = 0;
@@ -266,6 +267,7 @@ fn main() -> ExitCode {
     // `harness doctor` reports invalid settings as one of its problems and goes on with the
     // other checks; every other command stops.
     let mut settings_error = None;
+    let mut run_inputs = RunInputs::default();
     let effective = match settings::load(&settings_flags(&cli)) {
         Ok(effective) => Some(effective),
         Err(error) if matches!(cli.command, Command::Doctor) => {
@@ -285,6 +287,17 @@ fn main() -> ExitCode {
             print!("{}", settings::render(effective));
             return ExitCode::from(EXIT_PASS);
         }
+        // Read before the export below, which adds the file's settings as variables, so that a
+        // replay repeats only the variables the user set, and the file through --config.
+        run_inputs = RunInputs::new(
+            effective.file.clone(),
+            std::env::vars_os().map(|(name, value)| {
+                (
+                    name.to_string_lossy().into_owned(),
+                    value.to_string_lossy().into_owned(),
+                )
+            }),
+        );
         // SAFETY: no runtime and no other thread exists yet.
         unsafe { effective.export() };
     }
@@ -329,7 +342,7 @@ fn main() -> ExitCode {
                 // --only and --report already take part in the effective settings.
                 let only = effective.only();
                 let report = effective.report_dir();
-                validate::validate(only, report, app_image, properties, keep).await
+                validate::validate(only, report, app_image, properties, run_inputs, keep).await
             }
             Command::Doctor => doctor::doctor(settings_error).await,
             Command::Drift {

@@ -8,7 +8,7 @@ use harness::deployment::{APP_ROLE, DATABASE};
 use harness::error::Error;
 use harness::postgres::SUPERUSER;
 use harness::redact::redact;
-use harness::repro::BundleError;
+use harness::repro::{BundleError, RunInputs};
 use harness::run::{KeptRun, Run};
 use scenarios::repro_bundle::{needs_bundle, write_bundles};
 
@@ -22,10 +22,17 @@ pub struct RunEnd {
     pub shutdown_error: Option<Error>,
 }
 
-/// Writes the bundles of the failed checks under `report_dir`, then keeps the run when `keep`
-/// is set and a check failed, and shuts it down otherwise.
-pub async fn end_run(run: Run, checks: &[CheckResult], report_dir: &Path, keep: bool) -> RunEnd {
-    let bundles = write_bundles(&run, checks, report_dir).await;
+/// Writes the bundles of the failed checks under `report_dir`, with `inputs` in their replay
+/// commands, then keeps the run when `keep` is set and a check failed, and shuts it down
+/// otherwise.
+pub async fn end_run(
+    run: Run,
+    checks: &[CheckResult],
+    report_dir: &Path,
+    inputs: &RunInputs,
+    keep: bool,
+) -> RunEnd {
+    let bundles = write_bundles(&run, checks, report_dir, inputs).await;
     let failed = checks.iter().any(needs_bundle);
 
     if keep && failed {

@@ -15,6 +15,7 @@ use harness::images::{self, BaseImage};
 use harness::labels::{self, RunId};
 use harness::owner::Owner;
 use harness::report::{self, AppImage, Report, render_table};
+use harness::repro::RunInputs;
 use harness::run::{BUILD_WAIT_TIMEOUT, Run, RunOptions};
 use harness::scan::Scanner;
 use harness::signals;
@@ -76,8 +77,10 @@ impl PropertiesArgs {
 
     /// Builds the check's options: the flags over the environment.
     fn options(self) -> Result<crud_properties::Options, String> {
-        let mut options =
-            crud_properties::Options::from_env(DEFAULT_PROPERTY_CASES, ReplayCommand::Validate)?;
+        let mut options = crud_properties::Options::from_env(
+            DEFAULT_PROPERTY_CASES,
+            ReplayCommand::Validate { app_image: None },
+        )?;
         if let Some(cases) = self.cases {
             options.cases = cases;
         }
@@ -97,6 +100,7 @@ pub async fn validate(
     report_dir: Option<PathBuf>,
     app_image: Option<ImageRef>,
     properties: PropertiesArgs,
+    inputs: RunInputs,
     keep: bool,
 ) -> u8 {
     // Usage and configuration first: nothing starts when one of them is wrong.
@@ -111,7 +115,7 @@ pub async fn validate(
         print_error(&message);
         return EXIT_ENVIRONMENT;
     }
-    let properties_options = match properties.options() {
+    let mut properties_options = match properties.options() {
         Ok(options) => options,
         Err(message) => {
             print_error(&message);
@@ -141,6 +145,15 @@ pub async fn validate(
     if let Some(image) = app_image {
         config.app_image = Some(image);
     }
+    // A candidate image's failures are not regressions of the workspace's app, so its failing
+    // seeds stay in the report and the repro bundle, out of the committed regressions file. The
+    // replay line must name the image, or it would validate the workspace's app.
+    if let Some(image) = &config.app_image {
+        properties_options.regressions = properties_options.regressions.read_only();
+        properties_options.replay_command = ReplayCommand::Validate {
+            app_image: Some(image.to_string()),
+        };
+    }
     let run_id = RunId::generate();
     let report_dir = report_dir.unwrap_or_else(|| config.default_report_dir(&run_id));
     if let Err(error) = report::prepare_dir(&report_dir) {
@@ -162,6 +175,7 @@ pub async fn validate(
         &properties_options,
         RunEndOptions {
             report_dir: &report_dir,
+            inputs: &inputs,
             keep,
         },
     ));
@@ -385,7 +399,7 @@ async fn run_checks(
     } else {
         None
     };
-    let mut run_end = repro::end_run(run, &checks, end.report_dir, end.keep).await;
+    let mut run_end = repro::end_run(run, &checks, end.report_dir, end.inputs, end.keep).await;
     if let Some(error) = run_end.shutdown_error.take() {
         // The verdicts stand, and the leftovers are reported and make the exit status 1.
         print_error(&error.to_string());
@@ -413,10 +427,11 @@ struct ChecksOutcome {
     app_image: Option<AppImage>,
 }
 
-/// Settings of the end of a run: the folder of the repro bundles and whether a failed run is
-/// kept.
+/// Settings of the end of a run: the folder of the repro bundles, what their replay commands
+/// repeat, and whether a failed run is kept.
 struct RunEndOptions<'a> {
     report_dir: &'a Path,
+    inputs: &'a RunInputs,
     keep: bool,
 }
 

@@ -1,5 +1,6 @@
 //! Writing one repro bundle: `<report dir>/repro/<check name>/`.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -78,11 +79,8 @@ impl Bundle {
         for file in &details.files {
             write_text(&dir.join(&file.name), &file.contents)?;
         }
-        for log in &self.logs {
-            write_text(
-                &logs_dir.join(&log.name),
-                &String::from_utf8_lossy(&log.bytes),
-            )?;
+        for (log, name) in self.logs.iter().zip(self.log_names()) {
+            write_text(&logs_dir.join(name), &String::from_utf8_lossy(&log.bytes))?;
         }
         let schema = match &self.schema {
             Ok(description) => description.clone(),
@@ -127,8 +125,8 @@ impl Bundle {
             text.push_str(&format!("- {}\n", file.name));
         }
         text.push_str("- schema.txt: the application database's schema after the run\n");
-        for log in &self.logs {
-            text.push_str(&format!("- logs/{}\n", log.name));
+        for name in self.log_names() {
+            text.push_str(&format!("- logs/{name}\n"));
         }
         text.push_str("- replay.sh\n");
 
@@ -139,6 +137,45 @@ impl Bundle {
             }
         }
         text
+    }
+}
+
+impl Bundle {
+    /// Returns the file name of each log in [`Bundle::logs`], in the same order. A replaced
+    /// app container has the same name as the one that replaced it, so names that occur more
+    /// than once get `-1`, `-2`, … in list order (the run lists the older container first),
+    /// and no log overwrites another.
+    fn log_names(&self) -> Vec<String> {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut names = Vec::with_capacity(self.logs.len());
+        for log in &self.logs {
+            let total = self
+                .logs
+                .iter()
+                .filter(|other| other.name == log.name)
+                .count();
+            if total == 1 {
+                names.push(log.name.clone());
+                continue;
+            }
+            let number = seen.entry(log.name.as_str()).or_insert(0);
+            *number += 1;
+            names.push(numbered_name(&log.name, *number));
+        }
+        names
+    }
+}
+
+/// Inserts `-<number>` before the stream and extension: `lv-app.stdout.log` becomes
+/// `lv-app-2.stdout.log`. A name with fewer than two dots gets the number at its end.
+fn numbered_name(name: &str, number: usize) -> String {
+    let mut parts = name.rsplitn(3, '.');
+    let (extension, stream, stem) = (parts.next(), parts.next(), parts.next());
+    match (stem, stream, extension) {
+        (Some(stem), Some(stream), Some(extension)) => {
+            format!("{stem}-{number}.{stream}.{extension}")
+        }
+        _ => format!("{name}-{number}"),
     }
 }
 
@@ -198,6 +235,7 @@ mod tests {
                 app_image: None,
                 details,
                 workspace: PathBuf::from("/workspace"),
+                run: crate::repro::RunInputs::default(),
             },
             logs: vec![LogFile {
                 name: "lv-app.stderr.log".to_owned(),
@@ -279,6 +317,46 @@ mod tests {
             );
         }
         fs::remove_dir_all(&report_dir).expect("the temporary folder should be removable");
+    }
+
+    #[test]
+    fn replaced_container_logs_kept_apart() {
+        let report_dir = std::env::temp_dir().join(format!("repro-twice-{}", std::process::id()));
+        let mut bundle = failed_bundle(&registered_canary());
+        bundle.logs = ["old app\n", "new app\n"]
+            .map(|text| LogFile {
+                name: "lv-app.stdout.log".to_owned(),
+                bytes: text.as_bytes().to_vec(),
+            })
+            .to_vec();
+        bundle.logs.push(LogFile {
+            name: "lv-pg.stderr.log".to_owned(),
+            bytes: b"ready\n".to_vec(),
+        });
+
+        let dir = bundle
+            .write(&report_dir)
+            .expect("the bundle should be written");
+
+        assert_eq!(read(&dir, "logs/lv-app-1.stdout.log"), "old app\n");
+        assert_eq!(read(&dir, "logs/lv-app-2.stdout.log"), "new app\n");
+        assert_eq!(read(&dir, "logs/lv-pg.stderr.log"), "ready\n");
+        assert!(!dir.join("logs/lv-app.stdout.log").exists());
+        let readme = read(&dir, "README.md");
+        for name in [
+            "logs/lv-app-1.stdout.log",
+            "logs/lv-app-2.stdout.log",
+            "logs/lv-pg.stderr.log",
+        ] {
+            assert_eq!(readme.matches(name).count(), 1, "{name} once in {readme}");
+        }
+        fs::remove_dir_all(&report_dir).expect("the temporary folder should be removable");
+    }
+
+    #[test]
+    fn numbered_name_keeps_stream() {
+        assert_eq!(numbered_name("lv-app.stderr.log", 3), "lv-app-3.stderr.log");
+        assert_eq!(numbered_name("plain", 1), "plain-1");
     }
 
     #[test]

@@ -8,4 +8,4 @@ mod replay;
 
 pub use bundle::{Bundle, BundleError, LogFile, REPRO_DIR};
 pub use details::{ReproDetails, ReproFile};
-pub use replay::ReplayCommand;
+pub use replay::{ReplayCommand, RunInputs};

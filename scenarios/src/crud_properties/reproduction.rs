@@ -65,7 +65,7 @@ pub fn run_details(options: &super::Options) -> ReproDetails {
             case_seed.clone(),
             vec!["--replay".to_owned(), case_seed.clone()],
         ),
-        Regressions::Off | Regressions::File(_) => (
+        Regressions::Off | Regressions::File(_) | Regressions::ReadOnly(_) => (
             options.seed.to_string(),
             vec![
                 "--seed".to_owned(),
@@ -95,6 +95,9 @@ pub enum Regressions {
     Off,
     /// Replay the file's seeds first, and append the seed of a new failure.
     File(PathBuf),
+    /// Replay the file's seeds first, but append nothing: a run against a candidate app image
+    /// (`--app-image`), whose failures are not regressions of the workspace's own app.
+    ReadOnly(PathBuf),
     /// Replay this one case seed (`cc <hex>`) and nothing else.
     Replay(String),
 }
@@ -150,7 +153,8 @@ pub fn parse_case_seed(text: &str) -> Result<String, String> {
 
 impl Regressions {
     /// Reads the case seeds to replay: none for [`Regressions::Off`], the one seed of
-    /// [`Regressions::Replay`], and every seed line of the file of [`Regressions::File`] (a
+    /// [`Regressions::Replay`], and every seed line of the file of [`Regressions::File`] and
+    /// [`Regressions::ReadOnly`] (a
     /// missing file has none). Blank lines and `#` comments are skipped. An unreadable file or
     /// seed is an error that names the file and line, because a skipped seed would let a known
     /// failure pass.
@@ -158,12 +162,30 @@ impl Regressions {
         let seeds = match self {
             Regressions::Off => Vec::new(),
             Regressions::Replay(seed) => vec![parse_case_seed(seed)?],
-            Regressions::File(path) => read_seed_file(path)?,
+            Regressions::File(path) | Regressions::ReadOnly(path) => read_seed_file(path)?,
         };
         Ok(seeds
             .iter()
             .map(|seed| seed.parse().expect("parse_case_seed checked the seed"))
             .collect())
+    }
+
+    /// Returns the file that a new failing seed is appended to: only [`Regressions::File`] has
+    /// one.
+    pub fn seed_destination(&self) -> Option<&Path> {
+        match self {
+            Regressions::File(path) => Some(path),
+            Regressions::Off | Regressions::ReadOnly(_) | Regressions::Replay(_) => None,
+        }
+    }
+
+    /// Returns these regressions for a run against a candidate app image: the file's seeds are
+    /// still replayed, but no new seed is written to it.
+    pub fn read_only(self) -> Self {
+        match self {
+            Regressions::File(path) => Regressions::ReadOnly(path),
+            other => other,
+        }
     }
 }
 
@@ -357,6 +379,36 @@ mod tests {
         assert!(!path.exists(), "the ledger should not write the file");
         let saved = ledger.saved().lock().expect("lock").clone();
         assert_eq!(saved.as_deref(), Some(SEED));
+    }
+
+    #[test]
+    fn read_only_file_replays_without_destination() {
+        let path = temporary_path("read-only");
+        persist_seed(&path, SEED).expect("the seed should be written");
+
+        let regressions = Regressions::File(path.clone()).read_only();
+
+        assert_eq!(regressions, Regressions::ReadOnly(path.clone()));
+        assert_eq!(regressions.seed_destination(), None);
+        let seeds = regressions.load_seeds().expect("the file should parse");
+        assert_eq!(seeds.len(), 1);
+        fs::remove_dir_all(path.parent().expect("the path has a parent"))
+            .expect("the folder should be removable");
+    }
+
+    #[test]
+    fn only_file_has_seed_destination() {
+        let path = PathBuf::from("/tmp/regressions.txt");
+
+        assert_eq!(
+            Regressions::File(path.clone()).seed_destination(),
+            Some(path.as_path())
+        );
+        assert_eq!(Regressions::Off.seed_destination(), None);
+        assert_eq!(
+            Regressions::Replay(SEED.to_owned()).seed_destination(),
+            None
+        );
     }
 
     #[test]
