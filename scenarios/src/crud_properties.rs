@@ -455,6 +455,9 @@ fn run_proptest(driver: Driver, options: &Options, cancelled: &AtomicBool) -> Se
     };
     let saved_seed = ledger.saved();
     let replaying = matches!(options.regressions, Regressions::Replay(_));
+    // The runner replays the saved seeds before the new cases, and each is a case of its own.
+    let cases_total =
+        ledger.replayed() as u64 + u64::from(if replaying { 0 } else { options.cases });
     let config = Config {
         cases: if replaying { 0 } else { options.cases },
         failure_persistence: Some(Box::new(ledger)),
@@ -486,7 +489,7 @@ fn run_proptest(driver: Driver, options: &Options, cancelled: &AtomicBool) -> Se
         tracing::debug!(
             check = NAME,
             cases_done = cases.get(),
-            cases_total = options.cases,
+            cases_total,
             "case started"
         );
         // A panic in the driver (such as a runtime that shuts down after a signal) is no

@@ -110,7 +110,9 @@ pub fn render_kept(kept: &KeptRun) -> String {
     if let Some(network) = &kept.network {
         text.push_str(&format!("  network:  {network}\n"));
     }
-    text.push_str(&format!("  remove:   harness gc --run {run_id}\n"));
+    text.push_str(&format!(
+        "  remove:   cargo run -p harness-cli -- gc --run {run_id}\n"
+    ));
     text
 }
 
@@ -164,7 +166,7 @@ mod tests {
 
         assert!(text.contains("app:      http://127.0.0.1:8081"), "{text}");
         assert!(
-            text.contains("harness gc --run 20260101-000000-abcdef"),
+            text.contains("cargo run -p harness-cli -- gc --run 20260101-000000-abcdef"),
             "{text}"
         );
     }

@@ -275,7 +275,7 @@ async fn keep_leaves_failed_run() {
         );
     }
     assert!(
-        stdout.contains(&format!("harness gc --run {run_id}")),
+        stdout.contains(&format!("cargo run -p harness-cli -- gc --run {run_id}")),
         "stdout should say how to remove the run: {stdout}"
     );
     assert!(

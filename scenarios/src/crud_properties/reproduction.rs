@@ -124,6 +124,11 @@ impl SeedLedger {
         })
     }
 
+    /// Returns how many seeds the runner replays before it generates new cases.
+    pub fn replayed(&self) -> usize {
+        self.seeds.len()
+    }
+
     /// Returns a handle on the seed of the last failing case, once saved.
     pub fn saved(&self) -> Arc<Mutex<Option<String>>> {
         Arc::clone(&self.saved)
