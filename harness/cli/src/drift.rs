@@ -69,7 +69,20 @@ pub async fn drift(database_url: String, migrations: Option<PathBuf>) -> u8 {
             return EXIT_ENVIRONMENT;
         }
     };
+    let given = migrations.is_some();
     let migrations_dir = migrations.unwrap_or_else(|| config.migrations_dir());
+    if given && !migrations_dir.is_dir() {
+        let problem = match migrations_dir.exists() {
+            true => "is not a folder",
+            false => "does not exist",
+        };
+        print_error(&format!(
+            "--migrations {} {problem}; give the folder of the migrations to replay, such as \
+             migrations/ or prisma/migrations/",
+            migrations_dir.display()
+        ));
+        return EXIT_ENVIRONMENT;
+    }
     if let Err(message) = check_inputs(&migrations_dir, None) {
         print_error(&message);
         return EXIT_ENVIRONMENT;

@@ -494,6 +494,27 @@ async fn drift_invalid_url_is_usage_error() {
 }
 
 #[tokio::test]
+async fn drift_missing_migrations_folder_names_flag() {
+    let output = run_drift_with(
+        "postgres://lv_auditor@127.0.0.1:1/localizevideos".to_owned(),
+        &["--migrations", "/nonexistent/migrations"],
+    )
+    .await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output, "-"));
+    assert!(
+        stderr.contains("--migrations /nonexistent/migrations does not exist"),
+        "{}",
+        describe(&output, "-")
+    );
+    assert!(
+        !stderr.contains("every check"),
+        "drift runs no checks, so the message should not mention them: {stderr}"
+    );
+}
+
+#[tokio::test]
 async fn drift_invalid_sslmode_has_one_prefix() {
     let output =
         run_drift("postgres://lv_auditor@127.0.0.1:1/localizevideos?sslmode=sometimes".to_owned())
