@@ -1,7 +1,7 @@
 //! Durability of a run's Postgres server: the durable defaults that crash and restart checks
 //! rely on, or test-only settings that skip syncing to disk where durability is not under test.
 
-/// How the Postgres server of a run writes to disk, fixed when its container is created.
+/// Disk-write settings of a run's Postgres server, fixed when its container is created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
     /// The server's defaults: fsync, synchronous_commit and full_page_writes on, so that an

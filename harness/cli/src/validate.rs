@@ -417,7 +417,7 @@ async fn run_checks(
     })
 }
 
-/// What [`run_checks`] returns once the checks ran.
+/// Outcome of [`run_checks`] once the checks ran.
 struct ChecksOutcome {
     checks: Vec<CheckResult>,
     /// Scanner for the run's passwords, with `leaks.credentials` selected.

@@ -7,7 +7,7 @@ use std::process::Command;
 fn postgres_that_exits_is_an_environment_error() {
     // The runtime image runs bash, which exits at once without a terminal: a Postgres image
     // whose container stops before it becomes ready. A restart check gets durable settings,
-    // which add no `-c` options to the image's command, so bash runs as the image says.
+    // which add no `-c` options to the image's command, so the image's own command, bash, runs.
     let output = Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["validate", "--only", "restarts.postgres_fast"])
         .env("HARNESS_POSTGRES_IMAGE", "localizevideos/runtime:bookworm")
