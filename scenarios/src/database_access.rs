@@ -1,4 +1,4 @@
-//! Who may use the current database, as `harness drift` compares it: the database's owner and
+//! Access to the current database, as `harness drift` compares it: the database's owner and
 //! grants (CONNECT, TEMPORARY, CREATE), and the attributes and memberships of the roles that
 //! the database refers to.
 //!

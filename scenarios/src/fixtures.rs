@@ -58,9 +58,9 @@ pub fn unsatisfiable_check_migrations_dir() -> PathBuf {
     fixture_dir("migrations-unsatisfiable-check")
 }
 
-/// A migrations folder of its own whose table `order_lines` has a foreign key of two columns,
-/// which the row generator of `migrations.stepwise` does not follow, and whose version 2,
-/// `0002_delete_orders.sql`, deletes the rows of the other table, `orders`: the check must
+/// Returns a migrations folder of its own whose table `order_lines` has a foreign key of two
+/// columns, which the row generator of `migrations.stepwise` does not follow. Its version 2,
+/// `0002_delete_orders.sql`, deletes the rows of the other table, `orders`. The check must
 /// report both.
 pub fn composite_foreign_key_migrations_dir() -> PathBuf {
     fixture_dir("migrations-composite-foreign-key")
@@ -180,8 +180,8 @@ pub fn unfillable_only_migrations_dir() -> PathBuf {
     fixture_dir("migrations-unfillable-only")
 }
 
-/// A migrations folder without lint findings whose `lint-allow.toml` has three entries that
-/// cannot match: a transaction rule, an unknown rule and a missing migration file.
+/// Returns a migrations folder without lint findings whose `lint-allow.toml` has three entries
+/// that cannot match: a transaction rule, an unknown rule and a missing migration file.
 /// `migrations.lint` must report each entry once.
 pub fn lint_allow_invalid_migrations_dir() -> PathBuf {
     fixture_dir("migrations-lint-allow-invalid")

@@ -8,8 +8,8 @@
 //! the column's name where the LocalizeVideos schema constrains it (an email with `@`, a
 //! BCP-47-shaped language tag), and otherwise from its type. Integer columns cycle through a
 //! negative value, a value near the type's maximum, zero, a small positive value and a value near
-//! the type's minimum, and a table with a nullable column gets one more row with NULL in every
-//! nullable column, so that a migration that deletes the rows with NULLs or out-of-range numbers
+//! the type's minimum. A table with a nullable column gets one more row with NULL in every
+//! nullable column. So a migration that deletes the rows with NULLs or out-of-range numbers
 //! changes the fingerprint. A row whose edge values or NULLs a constraint rejects is inserted
 //! again with plain values. A single-column foreign key takes the first key of the
 //! referenced table, so tables are filled parents first.

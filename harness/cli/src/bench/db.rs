@@ -1,8 +1,8 @@
 //! `harness bench db`: side by side in one run, the ways a test can get a database.
 //!
-//! - Postgres from container start to ready: a new container whose entrypoint runs initdb, as
-//!   the official image's does, against a new container that copies the cluster initialized at
-//!   image build time, and against a restart on an initialized data folder.
+//! - Postgres from container start to ready, three ways: a new container whose entrypoint runs
+//!   initdb, as the official image's does; a new container that copies the cluster initialized
+//!   at image build time; a restart on an initialized data folder.
 //! - A clone of the template database against creating a database and running every migration
 //!   (what `#[sqlx::test]` does), on the workspace's migrations and on a generated history of
 //!   hundreds of migrations, under durable and under test-only Postgres settings.
@@ -95,9 +95,10 @@ async fn measure(run: &mut Run, args: &DbBenchArgs) -> Result<()> {
     measure_pool_take(&deployment, ours, args).await
 }
 
-/// Times Postgres from container start to a successful `SELECT 1`, in alternating rounds: a
-/// new container that runs initdb, a new container that copies the cluster initialized at
-/// image build time, and a stop and start of the latter on its initialized data folder.
+/// Times Postgres from container start to a successful `SELECT 1`, in alternating rounds of
+/// three starts. The first is a new container that runs initdb, and the second a new container
+/// that copies the cluster initialized at image build time. The third stops and starts the
+/// second on its initialized data folder.
 async fn measure_postgres_start(run: &Run, starts: usize) -> Result<()> {
     let mut initdb_starts = Vec::with_capacity(starts);
     let mut copied_starts = Vec::with_capacity(starts);
