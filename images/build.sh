@@ -13,7 +13,7 @@
 # or a missing image that this script does not build.
 set -euo pipefail
 
-readonly DEFAULT_POSTGRES_IMAGE=localizevideos/postgres:15-bookworm-r2
+readonly DEFAULT_POSTGRES_IMAGE=localizevideos/postgres:15-bookworm-r3
 readonly DEFAULT_RUNTIME_IMAGE=localizevideos/runtime:bookworm
 readonly OWN_NAMESPACE=localizevideos/
 readonly SUITE=bookworm

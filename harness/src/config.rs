@@ -31,7 +31,7 @@ pub const APP_RUST_LOG_VAR: &str = "HARNESS_APP_RUST_LOG";
 pub const KEEP_APP_IMAGES_VAR: &str = "HARNESS_KEEP_APP_IMAGES";
 
 /// Default Postgres image, built by `images/build.sh postgres`.
-pub const DEFAULT_POSTGRES_IMAGE: &str = "localizevideos/postgres:15-bookworm-r2";
+pub const DEFAULT_POSTGRES_IMAGE: &str = "localizevideos/postgres:15-bookworm-r3";
 /// Default runtime image, built by `images/build.sh runtime`.
 pub const DEFAULT_RUNTIME_IMAGE: &str = "localizevideos/runtime:bookworm";
 /// Repository of the app images the harness builds, tagged with a hash of the binary and the

@@ -39,7 +39,7 @@ fn unknown_own_image_name_exits_2() {
             "{variable}={name}: {stderr}"
         );
         assert!(
-            stderr.contains("localizevideos/postgres:15-bookworm-r2")
+            stderr.contains("localizevideos/postgres:15-bookworm-r3")
                 && stderr.contains("localizevideos/runtime:bookworm"),
             "the error should name the known images: {stderr}"
         );

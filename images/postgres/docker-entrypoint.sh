@@ -13,7 +13,7 @@
 #   POSTGRES_PASSWORD_FILE, POSTGRES_USER_FILE, POSTGRES_DB_FILE
 #                              read the value from a file instead, as Docker secrets provide
 #
-# On the first start (no PG_VERSION in PGDATA) it creates the cluster: it copies the cluster
+# On the first start (no PG_VERSION in PGDATA) it creates the cluster: it extracts the cluster
 # that the image build initialized, or runs initdb when POSTGRES_USER or POSTGRES_INITDB_ARGS
 # differ from what that cluster was made with. It then sets the superuser's password, and when
 # POSTGRES_DB or init scripts need it, starts a temporary server on the unix socket only,
@@ -36,10 +36,10 @@ readonly INIT_MARKER=entrypoint-initialization-incomplete
 # Deadline for the temporary server to start and stop during initialization.
 readonly TEMP_SERVER_TIMEOUT_SECONDS=60
 
-# Cluster that images/postgres/customize.sh ran initdb for at image build time, with the
-# superuser below, trust authentication and the image's default locale. Copying it replaces
-# initdb, the largest part of a first start.
-readonly INITIALIZED_CLUSTER=/usr/share/localizevideos/initialized-cluster
+# Tar archive of the cluster that images/postgres/customize.sh ran initdb for at image build
+# time, with the superuser below, trust authentication and the image's default locale.
+# Extracting it replaces initdb, the largest part of a first start.
+readonly INITIALIZED_CLUSTER_ARCHIVE=/usr/share/localizevideos/initialized-cluster.tar
 readonly INITIALIZED_CLUSTER_SUPERUSER=postgres
 
 export PGDATA=${PGDATA:-/var/lib/postgresql/data}
@@ -165,27 +165,33 @@ run_initdb() {
 
 # Returns success when the cluster built into the image matches this start's settings: the
 # same superuser name and no extra initdb arguments, which that cluster was not made with.
-can_copy_initialized_cluster() {
-    [[ -s "$INITIALIZED_CLUSTER/PG_VERSION" &&
+can_extract_initialized_cluster() {
+    [[ -s "$INITIALIZED_CLUSTER_ARCHIVE" &&
         "$POSTGRES_USER" == "$INITIALIZED_CLUSTER_SUPERUSER" &&
         -z "${POSTGRES_INITDB_ARGS:-}" ]]
 }
 
-# Copies the cluster built into the image into PGDATA.
+# Extracts the cluster built into the image into PGDATA, keeping the files' modes (PostgreSQL
+# requires 0700 or 0750 on the data directory). The files belong to the postgres user, who
+# runs the extraction.
 #
-# Unlike initdb, it does not sync the copied files to disk: that took seconds on a busy disk,
+# Unlike initdb, it does not sync the extracted files to disk: that took seconds on a busy disk,
 # and a crash of the server does not need it, because PostgreSQL 15 syncs the whole data
 # directory before crash recovery (recovery_init_sync_method=fsync, the default).
 # NOTE: a crash of the host soon after the first start can therefore lose the cluster, which
 # a throwaway test database can accept and a long-lived one cannot.
-copy_initialized_cluster() {
-    log "copying the cluster initialized at image build time into $PGDATA for superuser" \
+extract_initialized_cluster() {
+    log "extracting the cluster initialized at image build time into $PGDATA for superuser" \
         "'$POSTGRES_USER'"
-    cp -a "$INITIALIZED_CLUSTER/." "$PGDATA/"
+    tar --extract --preserve-permissions --file="$INITIALIZED_CLUSTER_ARCHIVE" \
+        --directory="$PGDATA"
 }
 
 # Sets the superuser's password in single-user mode, because that needs no server start and
-# socket wait. Statement logging is off for it, so that the password never reaches the log.
+# socket wait. The statement comes on standard input, never on a command line, and statement
+# logging is off for it, so that the password never reaches the log. fsync is off for the
+# shutdown checkpoint, because the extracted cluster it writes to is not synced either (see
+# extract_initialized_cluster).
 set_superuser_password() {
     if [[ -z "${POSTGRES_PASSWORD:-}" ]]; then
         return
@@ -195,7 +201,7 @@ set_superuser_password() {
     local output
     if ! output=$(printf '%s\n' \
         "ALTER ROLE \"$quoted_user\" PASSWORD '$quoted_password';" |
-        postgres --single -D "$PGDATA" -c log_statement=none \
+        postgres --single -D "$PGDATA" -c fsync=off -c log_statement=none \
             -c log_min_error_statement=panic -c log_min_messages=warning postgres 2>&1); then
         fail "setting the superuser's password in single-user mode failed"
     fi
@@ -276,11 +282,11 @@ initialize_cluster() {
             "connect as any role without a password"
     fi
 
-    if can_copy_initialized_cluster; then
-        # The marker goes first, because a copy that stops halfway leaves PG_VERSION behind.
+    if can_extract_initialized_cluster; then
+        # The marker goes first, because an extraction that stops halfway leaves PG_VERSION behind.
         : >"$PGDATA/$INIT_MARKER"
         set_error_trap
-        copy_initialized_cluster
+        extract_initialized_cluster
         set_superuser_password
     else
         run_initdb
