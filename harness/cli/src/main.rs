@@ -242,6 +242,11 @@ enum Bench {
         /// Number of clones the clone pool keeps ready.
         #[arg(long, default_value_t = 4)]
         pool_capacity: usize,
+
+        /// Another Postgres image (NAME[:TAG]) whose first start is timed in the same rounds,
+        /// such as an older build of the harness's image. It must be present locally.
+        #[arg(long, value_name = "IMAGE")]
+        compare_postgres_image: Option<String>,
     },
 }
 
@@ -358,12 +363,14 @@ fn main() -> ExitCode {
                 starts,
                 history,
                 pool_capacity,
+                compare_postgres_image,
             }) => {
                 let args = bench::db::DbBenchArgs {
                     runs,
                     starts,
                     history,
                     pool_capacity,
+                    compare_postgres_image,
                 };
                 bench::db::db(args).await
             }

@@ -1,5 +1,5 @@
-//! Usage and configuration errors of `harness validate` and `harness gc`: each exits with 2 and
-//! names what is wrong before anything starts. None of these needs Docker.
+//! Usage and configuration errors of `harness validate`, `harness gc` and `harness bench db`:
+//! each exits with 2 and names what is wrong before anything starts. None of these needs Docker.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -272,4 +272,17 @@ fn misplaced_url_is_redacted() {
         !stderr.contains("hunter2secret"),
         "the error shows the password: {stderr}"
     );
+}
+
+#[test]
+fn invalid_compare_postgres_image_is_rejected() {
+    let cases: &[&str] = &["", "postgres@sha256:0123", "localizevideos/postgres:"];
+    for image in cases {
+        let output = harness(&["bench", "db", "--compare-postgres-image", image], &[]);
+        assert_usage_error(
+            &output,
+            &format!("--compare-postgres-image {image:?}"),
+            &["invalid --compare-postgres-image", "NAME[:TAG]"],
+        );
+    }
 }

@@ -1,8 +1,9 @@
 //! `harness bench db`: side by side in one run, the ways a test can get a database.
 //!
 //! - Postgres from container start to ready, three ways: a new container whose entrypoint runs
-//!   initdb, as the official image's does; a new container that copies the cluster initialized
-//!   at image build time; a restart on an initialized data folder.
+//!   initdb, as the official image's does; a new container that extracts the cluster
+//!   initialized at image build time; a restart on an initialized data folder. Optionally a
+//!   fourth: a new container of another image, such as an older build of the harness's image.
 //! - A clone of the template database against creating a database and running every migration
 //!   (what `#[sqlx::test]` does), on the workspace's migrations and on a generated history of
 //!   hundreds of migrations, under durable and under test-only Postgres settings.
@@ -13,9 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::clone_pool::ClonePool;
+use harness::config::ImageRef;
 use harness::deployment::Deployment;
 use harness::durability::Durability;
 use harness::error::{Error, Result};
+use harness::images;
 use harness::labels::RunId;
 use harness::network;
 use harness::postgres::{self, PostgresContainer, PostgresOptions};
@@ -47,6 +50,8 @@ pub struct DbBenchArgs {
     pub history: usize,
     /// Capacity of the clone pool.
     pub pool_capacity: usize,
+    /// Another Postgres image whose first start is timed in the same rounds, as `NAME[:TAG]`.
+    pub compare_postgres_image: Option<String>,
 }
 
 /// Runs the database benchmark and prints one line per measurement: first in a run with
@@ -56,6 +61,19 @@ pub async fn db(args: DbBenchArgs) -> u8 {
         print_error("--runs, --starts, --history and --pool-capacity must be at least 1");
         return EXIT_ENVIRONMENT;
     }
+    let compare_image = match args.compare_postgres_image.as_deref() {
+        None => None,
+        Some(reference) => match ImageRef::parse(reference) {
+            Some(image) => Some(image),
+            None => {
+                print_error(&format!(
+                    "invalid --compare-postgres-image {reference:?}: use NAME[:TAG], such as \
+                     localizevideos/postgres:15-bookworm-r2"
+                ));
+                return EXIT_ENVIRONMENT;
+            }
+        },
+    };
     println!("load average at start: {}", load_average());
 
     for durability in [Durability::Durable, Durability::TestOnly] {
@@ -64,7 +82,10 @@ pub async fn db(args: DbBenchArgs) -> u8 {
             ..RunOptions::default()
         };
         println!("== Postgres settings: {}", durability.name());
-        let outcome = with_run(options, async |run| measure(run, &args).await).await;
+        let outcome = with_run(options, async |run| {
+            measure(run, &args, compare_image.as_ref()).await
+        })
+        .await;
         if let Ok(Err(error)) | Err(error) = outcome {
             print_error(&format!("the database benchmark failed: {error}"));
             println!("load average at end: {}", load_average());
@@ -75,10 +96,14 @@ pub async fn db(args: DbBenchArgs) -> u8 {
     EXIT_PASS
 }
 
-async fn measure(run: &mut Run, args: &DbBenchArgs) -> Result<()> {
+async fn measure(
+    run: &mut Run,
+    args: &DbBenchArgs,
+    compare_image: Option<&ImageRef>,
+) -> Result<()> {
     // Container starts do not depend on the run's settings, so they are measured once.
     if run.durability() == Durability::Durable {
-        measure_postgres_start(run, args.starts).await?;
+        measure_postgres_start(run, args.starts, compare_image).await?;
     }
 
     let deployment = run.deployment().clone();
@@ -97,12 +122,26 @@ async fn measure(run: &mut Run, args: &DbBenchArgs) -> Result<()> {
 
 /// Times Postgres from container start to a successful `SELECT 1`, in alternating rounds of
 /// three starts. The first is a new container that runs initdb, and the second a new container
-/// that copies the cluster initialized at image build time. The third stops and starts the
-/// second on its initialized data folder.
-async fn measure_postgres_start(run: &Run, starts: usize) -> Result<()> {
+/// that extracts the cluster initialized at image build time. The third stops and starts the
+/// second on its initialized data folder. With `compare_image`, each round ends with a new
+/// container of that image, started as the second is.
+async fn measure_postgres_start(
+    run: &Run,
+    starts: usize,
+    compare_image: Option<&ImageRef>,
+) -> Result<()> {
+    if let Some(image) = compare_image
+        && !images::image_exists(run.docker(), image).await?
+    {
+        return Err(Error::Usage(format!(
+            "the image {image} from --compare-postgres-image is not in the local Docker \
+             engine; build or pull it, or leave the option out"
+        )));
+    }
     let mut initdb_starts = Vec::with_capacity(starts);
     let mut copied_starts = Vec::with_capacity(starts);
     let mut restarts = Vec::with_capacity(starts);
+    let mut compared_starts = Vec::with_capacity(starts);
 
     for index in 0..starts {
         let options = PostgresOptions {
@@ -130,6 +169,17 @@ async fn measure_postgres_start(run: &Run, starts: usize) -> Result<()> {
         restarts.push(started.elapsed());
 
         container.remove().await?;
+
+        if let Some(image) = compare_image {
+            let options = PostgresOptions {
+                publish: true,
+                ..PostgresOptions::default()
+            };
+            let (elapsed, container) =
+                time_new_container_of(run, image, &format!("compare{index}"), &options).await?;
+            compared_starts.push(elapsed);
+            container.remove().await?;
+        }
     }
 
     let initdb = Summary::of(&initdb_starts);
@@ -140,22 +190,41 @@ async fn measure_postgres_start(run: &Run, starts: usize) -> Result<()> {
         &initdb,
     );
     print_summary(
-        "Postgres start to ready, new container copying the image's initialized cluster",
+        "Postgres start to ready, new container extracting the image's initialized cluster",
         &copied,
     );
     print_summary(
         "Postgres start to ready, restart on the initialized data folder",
         &restart,
     );
-    print_ratio("copied cluster / initdb", &copied, &initdb);
+    print_ratio("extracted cluster / initdb", &copied, &initdb);
     print_ratio("restart / initdb", &restart, &initdb);
+    if let Some(image) = compare_image {
+        let compared = Summary::of(&compared_starts);
+        print_summary(
+            &format!("Postgres start to ready, new container of {image}"),
+            &compared,
+        );
+        print_ratio(&format!("{image} / initdb"), &compared, &initdb);
+        print_ratio(&format!("extracted cluster / {image}"), &copied, &compared);
+    }
     Ok(())
 }
 
-/// Starts a new Postgres container named after the run and `suffix` with `options`, and
-/// returns the time from the start request to a successful `SELECT 1`.
+/// Starts a new Postgres container of the run's image, named after the run and `suffix`, with
+/// `options`, and returns the time from the start request to a successful `SELECT 1`.
 async fn time_new_container(
     run: &Run,
+    suffix: &str,
+    options: &PostgresOptions,
+) -> Result<(Duration, PostgresContainer)> {
+    time_new_container_of(run, &run.config().postgres_image, suffix, options).await
+}
+
+/// Starts a new Postgres container of `image` as [`time_new_container`] does.
+async fn time_new_container_of(
+    run: &Run,
+    image: &ImageRef,
     suffix: &str,
     options: &PostgresOptions,
 ) -> Result<(Duration, PostgresContainer)> {
@@ -166,7 +235,7 @@ async fn time_new_container(
 
     let started = Instant::now();
     let container = postgres::start(
-        &run.config().postgres_image,
+        image,
         &id,
         &network::network_name(run.id()),
         run.labels(),
