@@ -12,7 +12,8 @@ use scenarios::migrations_replay::describe_schema;
 use scenarios::snapshot::SCHEMA_SNAPSHOT;
 use sqlx::Executor as _;
 
-/// Run options with test-only durability: nothing here crashes or restarts Postgres.
+/// Returns run options with test-only durability, because no test here crashes or restarts
+/// Postgres.
 fn test_only() -> RunOptions {
     RunOptions {
         durability: Durability::TestOnly,

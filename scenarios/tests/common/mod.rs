@@ -33,8 +33,8 @@ pub fn step<T>(result: harness::error::Result<T>, step: &str) -> T {
 }
 
 /// Returns run options with test-only durability: Postgres runs with fsync, synchronous_commit
-/// and full_page_writes off. Only for checks that never crash or restart Postgres; the restart,
-/// chaos and rotation tests keep the durable default.
+/// and full_page_writes off. Only for checks that never crash or restart Postgres, so the
+/// restart, chaos and rotation tests keep the durable default.
 pub fn test_only() -> RunOptions {
     RunOptions {
         durability: Durability::TestOnly,
