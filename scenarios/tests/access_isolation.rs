@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{describe, in_run, step};
+use common::{describe, in_run, step, test_only};
 use harness::check::{CheckResult, Status};
 use harness::deployment::DATABASE;
 use harness::run::{Run, RunOptions};
@@ -21,7 +21,7 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(15);
 fn production_like() -> RunOptions {
     RunOptions {
         topology: Topology::ProductionLike,
-        ..RunOptions::default()
+        ..test_only()
     }
 }
 
@@ -91,7 +91,7 @@ async fn isolation_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolation_flags_published_port() {
-    let result = in_run(RunOptions::default(), async |run| {
+    let result = in_run(test_only(), async |run| {
         start_app(run).await;
         access_isolation::run(run).await
     })

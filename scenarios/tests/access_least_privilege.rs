@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{describe, in_run, step};
+use common::{describe, in_run, step, test_only};
 use harness::check::{CheckResult, Status};
 use harness::deployment::DATABASE;
 use harness::run::{Run, RunOptions};
@@ -75,7 +75,7 @@ fn assert_finding(result: &CheckResult, expected: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn least_privilege_passes() {
-    let result = in_run(RunOptions::default(), async |run| {
+    let result = in_run(test_only(), async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         access_least_privilege::run(run.deployment()).await
     })
@@ -93,7 +93,7 @@ async fn least_privilege_flags_create_on_schema() {
     );
     let options = RunOptions {
         migrations_dir: Some(migrations.clone()),
-        ..RunOptions::default()
+        ..test_only()
     };
 
     let result = in_run(options, async |run| {
@@ -139,7 +139,7 @@ async fn least_privilege_flags_definer_functions() {
     );
     let options = RunOptions {
         migrations_dir: Some(migrations.clone()),
-        ..RunOptions::default()
+        ..test_only()
     };
 
     let result = in_run(options, async |run| {
@@ -191,7 +191,7 @@ async fn least_privilege_flags_definer_functions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn least_privilege_flags_each_grant() {
-    let result = in_run(RunOptions::default(), async |run| {
+    let result = in_run(test_only(), async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         as_superuser(
             run,

@@ -5,6 +5,7 @@ mod common;
 
 use common::{describe, faulty_app, in_run, step};
 use harness::check::Status;
+use harness::durability::Durability;
 use harness::run::{Run, RunOptions};
 use scenarios::{chaos_latency, chaos_partition, chaos_pause, chaos_postgres_crash};
 
@@ -60,7 +61,7 @@ async fn chaos_latency_passes() {
 /// partition, so that build recovers without a new connection and the check rightly passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_partition_flags_cached_readiness() {
-    let options = faulty_app("readiness.cached=return");
+    let options = faulty_app(Durability::Durable, "readiness.cached=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(
@@ -159,7 +160,7 @@ async fn chaos_postgres_crash_flags_async_commit_loss() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_pause_flags_cached_readiness() {
-    let options = faulty_app("readiness.cached=return");
+    let options = faulty_app(Durability::Durable, "readiness.cached=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(
@@ -192,7 +193,7 @@ async fn chaos_pause_flags_cached_readiness() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_latency_flags_retried_creates() {
-    let options = faulty_app("video.create.retry_slow=return");
+    let options = faulty_app(Durability::Durable, "video.create.retry_slow=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

@@ -12,10 +12,10 @@
 
 mod common;
 
-use common::{describe, faulty_app, in_run};
+use common::{describe, faulty_app, in_run, test_only};
 use harness::check::CheckResult;
 use harness::check::Status;
-use harness::run::RunOptions;
+use harness::durability::Durability;
 use harness::scan::{Scanner, password_hash_formats};
 use scenarios::crud_properties::{
     self, DEFAULT_MAX_CALLS, Options, REPLAY_VAR, Regressions, ReplayCommand, Report,
@@ -61,7 +61,7 @@ async fn run_with_fault(test: &str, failpoint: &str) -> Report {
         },
         concurrency: false,
     };
-    let run_options = faulty_app(&format!("{failpoint}=return"));
+    let run_options = faulty_app(Durability::TestOnly, &format!("{failpoint}=return"));
     in_run(run_options, async |run| {
         crud_properties::run_on_clone(run, &options).await
     })
@@ -91,7 +91,7 @@ fn shrunk_calls(report: &Report) -> usize {
 async fn crud_properties_passes() {
     let options = options("crud_properties_passes", CASES);
 
-    let report = in_run(RunOptions::default(), async |run| {
+    let report = in_run(test_only(), async |run| {
         crud_properties::run_on_clone(run, &options).await
     })
     .await;
@@ -160,8 +160,10 @@ async fn crud_properties_output_reaches_leak_scans() {
         concurrency: false,
     };
     // The app instance nests password hashes in user lists and logs its connection string.
-    let run_options =
-        faulty_app("user.list.nested_hash=return;startup.log_connection_string=return");
+    let run_options = faulty_app(
+        Durability::TestOnly,
+        "user.list.nested_hash=return;startup.log_connection_string=return",
+    );
 
     let (responses, hash_findings, log_findings, logs) = in_run(run_options, async |run| {
         crud_properties::run_on_clone(run, &options).await;

@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::{describe, faulty_app, in_run, step};
+use common::{describe, faulty_app, in_run, step, test_only};
 use harness::check::Status;
-use harness::run::RunOptions;
+use harness::durability::Durability;
 use scenarios::crud_smoke;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crud_smoke_passes() {
-    let result = in_run(RunOptions::default(), async |run| {
+    let result = in_run(test_only(), async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(run.start_app().await, "starting the app");
         crud_smoke::run(run.deployment()).await
@@ -22,7 +22,7 @@ async fn crud_smoke_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crud_smoke_flags_ignored_title_update() {
-    let options = faulty_app("video.update.ignore_title=return");
+    let options = faulty_app(Durability::TestOnly, "video.update.ignore_title=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

@@ -6,14 +6,14 @@ mod common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use common::{describe, faulty_app, in_run, step};
+use common::{describe, faulty_app, in_run, step, test_only};
 use harness::check::Status;
-use harness::run::RunOptions;
+use harness::durability::Durability;
 use scenarios::errors_sanitized;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_sanitized_passes() {
-    let result = in_run(RunOptions::default(), async |run| {
+    let result = in_run(test_only(), async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(run.start_app().await, "starting the app");
         errors_sanitized::run(run).await
@@ -27,7 +27,7 @@ async fn errors_sanitized_passes() {
 /// with `INSTA_UPDATE=always`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_shapes() {
-    let observations = in_run(RunOptions::default(), async |run| {
+    let observations = in_run(test_only(), async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(run.start_app().await, "starting the app");
         errors_sanitized::observe(run).await
@@ -60,7 +60,7 @@ async fn error_shapes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_sanitized_flags_database_message() {
-    let options = faulty_app("error.database_message=return");
+    let options = faulty_app(Durability::TestOnly, "error.database_message=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

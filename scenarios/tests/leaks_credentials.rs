@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::{describe, faulty_app, in_run, step};
+use common::{describe, faulty_app, in_run, step, test_only};
 use harness::check::Status;
-use harness::run::RunOptions;
+use harness::durability::Durability;
 use scenarios::leaks_credentials;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaks_credentials_passes() {
-    let result = in_run(RunOptions::default(), async |run| {
+    let result = in_run(test_only(), async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(run.start_app().await, "starting the app");
         leaks_credentials::run(run).await
@@ -22,7 +22,7 @@ async fn leaks_credentials_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaks_credentials_flags_logged_connection_string() {
-    let options = faulty_app("startup.log_connection_string=return");
+    let options = faulty_app(Durability::TestOnly, "startup.log_connection_string=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

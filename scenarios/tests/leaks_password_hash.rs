@@ -3,13 +3,13 @@
 
 mod common;
 
-use common::{describe, faulty_app, in_run, step};
+use common::{describe, faulty_app, in_run, step, test_only};
 use harness::check::{CheckResult, Status};
-use harness::run::RunOptions;
+use harness::durability::Durability;
 use scenarios::leaks_password_hash;
 
 async fn run_with_failpoints(failpoints: &str) -> CheckResult {
-    let options = faulty_app(failpoints);
+    let options = faulty_app(Durability::TestOnly, failpoints);
     in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(
@@ -23,7 +23,7 @@ async fn run_with_failpoints(failpoints: &str) -> CheckResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaks_password_hash_passes() {
-    let result = in_run(RunOptions::default(), async |run| {
+    let result = in_run(test_only(), async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(run.start_app().await, "starting the app");
         leaks_password_hash::run(run).await

@@ -6,10 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{in_run, step};
+use common::{in_run, step, test_only};
 use harness::ledger::{Ledger, Outcome, Verification};
 use harness::load::{self, Load, LoadOptions, LoadTarget};
-use harness::run::RunOptions;
 
 /// Name the self-test's requests are recorded under.
 const CHECK: &str = "ledger.self_test";
@@ -19,7 +18,7 @@ const NEVER_ATTEMPTED: &str = "ledger-never-attempted";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ledger_flags_rows_changed_behind_app() {
-    let (acknowledged, verification) = in_run(RunOptions::default(), async |run| {
+    let (acknowledged, verification) = in_run(test_only(), async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(run.start_app().await, "starting the app");
         let deployment = run.deployment().clone();

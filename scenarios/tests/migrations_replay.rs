@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{describe, in_run};
+use common::{describe, in_run, test_only};
 use harness::check::Status;
 use harness::run::RunOptions;
 use scenarios::fixtures::extra_column_migrations_dir;
@@ -11,7 +11,7 @@ use scenarios::migrations_replay;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_replay_passes() {
-    let result = in_run(RunOptions::default(), async |run| {
+    let result = in_run(test_only(), async |run| {
         migrations_replay::run(run.deployment()).await
     })
     .await;
@@ -23,7 +23,7 @@ async fn migrations_replay_passes() {
 async fn migrations_replay_flags_edited_schema() {
     let options = RunOptions {
         migrations_dir: Some(extra_column_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_replay::run(run.deployment()).await

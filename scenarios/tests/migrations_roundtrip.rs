@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{describe, in_run};
+use common::{describe, in_run, test_only};
 use harness::check::Status;
 use harness::run::RunOptions;
 use scenarios::fixtures::{reversible_incomplete_migrations_dir, reversible_migrations_dir};
@@ -12,7 +12,7 @@ use scenarios::migrations_roundtrip;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_roundtrip_skips_without_down_files() {
-    let result = in_run(RunOptions::default(), async |run| {
+    let result = in_run(test_only(), async |run| {
         migrations_roundtrip::run(run.deployment()).await
     })
     .await;
@@ -29,7 +29,7 @@ async fn migrations_roundtrip_skips_without_down_files() {
 async fn migrations_roundtrip_passes_reversible_fixture() {
     let options = RunOptions {
         migrations_dir: Some(reversible_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_roundtrip::run(run.deployment()).await
@@ -50,7 +50,7 @@ async fn migrations_roundtrip_passes_reversible_fixture() {
 async fn migrations_roundtrip_flags_incomplete_down() {
     let options = RunOptions {
         migrations_dir: Some(reversible_incomplete_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_roundtrip::run(run.deployment()).await

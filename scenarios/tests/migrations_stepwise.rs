@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{describe, in_run};
+use common::{describe, in_run, test_only};
 use harness::check::Status;
 use harness::run::RunOptions;
 use scenarios::fixtures::{
@@ -26,7 +26,7 @@ use scenarios::migrations_stepwise;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_stepwise_passes() {
-    let result = in_run(RunOptions::default(), async |run| {
+    let result = in_run(test_only(), async |run| {
         migrations_stepwise::run(run.deployment()).await
     })
     .await;
@@ -38,7 +38,7 @@ async fn migrations_stepwise_passes() {
 async fn migrations_stepwise_flags_dropped_column() {
     let options = RunOptions {
         migrations_dir: Some(drop_column_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -60,7 +60,7 @@ async fn migrations_stepwise_flags_dropped_column() {
 async fn migrations_stepwise_flags_deleted_action_rows() {
     let options = RunOptions {
         migrations_dir: Some(delete_audit_rows_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -82,7 +82,7 @@ async fn migrations_stepwise_flags_deleted_action_rows() {
 async fn migrations_stepwise_replays_prisma_folder() {
     let options = RunOptions {
         migrations_dir: Some(prisma_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -103,7 +103,7 @@ async fn migrations_stepwise_replays_prisma_folder() {
 async fn migrations_stepwise_flags_failure_on_rows() {
     let options = RunOptions {
         migrations_dir: Some(not_null_column_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -131,7 +131,7 @@ async fn migrations_stepwise_flags_failure_on_rows() {
 async fn migrations_stepwise_flags_deleted_enum_label() {
     let options = RunOptions {
         migrations_dir: Some(enum_labels_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -153,7 +153,7 @@ async fn migrations_stepwise_flags_deleted_enum_label() {
 async fn migrations_stepwise_reports_unfilled_table() {
     let options = RunOptions {
         migrations_dir: Some(unsatisfiable_check_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -188,7 +188,7 @@ async fn migrations_stepwise_reports_unfilled_table() {
 async fn migrations_stepwise_reports_composite_foreign_key() {
     let options = RunOptions {
         migrations_dir: Some(composite_foreign_key_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -218,7 +218,7 @@ async fn migrations_stepwise_reports_composite_foreign_key() {
 async fn migrations_stepwise_follows_renamed_table() {
     let options = RunOptions {
         migrations_dir: Some(rename_table_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -239,7 +239,7 @@ async fn migrations_stepwise_follows_renamed_table() {
 async fn migrations_stepwise_flags_rows_lost_in_rename() {
     let options = RunOptions {
         migrations_dir: Some(rename_table_lose_rows_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -261,7 +261,7 @@ async fn migrations_stepwise_flags_rows_lost_in_rename() {
 async fn migrations_stepwise_applies_lone_concurrent_index() {
     let options = RunOptions {
         migrations_dir: Some(concurrent_index_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -275,7 +275,7 @@ async fn migrations_stepwise_applies_lone_concurrent_index() {
 async fn migrations_stepwise_shows_concurrent_index_after_set_fails() {
     let options = RunOptions {
         migrations_dir: Some(concurrent_index_with_set_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -309,7 +309,7 @@ async fn migrations_stepwise_shows_concurrent_index_after_set_fails() {
 async fn migrations_stepwise_flags_other_schema() {
     let options = RunOptions {
         migrations_dir: Some(other_schema_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -338,7 +338,7 @@ async fn migrations_stepwise_flags_other_schema() {
 async fn migrations_stepwise_flags_deleted_null_rows() {
     let options = RunOptions {
         migrations_dir: Some(delete_null_rows_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -360,7 +360,7 @@ async fn migrations_stepwise_flags_deleted_null_rows() {
 async fn migrations_stepwise_flags_deleted_extreme_integers() {
     let options = RunOptions {
         migrations_dir: Some(delete_extreme_integers_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await
@@ -382,7 +382,7 @@ async fn migrations_stepwise_flags_deleted_extreme_integers() {
 async fn migrations_stepwise_flags_run_without_rows() {
     let options = RunOptions {
         migrations_dir: Some(unfillable_only_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     let result = in_run(options, async |run| {
         migrations_stepwise::run(run.deployment()).await

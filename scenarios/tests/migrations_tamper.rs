@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{describe, in_run, step};
+use common::{describe, in_run, step, test_only};
 use harness::check::{CheckResult, Status};
 use harness::run::RunOptions;
 use scenarios::fixtures::{
@@ -19,7 +19,7 @@ use scenarios::migrations_tamper;
 async fn check_tampered(tampered: PathBuf) -> CheckResult {
     let options = RunOptions {
         migrations_dir: Some(tamper_applied_migrations_dir()),
-        ..RunOptions::default()
+        ..test_only()
     };
     in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the fixture history");
@@ -32,7 +32,7 @@ async fn check_tampered(tampered: PathBuf) -> CheckResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_tamper_passes() {
-    let result = in_run(RunOptions::default(), async |run| {
+    let result = in_run(test_only(), async |run| {
         step(run.apply_migrations().await, "applying migrations/");
         migrations_tamper::run(run.deployment()).await
     })

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::{describe, faulty_app, in_run, step};
 use harness::check::Status;
+use harness::durability::Durability;
 use harness::scan::Finding;
 use scenarios::crud_properties::{self, DEFAULT_MAX_CALLS, Options, Regressions, ReplayCommand};
 use scenarios::leaks_credentials;
@@ -49,8 +50,10 @@ async fn failed_properties_bundle_is_complete() {
         replay_command: ReplayCommand::Validate { app_image: None },
         concurrency: false,
     };
-    let run_options =
-        faulty_app("video.update.ignore_title=return;startup.log_connection_string=return");
+    let run_options = faulty_app(
+        Durability::TestOnly,
+        "video.update.ignore_title=return;startup.log_connection_string=return",
+    );
 
     let (result, written, findings) = in_run(run_options, async |run| {
         // As `harness validate` does, so that schema.txt describes the migrated database.

@@ -5,6 +5,7 @@ mod common;
 
 use common::{describe, faulty_app, in_run, step};
 use harness::check::Status;
+use harness::durability::Durability;
 use harness::run::RunOptions;
 use scenarios::{restarts_app_crash, restarts_app_graceful, restarts_postgres_fast};
 
@@ -46,7 +47,7 @@ async fn restarts_postgres_fast_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_postgres_fast_flags_never_reconnect() {
-    let options = faulty_app("database.never_reconnect=return");
+    let options = faulty_app(Durability::Durable, "database.never_reconnect=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(
@@ -80,7 +81,10 @@ async fn restarts_postgres_fast_flags_never_reconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_app_crash_flags_commit_after_response() {
-    let options = faulty_app("video.create.commit_after_response=return");
+    let options = faulty_app(
+        Durability::Durable,
+        "video.create.commit_after_response=return",
+    );
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(
@@ -106,7 +110,10 @@ async fn restarts_app_crash_flags_commit_after_response() {
 /// flight at SIGTERM. The check flags such a write that got no response.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_app_graceful_flags_skipped_drain() {
-    let options = faulty_app("video.create.slow=return;shutdown.skip_drain=return");
+    let options = faulty_app(
+        Durability::Durable,
+        "video.create.slow=return;shutdown.skip_drain=return",
+    );
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(
@@ -133,7 +140,7 @@ async fn restarts_app_graceful_flags_skipped_drain() {
 /// them, so the check passes and its message counts them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_app_graceful_finishes_slow_writes() {
-    let options = faulty_app("video.create.slow=return");
+    let options = faulty_app(Durability::Durable, "video.create.slow=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

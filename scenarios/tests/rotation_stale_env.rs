@@ -5,6 +5,7 @@ mod common;
 
 use common::{describe, faulty_app, in_run, step};
 use harness::check::Status;
+use harness::durability::Durability;
 use harness::run::RunOptions;
 use scenarios::rotation::stale_env;
 
@@ -22,7 +23,7 @@ async fn stale_env_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_env_flags_logged_url() {
-    let options = faulty_app("startup.log_connection_string=return");
+    let options = faulty_app(Durability::Durable, "startup.log_connection_string=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

@@ -7,6 +7,7 @@ mod common;
 
 use common::{describe, faulty_app, in_run, step};
 use harness::check::Status;
+use harness::durability::Durability;
 use harness::run::RunOptions;
 use scenarios::rotation::update_env::{self, Procedure};
 
@@ -81,7 +82,7 @@ async fn update_env_env_file_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_env_flags_cached_credentials() {
-    let options = faulty_app("config.cached_credentials=return");
+    let options = faulty_app(Durability::Durable, "config.cached_credentials=return");
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

@@ -6,14 +6,24 @@
 //!
 //! Needs Docker and the Postgres image (images/build.sh builds it).
 
+use harness::durability::Durability;
 use harness::run::{RunOptions, with_run};
 use scenarios::migrations_replay::describe_schema;
 use scenarios::snapshot::SCHEMA_SNAPSHOT;
 use sqlx::Executor as _;
 
+/// Returns run options with test-only durability, because no test here crashes or restarts
+/// Postgres.
+fn test_only() -> RunOptions {
+    RunOptions {
+        durability: Durability::TestOnly,
+        ..RunOptions::default()
+    }
+}
+
 #[tokio::test]
 async fn schema_matches_snapshot() {
-    let description = with_run(RunOptions::default(), async |run| {
+    let description = with_run(test_only(), async |run| {
         run.apply_migrations()
             .await
             .expect("migrations/ should apply to a fresh database");
@@ -48,7 +58,7 @@ async fn schema_matches_snapshot() {
 /// of the identity sequence that ALTER TABLE ... SET UNLOGGED changes with it.
 #[tokio::test]
 async fn schema_describes_view_options_and_unlogged() {
-    let description = with_run(RunOptions::default(), async |run| {
+    let description = with_run(test_only(), async |run| {
         run.apply_migrations()
             .await
             .expect("migrations/ should apply to a fresh database");

@@ -21,6 +21,7 @@ use std::str::FromStr;
 
 use harness::config::Config;
 use harness::db_error::error_text;
+use harness::durability::Durability;
 use harness::labels::RunId;
 use harness::run::{Run, RunOptions};
 use harness::secret::Secret;
@@ -274,9 +275,12 @@ async fn reference_schema(
     run_id: RunId,
     migrations_dir: &Path,
 ) -> Result<String, String> {
+    // The reference database is thrown away after one read, so its durability is not under
+    // test and Postgres may skip its syncs to disk.
     let options = RunOptions {
         run_id: Some(run_id),
         migrations_dir: Some(migrations_dir.to_owned()),
+        durability: Durability::TestOnly,
         ..RunOptions::default()
     };
     let run = Run::start_with_config(config, options)

@@ -13,10 +13,20 @@ use std::process::Output;
 use std::path::Path;
 
 use harness::deployment::{DATABASE, Deployment};
+use harness::durability::Durability;
 use harness::run::{RunOptions, with_run};
 use scenarios::fixtures::migrations_dir;
 use scenarios::migration_files::read_migration_files;
 use sqlx::{Connection, PgConnection};
+
+/// Returns run options for the live database with test-only durability, because no drift test
+/// crashes or restarts Postgres.
+fn test_only() -> RunOptions {
+    RunOptions {
+        durability: Durability::TestOnly,
+        ..RunOptions::default()
+    }
+}
 
 /// Runs `harness drift --database-url url` with extra arguments and returns its output.
 async fn run_drift_with(url: String, extra: &[&str]) -> Output {
@@ -75,7 +85,7 @@ fn assert_password_absent(output: &Output, password: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_flags_manual_alter() {
     harness::logging::init(false);
-    let outputs = with_run(RunOptions::default(), async |run| {
+    let outputs = with_run(test_only(), async |run| {
         run.apply_migrations()
             .await
             .expect("migrations/ should apply to a fresh database");
@@ -185,7 +195,7 @@ enum Actor {
 /// `harness drift` against it and the auditor's password.
 async fn drift_after_change(actor: Actor, statements: &'static str) -> (Output, String) {
     harness::logging::init(false);
-    with_run(RunOptions::default(), async |run| {
+    with_run(test_only(), async |run| {
         run.apply_migrations()
             .await
             .expect("migrations/ should apply to a fresh database");
@@ -613,7 +623,7 @@ async fn drift_reads_prisma_ledger() {
     let prisma_dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/fixtures/prisma-migrations");
     let prisma_arg = prisma_dir.to_string_lossy().into_owned();
-    let outputs = with_run(RunOptions::default(), async |run| {
+    let outputs = with_run(test_only(), async |run| {
         let deployment = run.deployment();
         let password = deployment.auditor.password.expose().to_owned();
         let options = deployment.connect_options(&deployment.migrator);

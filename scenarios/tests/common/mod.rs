@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use harness::check::CheckResult;
+use harness::durability::Durability;
 use harness::run::{Run, RunOptions, with_run};
 
 /// Describes a result for an assertion message: status, message and every finding.
@@ -31,12 +32,24 @@ pub fn step<T>(result: harness::error::Result<T>, step: &str) -> T {
     }
 }
 
+/// Returns run options with test-only durability: Postgres runs with fsync, synchronous_commit
+/// and full_page_writes off. Only for checks that never crash or restart Postgres, so the
+/// restart, chaos and rotation tests keep the durable default.
+pub fn test_only() -> RunOptions {
+    RunOptions {
+        durability: Durability::TestOnly,
+        ..RunOptions::default()
+    }
+}
+
 /// Returns run options for an app built with the `failpoints` feature and started with
-/// `FAILPOINTS` set to `failpoints`, such as `video.update.ignore_title=return`.
-pub fn faulty_app(failpoints: &str) -> RunOptions {
+/// `FAILPOINTS` set to `failpoints`, such as `video.update.ignore_title=return`, on a Postgres
+/// with the given durability.
+pub fn faulty_app(durability: Durability, failpoints: &str) -> RunOptions {
     RunOptions {
         app_features: vec!["failpoints".to_owned()],
         app_env: vec![("FAILPOINTS".to_owned(), failpoints.to_owned())],
+        durability,
         ..RunOptions::default()
     }
 }
