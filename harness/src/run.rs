@@ -479,8 +479,10 @@ impl Run {
 
         let image = self.app_image().await?;
         self.app_generation += 1;
-        let name = app::instance_container_name(&self.names_id, &format!("gen{}", self.app_generation));
-        let environment = app::app_environment(&self.config, &self.names_id, &self.deployment, &app_env);
+        let name =
+            app::instance_container_name(&self.names_id, &format!("gen{}", self.app_generation));
+        let environment =
+            app::app_environment(&self.config, &self.names_id, &self.deployment, &app_env);
         let started = Instant::now();
         let container = app::start(&image, name, &network.name, &self.labels, environment).await?;
         let port = match container.host_port().await {
@@ -584,7 +586,8 @@ impl Run {
         let image = self.app_image().await?;
         let mut extra = self.options.app_env.clone();
         extra.push(("DB_NAME".to_owned(), database.to_owned()));
-        let environment = app::app_environment(&self.config, &self.names_id, &self.deployment, &extra);
+        let environment =
+            app::app_environment(&self.config, &self.names_id, &self.deployment, &extra);
 
         let started = Instant::now();
         let name = app::instance_container_name(&self.names_id, instance);
@@ -623,11 +626,15 @@ impl Run {
         match &self.options.app_image {
             Some(image) => Ok(image.clone()),
             None => {
+                // Without the lane label: containers inherit the labels of their image, and an
+                // image that carried it would put every container made from it in that lane.
+                let mut labels = self.labels.clone();
+                labels.remove(labels::LANE);
                 app_image::ensure_app_image(
                     &self.docker,
                     &self.config,
                     &self.options.app_features,
-                    &self.labels,
+                    &labels,
                 )
                 .await
             }

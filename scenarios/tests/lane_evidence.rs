@@ -47,7 +47,10 @@ async fn postgres_containers(run_id: &RunId) -> Vec<String> {
 
 async fn prepare(run: &mut Run, what: &str) {
     step(run.apply_migrations().await, &format!("migrating {what}"));
-    step(run.start_app().await, &format!("starting the app of {what}"));
+    step(
+        run.start_app().await,
+        &format!("starting the app of {what}"),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -335,10 +335,18 @@ mod tests {
                 .filter(|lane| lane.checks.contains(name))
                 .map(|lane| lane.name)
                 .collect();
-            assert_eq!(lanes.len(), 1, "{name} should be in one lane, is in {lanes:?}");
+            assert_eq!(
+                lanes.len(),
+                1,
+                "{name} should be in one lane, is in {lanes:?}"
+            );
         }
         let in_lanes: usize = LANES.iter().map(|lane| lane.checks.len()).sum();
-        assert_eq!(in_lanes, scenarios::CHECKS.len(), "the lanes should hold every check once");
+        assert_eq!(
+            in_lanes,
+            scenarios::CHECKS.len(),
+            "the lanes should hold every check once"
+        );
     }
 
     #[test]
@@ -376,7 +384,11 @@ mod tests {
                 .collect();
             let mut sorted = positions.clone();
             sorted.sort_unstable();
-            assert_eq!(positions, sorted, "lane {} should run its checks in CHECKS order", lane.name);
+            assert_eq!(
+                positions, sorted,
+                "lane {} should run its checks in CHECKS order",
+                lane.name
+            );
         }
     }
 }

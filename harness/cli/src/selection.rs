@@ -136,7 +136,10 @@ impl Selection {
 
     /// Returns whether the check `name` is selected. An unknown name is not.
     pub fn contains(&self, name: &str) -> bool {
-        if let Some(index) = scenarios::FAULT_CHECKS.iter().position(|check| *check == name) {
+        if let Some(index) = scenarios::FAULT_CHECKS
+            .iter()
+            .position(|check| *check == name)
+        {
             return self.fault_checks[index];
         }
         match name {

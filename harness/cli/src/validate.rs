@@ -20,17 +20,17 @@ use harness::repro::RunInputs;
 use harness::run::{BUILD_WAIT_TIMEOUT, MAIN_LANE, Run};
 use harness::scan::{Scanner, credential_formats};
 use harness::signals;
+use scenarios::crud_properties::{self, Regressions, ReplayCommand};
 use scenarios::lane_evidence::LaneEvidence;
+use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
+use scenarios::{
+    access_least_privilege, crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash,
+    migrations_lint, migrations_replay, migrations_roundtrip, migrations_stepwise,
+    migrations_tamper,
+};
 use testcontainers::bollard::Docker;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use scenarios::crud_properties::{self, Regressions, ReplayCommand};
-use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
-use scenarios::{
-    access_least_privilege, crud_smoke, errors_sanitized, leaks_credentials,
-    leaks_password_hash, migrations_lint, migrations_replay, migrations_roundtrip,
-    migrations_stepwise, migrations_tamper,
-};
 
 use crate::lanes::{
     self, CHAOS_LANE, CRASHES_LANE, EVIDENCE_TIMEOUT, LaneContext, LaneOutcome, ROTATION_LANE,
@@ -454,7 +454,11 @@ async fn prepare_images(
     // Every image first, so that a missing one stops the run before any container starts.
     images::ensure_base_image(docker, config, BaseImage::Postgres).await?;
     let app_image = if selection.needs_app() {
-        let labels = labels::run_labels(run_id, &Owner::current());
+        // Containers inherit their image's labels, and an app image built by a lane of an
+        // earlier run carries that lane's label. The empty lane label overrides it on the
+        // container that pins the image, which belongs to the whole run and to no lane.
+        let mut labels = labels::run_labels(run_id, &Owner::current());
+        labels.insert(labels::LANE.to_owned(), String::new());
         Some(app_image::ensure_app_image(docker, config, &[], &labels).await?)
     } else {
         None
@@ -545,7 +549,10 @@ async fn run_lanes(
     // `Acquire` bound `Send` for every lifetime. Both mostly wait on Docker, Postgres and the
     // app, so they share the task without delaying each other much.
     let main = async {
-        if selection.selected_of(lanes::lane(MAIN_LANE).checks).is_empty() {
+        if selection
+            .selected_of(lanes::lane(MAIN_LANE).checks)
+            .is_empty()
+        {
             return None;
         }
         let lane_context = Arc::clone(context);
@@ -812,5 +819,92 @@ async fn receive_evidence(
                 "the lane did not hand over its logs within {EVIDENCE_TIMEOUT:?}"
             )),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use harness::check::Status;
+
+    use super::*;
+
+    fn passed(lane: &'static str, check: &str) -> LaneOutcome {
+        let started = Instant::now();
+        let mut outcome = LaneOutcome::failed(lane, &[check], "unused", started);
+        outcome.checks = vec![CheckResult::from_findings(
+            check,
+            Duration::ZERO,
+            "passed",
+            Vec::new(),
+        )];
+        outcome.start_error = None;
+        outcome
+    }
+
+    #[tokio::test]
+    async fn panicked_lane_keeps_others_results() {
+        let mut tasks = LaneTasks::default();
+        tasks.spawn(CRASHES_LANE, vec!["restarts.app_crash"], async {
+            panic!("a lane panicked on purpose")
+        });
+        tasks.spawn(CHAOS_LANE, vec!["chaos.pause"], async {
+            passed(CHAOS_LANE, "chaos.pause")
+        });
+
+        let outcomes = tasks.join().await;
+
+        let lanes: Vec<&str> = outcomes.iter().map(|outcome| outcome.lane).collect();
+        assert_eq!(lanes, [CRASHES_LANE, CHAOS_LANE]);
+        let crashed = &outcomes[0].checks;
+        assert_eq!(crashed.len(), 1, "{crashed:?}");
+        assert_eq!(crashed[0].name, "restarts.app_crash");
+        assert_eq!(crashed[0].status, Status::Error);
+        assert!(
+            crashed[0]
+                .message
+                .contains("lane crashes ended without a result"),
+            "{}",
+            crashed[0].message
+        );
+        let chaos = &outcomes[1].checks;
+        assert_eq!(chaos.len(), 1, "{chaos:?}");
+        assert_eq!(chaos[0].status, Status::Pass, "{chaos:?}");
+    }
+
+    #[test]
+    fn canonical_position_follows_checks() {
+        let mut names = vec![
+            "harness.cleanup",
+            "access.isolation",
+            "chaos.pause",
+            "leaks.credentials",
+            "migrations.replay",
+        ];
+
+        names.sort_by_key(|name| canonical_position(name));
+
+        assert_eq!(
+            names,
+            [
+                "migrations.replay",
+                "leaks.credentials",
+                "chaos.pause",
+                "access.isolation",
+                "harness.cleanup",
+            ]
+        );
+    }
+
+    #[test]
+    fn lane_times_render_in_seconds() {
+        let times = [
+            (MAIN_LANE, Duration::from_millis(31_240)),
+            (ROTATION_LANE, Duration::from_millis(20_400)),
+        ];
+
+        assert_eq!(
+            render_lane_times(&times),
+            "lanes: main 31.2 s, rotation 20.4 s"
+        );
     }
 }
