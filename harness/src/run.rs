@@ -67,9 +67,9 @@ pub struct RunOptions {
     /// chaos and rotation checks need. Choose test-only only for runs without them.
     pub durability: Durability,
     /// Lane of the run, or `None` for a run that is alone with its run id. Runs that share a
-    /// run id each need a different lane: it is their [`labels::LANE`] label, so that a
-    /// lane's shutdown removes only its own resources, and, except for [`MAIN_LANE`], a suffix
-    /// of their container and network names, such as `lv-pg-<run id>-<lane>`.
+    /// run id each need a different lane. It becomes their [`labels::LANE`] label, so that a
+    /// lane's shutdown removes only its own resources. Except for [`MAIN_LANE`], it is also a
+    /// suffix of their container and network names, such as `lv-pg-<run id>-<lane>`.
     pub lane: Option<String>,
 }
 
