@@ -83,7 +83,9 @@ async fn other_lane_leak_fails_credentials() {
     let evidence = LaneEvidence::collect(&lane).await;
     let alone = leaks_credentials::run(&main).await;
     let with_lane = match &evidence {
-        Ok(evidence) => Some(leaks_credentials::run_with_lanes(&main, &[evidence.clone()]).await),
+        Ok(evidence) => {
+            Some(leaks_credentials::run_with_lanes(&main, std::slice::from_ref(evidence)).await)
+        }
         Err(_) => None,
     };
 
