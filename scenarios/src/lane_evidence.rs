@@ -1,4 +1,4 @@
-//! What the leak checks scan of another lane of the run. `harness validate` runs the rotation
+//! Evidence from another lane of the run, for the leak checks. `harness validate` runs the rotation
 //! drills in a lane with its own Postgres and app, because they change role passwords on the
 //! server. The leak checks run in the main lane, so the rotation lane hands them its logs,
 //! responses, role passwords and stored rows before it shuts down.

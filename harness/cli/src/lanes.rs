@@ -126,7 +126,7 @@ pub fn lane(name: &str) -> &'static Lane {
         .expect("every lane name is in LANES")
 }
 
-/// What the lanes share: the run id, the settings and the end-of-run options.
+/// Settings every lane shares: the run id, the configuration and the end-of-run options.
 pub struct LaneContext {
     /// Settings of the run.
     pub config: Config,
@@ -136,7 +136,7 @@ pub struct LaneContext {
     pub app_image: Option<ImageRef>,
     /// Folder of the repro bundles.
     pub report_dir: PathBuf,
-    /// What the bundles' replay commands repeat.
+    /// Run inputs that the bundles' replay commands repeat.
     pub inputs: RunInputs,
     /// Whether a lane with a failed check is kept running (`--keep`).
     pub keep: bool,
@@ -153,7 +153,7 @@ pub struct LaneOutcome {
     pub canaries: Vec<Canary>,
     /// Its bundles, kept run and shutdown error, or `None` when its run did not start.
     pub run_end: Option<RunEnd>,
-    /// Why its run did not start or was not prepared, if so.
+    /// Reason its run did not start or was not prepared, if so.
     pub start_error: Option<String>,
     /// Time from the lane's start to the end of its shutdown.
     pub elapsed: Duration,

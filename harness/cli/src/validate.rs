@@ -349,8 +349,8 @@ pub(crate) async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
 
 /// Prepares the images, reaps dead runs, prunes old app images when HARNESS_KEEP_APP_IMAGES is
 /// set, and runs the selected checks in concurrent lanes (see [`crate::lanes`]). An error means
-/// that the environment did not come up, and no check ran: an image is missing, or no lane
-/// started. With `leaks.credentials` selected, it also returns a scanner for the role passwords
+/// that the environment did not come up and no check ran, because an image is missing or no
+/// lane started. With `leaks.credentials` selected, it also returns a scanner for the role passwords
 /// of every lane, which the final output is scanned with after the containers are gone.
 async fn run_checks(
     config: Config,
