@@ -203,10 +203,30 @@ pub async fn remove_run(
     run_id: &RunId,
     timeout: Duration,
 ) -> Result<Vec<Removed>> {
+    remove_matching(docker, run_id, labels::run_filter(run_id), timeout).await
+}
+
+/// Removes every container, network and untagged image labelled with `run_id` and lane `lane`
+/// (see [`labels::LANE`]), as [`remove_run`] does, and leaves the run's other lanes running.
+pub async fn remove_lane(
+    docker: &Docker,
+    run_id: &RunId,
+    lane: &str,
+    timeout: Duration,
+) -> Result<Vec<Removed>> {
+    remove_matching(docker, run_id, labels::lane_filter(run_id, lane), timeout).await
+}
+
+async fn remove_matching(
+    docker: &Docker,
+    run_id: &RunId,
+    filter: HashMap<String, Vec<String>>,
+    timeout: Duration,
+) -> Result<Vec<Removed>> {
     let deadline = Instant::now() + timeout;
     let mut removed = Vec::new();
     loop {
-        let present = list_labelled(docker, labels::run_filter(run_id)).await?;
+        let present = list_labelled(docker, filter.clone()).await?;
         if present.is_empty() {
             return Ok(removed);
         }
@@ -254,6 +274,15 @@ pub async fn remove_run(
 /// own runtime and its own Docker client, and waits for it. Safe to call from `Drop`, from
 /// inside or outside a runtime, because it never blocks on the caller's runtime.
 pub fn remove_run_blocking(run_id: &RunId) -> Result<Vec<Removed>> {
+    remove_blocking(run_id, None)
+}
+
+/// Removes what [`remove_lane`] removes, from a new thread as [`remove_run_blocking`] does.
+pub fn remove_lane_blocking(run_id: &RunId, lane: &str) -> Result<Vec<Removed>> {
+    remove_blocking(run_id, Some(lane.to_owned()))
+}
+
+fn remove_blocking(run_id: &RunId, lane: Option<String>) -> Result<Vec<Removed>> {
     let run_id = run_id.clone();
     let worker = std::thread::Builder::new()
         .name(format!("harness-cleanup-{run_id}"))
@@ -268,7 +297,10 @@ pub fn remove_run_blocking(run_id: &RunId) -> Result<Vec<Removed>> {
                 })?;
             runtime.block_on(async {
                 let docker = docker::connect_unshared()?;
-                remove_run(&docker, &run_id, CLEANUP_TIMEOUT).await
+                match &lane {
+                    Some(lane) => remove_lane(&docker, &run_id, lane, CLEANUP_TIMEOUT).await,
+                    None => remove_run(&docker, &run_id, CLEANUP_TIMEOUT).await,
+                }
             })
         });
     match worker {

@@ -20,6 +20,10 @@ pub const HOST: &str = "org.localizevideos.harness.host";
 /// Label key on the containers and network of a run started with `harness validate --keep`.
 /// The reaper of dead runs leaves such a run in place; `harness gc --run` or `--all` removes it.
 pub const KEEP: &str = "org.localizevideos.harness.keep";
+/// Label key for the lane of a run: one of several runs that share a run id and run at the same
+/// time, each with its own network and Postgres (see `harness validate`). A lane's own cleanup
+/// removes only what carries its lane label, and a cleanup by run id removes every lane.
+pub const LANE: &str = "org.localizevideos.harness.lane";
 /// Label key that names the kind of an image: `postgres`, `runtime` or `app`.
 pub const IMAGE_KIND: &str = "org.localizevideos.image";
 
@@ -71,6 +75,14 @@ pub fn run_labels(run_id: &RunId, owner: &Owner) -> HashMap<String, String> {
 /// Builds a Docker list filter that matches the resources of one run.
 pub fn run_filter(run_id: &RunId) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_owned(), vec![format!("{RUN_ID}={run_id}")])])
+}
+
+/// Builds a Docker list filter that matches the resources of one lane of a run.
+pub fn lane_filter(run_id: &RunId, lane: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_owned(),
+        vec![format!("{RUN_ID}={run_id}"), format!("{LANE}={lane}")],
+    )])
 }
 
 /// Builds a Docker list filter that matches the resources of every harness run.

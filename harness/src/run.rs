@@ -66,7 +66,15 @@ pub struct RunOptions {
     /// Durability settings of the run's Postgres. The default, durable, is what the restart,
     /// chaos and rotation checks need. Choose test-only only for runs without them.
     pub durability: Durability,
+    /// Lane of the run, or `None` for a run that is alone with its run id. Runs that share a
+    /// run id each need a different lane. It becomes their [`labels::LANE`] label, so that a
+    /// lane's shutdown removes only its own resources. Except for [`MAIN_LANE`], it is also a
+    /// suffix of their container and network names, such as `lv-pg-<run id>-<lane>`.
+    pub lane: Option<String>,
 }
+
+/// The lane whose containers and network keep the run's plain names, such as `lv-pg-<run id>`.
+pub const MAIN_LANE: &str = "main";
 
 /// The containers and network that [`Run::keep`] left running, and their addresses.
 #[derive(Clone, Debug)]
@@ -91,6 +99,9 @@ pub struct KeptRun {
 /// instead (a panic, a cancelled future), `Drop` removes everything by the run-id label.
 pub struct Run {
     id: RunId,
+    /// Id in the names of the run's containers and network: the run id, with the lane as a
+    /// suffix for a lane other than [`MAIN_LANE`].
+    names_id: RunId,
     config: Config,
     docker: Docker,
     labels: HashMap<String, String>,
@@ -169,9 +180,21 @@ impl Run {
         if options.keep {
             labels.insert(labels::KEEP.to_owned(), "true".to_owned());
         }
+        let names_id = match options.lane.as_deref() {
+            Some(lane) if lane != MAIN_LANE => {
+                labels.insert(labels::LANE.to_owned(), lane.to_owned());
+                RunId::from_label(&format!("{id}-{lane}"))
+            }
+            Some(lane) => {
+                labels.insert(labels::LANE.to_owned(), lane.to_owned());
+                id.clone()
+            }
+            None => id.clone(),
+        };
         let mut run = Run {
             labels,
             id,
+            names_id,
             config,
             docker,
             options,
@@ -186,7 +209,7 @@ impl Run {
             deployment,
             finished: false,
         };
-        tracing::info!(run_id = %run.id, "run started");
+        tracing::info!(run_id = %run.id, lane = ?run.options.lane, "run started");
 
         // From here on, whatever exists belongs to `run`: a failed step shuts it down, and a
         // cancelled future drops it, which removes everything by label.
@@ -200,14 +223,14 @@ impl Run {
     }
 
     async fn start_database(&mut self) -> Result<()> {
-        let network = network::create(&self.docker, &self.id, &self.labels).await?;
+        let network = network::create(&self.docker, &self.names_id, &self.labels).await?;
         let network_name = network.name.clone();
         self.network = Some(network);
 
         let started = Instant::now();
         let postgres = postgres::start(
             &self.config.postgres_image,
-            &self.id,
+            &self.names_id,
             &network_name,
             &self.labels,
             &self.deployment.superuser.password,
@@ -373,13 +396,13 @@ impl Run {
         let image = self.app_image().await?;
         let environment = app::app_environment(
             &self.config,
-            &self.id,
+            &self.names_id,
             &self.deployment,
             &self.options.app_env,
         );
 
         let started = Instant::now();
-        let name = app::container_name(&self.id);
+        let name = app::container_name(&self.names_id);
         let app = app::start_with_env_file(
             &image,
             name,
@@ -456,8 +479,10 @@ impl Run {
 
         let image = self.app_image().await?;
         self.app_generation += 1;
-        let name = app::instance_container_name(&self.id, &format!("gen{}", self.app_generation));
-        let environment = app::app_environment(&self.config, &self.id, &self.deployment, &app_env);
+        let name =
+            app::instance_container_name(&self.names_id, &format!("gen{}", self.app_generation));
+        let environment =
+            app::app_environment(&self.config, &self.names_id, &self.deployment, &app_env);
         let started = Instant::now();
         let container = app::start(&image, name, &network.name, &self.labels, environment).await?;
         let port = match container.host_port().await {
@@ -561,10 +586,11 @@ impl Run {
         let image = self.app_image().await?;
         let mut extra = self.options.app_env.clone();
         extra.push(("DB_NAME".to_owned(), database.to_owned()));
-        let environment = app::app_environment(&self.config, &self.id, &self.deployment, &extra);
+        let environment =
+            app::app_environment(&self.config, &self.names_id, &self.deployment, &extra);
 
         let started = Instant::now();
-        let name = app::instance_container_name(&self.id, instance);
+        let name = app::instance_container_name(&self.names_id, instance);
         let container = app::start(&image, name, &network.name, &self.labels, environment).await?;
         let instance = AppInstance::new(container).await?;
         instance
@@ -600,11 +626,15 @@ impl Run {
         match &self.options.app_image {
             Some(image) => Ok(image.clone()),
             None => {
+                // Without the lane label: containers inherit the labels of their image, and an
+                // image that carried it would put every container made from it in that lane.
+                let mut labels = self.labels.clone();
+                labels.remove(labels::LANE);
                 app_image::ensure_app_image(
                     &self.docker,
                     &self.config,
                     &self.options.app_features,
-                    &self.labels,
+                    &labels,
                 )
                 .await
             }
@@ -671,7 +701,7 @@ impl Run {
 
     fn postgres_error(&self, source: testcontainers::TestcontainersError) -> Error {
         Error::ContainerStart {
-            container: postgres::container_name(&self.id),
+            container: postgres::container_name(&self.names_id),
             image: self.config.postgres_image.to_string(),
             source: Box::new(source),
         }
@@ -705,6 +735,17 @@ impl Run {
     /// Returns the run id.
     pub fn id(&self) -> &RunId {
         &self.id
+    }
+
+    /// Returns the id in the names of the run's containers and network: the run id, followed by
+    /// `-<lane>` for a lane other than [`MAIN_LANE`].
+    pub fn names_id(&self) -> &RunId {
+        &self.names_id
+    }
+
+    /// Returns the lane of the run (see [`RunOptions::lane`]).
+    pub fn lane(&self) -> Option<&str> {
+        self.options.lane.as_deref()
     }
 
     /// Returns the start time of the run.
@@ -825,8 +866,13 @@ impl Run {
 
         // Anything the steps above missed (a container left by a failed start, a network that
         // was still in use, the container that pins the app image, an unfinished image) is
-        // removed by label.
-        let swept = cleanup::remove_run(&self.docker, &self.id, CLEANUP_TIMEOUT).await;
+        // removed by label. A lane removes only what carries its lane label, so the image pin
+        // and unfinished images, which carry the run id alone, are left to the caller's
+        // cleanup by run id.
+        let swept = match self.options.lane.as_deref() {
+            Some(lane) => cleanup::remove_lane(&self.docker, &self.id, lane, CLEANUP_TIMEOUT).await,
+            None => cleanup::remove_run(&self.docker, &self.id, CLEANUP_TIMEOUT).await,
+        };
         if let Ok(removed) = &swept {
             for entry in removed {
                 tracing::info!(run_id = %self.id, "removed {entry}");
@@ -889,7 +935,11 @@ impl Drop for Run {
                 "run dropped without shutdown; removing its containers and network by label"
             ),
         }
-        match cleanup::remove_run_blocking(&self.id) {
+        let swept = match self.options.lane.as_deref() {
+            Some(lane) => cleanup::remove_lane_blocking(&self.id, lane),
+            None => cleanup::remove_run_blocking(&self.id),
+        };
+        match swept {
             Ok(removed) => {
                 for entry in removed {
                     tracing::info!(run_id = %self.id, "removed {entry}");

@@ -61,7 +61,8 @@ pub async fn run(run: &Run) -> CheckResult {
 
 /// Starts a run of its own in the production-like topology, with `app_image` (or the image
 /// the harness picks or builds), migrates it, starts the app, runs the check and shuts the run
-/// down. `harness validate` uses it, because its main run publishes Postgres's port.
+/// down. `harness validate` starts such a run as its `isolation` lane instead, so that the run
+/// carries the run id of the other lanes.
 pub async fn run_production_like(config: Config, app_image: Option<ImageRef>) -> CheckResult {
     let started = Instant::now();
     // The check tests network reachability and pg_hba.conf rules, never what survives a crash,

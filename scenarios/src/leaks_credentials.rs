@@ -21,6 +21,7 @@ use harness::deployment::Deployment;
 use harness::run::Run;
 use harness::scan::{Canary, Finding, Scanner, credential_formats};
 
+use crate::lane_evidence::LaneEvidence;
 use crate::leak_scan::{
     app_containers, scan_container_logs, scan_files, scan_responses, summarize,
 };
@@ -31,10 +32,16 @@ pub const NAME: &str = "leaks.credentials";
 
 /// Runs the check on a run whose app is started.
 pub async fn run(run: &Run) -> CheckResult {
+    run_with_lanes(run, &[]).await
+}
+
+/// Runs the check on a run whose app is started, and also scans the logs and responses of the
+/// run's other `lanes` for their role passwords and the passwords of `run`.
+pub async fn run_with_lanes(run: &Run, lanes: &[LaneEvidence]) -> CheckResult {
     let started = Instant::now();
     tracing::info!(check = NAME, "check started");
 
-    let result = match check(run).await {
+    let result = match check(run, lanes).await {
         Ok((findings, passed)) => {
             CheckResult::from_findings(NAME, started.elapsed(), passed, summarize(findings))
         }
@@ -102,14 +109,21 @@ pub fn file_sources(run: &Run) -> Vec<PathBuf> {
     sources
 }
 
-async fn check(run: &Run) -> Result<(Vec<Finding>, String), String> {
+async fn check(run: &Run, lanes: &[LaneEvidence]) -> Result<(Vec<Finding>, String), String> {
     let deployment = run.deployment();
     let mut walk = tour::walk(deployment, NAME)
         .await
         .map_err(|error| format!("walking the API failed: {error}"))?;
     tour::clean_up(deployment, NAME, &mut walk).await;
 
-    let scanner = scanner(deployment)?;
+    // One scanner with every lane's passwords, because a password can leak into another
+    // lane's output only through the harness, which serves every lane.
+    let mut canaries = canaries(deployment);
+    for lane in lanes {
+        canaries.extend(lane.role_passwords.iter().cloned());
+    }
+    let scanner = Scanner::new(canaries, credential_formats())
+        .map_err(|error| format!("building the scanner failed: {error}"))?;
     let mut findings = Vec::new();
 
     let app_logs = run
@@ -143,13 +157,34 @@ async fn check(run: &Run) -> Result<(Vec<Finding>, String), String> {
     let image = app_image_name(run)?;
     findings.extend(image_config::scan(run.docker(), &scanner, &image).await?);
 
-    let passed = format!(
+    let mut lane_app_containers = 0;
+    let mut lane_responses = 0;
+    for lane in lanes {
+        findings.extend(scan_container_logs(&scanner, &lane.app_logs));
+        findings.extend(scan_container_logs(
+            &scanner,
+            std::slice::from_ref(&lane.postgres_logs),
+        ));
+        findings.extend(scan_responses(&scanner, &lane.responses));
+        lane_app_containers += lane.app_logs.len();
+        lane_responses += lane.responses.len();
+    }
+
+    let mut passed = format!(
         "no role password or connection string with a password in the logs of {}, the \
          Postgres log, {} responses, the harness log, {files} report, JUnit and snapshot files, \
          or the configuration of image {image}",
         app_containers(app_logs.len()),
         responses.len(),
     );
+    if !lanes.is_empty() {
+        let names: Vec<&str> = lanes.iter().map(|lane| lane.lane.as_str()).collect();
+        passed.push_str(&format!(
+            ", nor in the logs of {}, the Postgres logs and {lane_responses} responses of lane {}",
+            app_containers(lane_app_containers),
+            names.join(", ")
+        ));
+    }
     Ok((findings, passed))
 }
 

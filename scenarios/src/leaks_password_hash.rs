@@ -19,6 +19,7 @@ use harness::secret::Secret;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::lane_evidence::LaneEvidence;
 use crate::leak_scan::{app_containers, scan_container_logs, scan_responses, summarize};
 use crate::redact::redact;
 use crate::tour;
@@ -28,10 +29,16 @@ pub const NAME: &str = "leaks.password_hash";
 
 /// Runs the check on a run whose app is started.
 pub async fn run(run: &Run) -> CheckResult {
+    run_with_lanes(run, &[]).await
+}
+
+/// Runs the check on a run whose app is started, and also scans the responses, app logs and
+/// `audit_log` rows of the run's other `lanes` for every lane's stored hashes and the formats.
+pub async fn run_with_lanes(run: &Run, lanes: &[LaneEvidence]) -> CheckResult {
     let started = Instant::now();
     tracing::info!(check = NAME, "check started");
 
-    let result = match check(run).await {
+    let result = match check(run, lanes).await {
         Ok((findings, passed)) => {
             CheckResult::from_findings(NAME, started.elapsed(), passed, summarize(findings))
         }
@@ -43,7 +50,7 @@ pub async fn run(run: &Run) -> CheckResult {
 }
 
 /// Returns the findings and the pass message, or the reason no verdict was reached.
-async fn check(run: &Run) -> Result<(Vec<Finding>, String), String> {
+async fn check(run: &Run, lanes: &[LaneEvidence]) -> Result<(Vec<Finding>, String), String> {
     let deployment = run.deployment();
     let mut walk = tour::walk(deployment, NAME)
         .await
@@ -58,12 +65,12 @@ async fn check(run: &Run) -> Result<(Vec<Finding>, String), String> {
                 redact(deployment, &error.to_string())
             )
         })?;
-    let outcome = scan(run, &pool).await;
+    let outcome = scan(run, &pool, lanes).await;
     tour::clean_up(deployment, NAME, &mut walk).await;
     pool.close().await;
     let (findings, summary) = outcome?;
 
-    let passed = format!(
+    let mut passed = format!(
         "none of the {} stored hashes and no hash format in {} responses ({} from this \
          check's walk), the logs of {} or {} audit_log rows",
         summary.hashes,
@@ -72,6 +79,13 @@ async fn check(run: &Run) -> Result<(Vec<Finding>, String), String> {
         app_containers(summary.app_containers),
         summary.audit_rows
     );
+    if !lanes.is_empty() {
+        let names: Vec<&str> = lanes.iter().map(|lane| lane.lane.as_str()).collect();
+        passed.push_str(&format!(
+            " (with lane {}, whose responses, app logs and rows are counted here)",
+            names.join(", ")
+        ));
+    }
     Ok((findings, passed))
 }
 
@@ -83,7 +97,11 @@ struct Coverage {
     audit_rows: usize,
 }
 
-async fn scan(run: &Run, pool: &PgPool) -> Result<(Vec<Finding>, Coverage), String> {
+async fn scan(
+    run: &Run,
+    pool: &PgPool,
+    lanes: &[LaneEvidence],
+) -> Result<(Vec<Finding>, Coverage), String> {
     let deployment = run.deployment();
     let database_error = |error: sqlx::Error| {
         format!(
@@ -96,22 +114,28 @@ async fn scan(run: &Run, pool: &PgPool) -> Result<(Vec<Finding>, Coverage), Stri
         .fetch_all(pool)
         .await
         .map_err(database_error)?;
-    let canaries: Vec<Canary> = stored
+    let mut canaries: Vec<Canary> = stored
         .iter()
         .filter(|(_, hash)| hash.len() >= harness::scan::MIN_CANARY_LEN)
         .map(|(id, hash)| Canary::new(format!("password hash of user {id}"), Secret::new(hash)))
         .collect();
+    for lane in lanes {
+        canaries.extend(lane.password_hashes.iter().cloned());
+    }
     let hashes = canaries.len();
     let scanner = Scanner::new(canaries, password_hash_formats())
         .map_err(|error| format!("building the scanner failed: {error}"))?;
 
-    let responses = deployment.responses.responses();
-    let mut findings = scan_responses(&scanner, &responses);
-
-    let app_logs = run
+    let mut responses = deployment.responses.responses();
+    let mut app_logs = run
         .app_logs()
         .await
         .map_err(|error| format!("reading the app container logs failed: {error}"))?;
+    for lane in lanes {
+        responses.extend(lane.responses.iter().cloned());
+        app_logs.extend(lane.app_logs.iter().cloned());
+    }
+    let mut findings = scan_responses(&scanner, &responses);
     findings.extend(scan_container_logs(&scanner, &app_logs));
 
     let rows: Vec<(i64, serde_json::Value)> =
@@ -122,12 +146,20 @@ async fn scan(run: &Run, pool: &PgPool) -> Result<(Vec<Finding>, Coverage), Stri
     for (id, row) in &rows {
         findings.extend(scanner.scan_json(format!("audit_log row id={id}"), row));
     }
+    let mut audit_rows = rows.len();
+    for lane in lanes {
+        for (id, row) in &lane.audit_rows {
+            let source = format!("audit_log row id={id} of lane {}", lane.lane);
+            findings.extend(scanner.scan_json(source, row));
+        }
+        audit_rows += lane.audit_rows.len();
+    }
 
     let coverage = Coverage {
         hashes,
         responses: responses.len(),
         app_containers: app_logs.len(),
-        audit_rows: rows.len(),
+        audit_rows,
     };
     Ok((findings, coverage))
 }

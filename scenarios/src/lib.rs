@@ -20,6 +20,7 @@ mod default_privileges;
 pub mod errors_sanitized;
 pub mod fault_drill;
 pub mod fixtures;
+pub mod lane_evidence;
 pub mod leak_scan;
 pub mod leaks_credentials;
 pub mod leaks_password_hash;

@@ -16,9 +16,6 @@ use crate::schema::describe_schema;
 /// or disconnected does not hold the run up. Reading it takes well under a second otherwise.
 const SCHEMA_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Checks that run on a run of their own, whose logs and database the bundle cannot show.
-const SEPARATE_RUN_CHECKS: &[&str] = &[crate::access_isolation::NAME];
-
 /// Returns whether `result` gets a repro bundle: a fail or an error.
 pub fn needs_bundle(result: &CheckResult) -> bool {
     matches!(result.status, Status::Fail | Status::Error)
@@ -47,14 +44,6 @@ pub async fn write_bundles(
 
     let mut written = Vec::new();
     for result in failed {
-        let mut notes = notes.clone();
-        if SEPARATE_RUN_CHECKS.contains(&result.name.as_str()) {
-            notes.push(format!(
-                "{} runs on a run of its own, which is removed when the check ends: the logs \
-                 and schema here are those of the main run",
-                result.name
-            ));
-        }
         let bundle = Bundle {
             result: result.clone(),
             replay: ReplayCommand {
@@ -66,7 +55,7 @@ pub async fn write_bundles(
             },
             logs: logs.clone(),
             schema: schema.clone(),
-            notes,
+            notes: notes.clone(),
         };
         written.push((result.name.clone(), bundle.write(report_dir)));
     }

@@ -7,6 +7,7 @@ mod bench;
 mod doctor;
 mod drift;
 mod gc;
+mod lanes;
 mod preflight;
 mod repro;
 mod scan;

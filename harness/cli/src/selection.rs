@@ -1,6 +1,5 @@
 //! The `--only` option of `harness validate`: which checks run.
 
-use harness::durability::Durability;
 use scenarios::{
     access_isolation, access_least_privilege, crud_properties, crud_smoke, errors_sanitized,
     leaks_credentials, leaks_password_hash, migrations_lint, migrations_replay,
@@ -118,16 +117,10 @@ impl Selection {
 
     /// Returns whether a selected check needs the app image.
     pub fn needs_app(&self) -> bool {
-        self.crud || self.properties || self.isolation || self.needs_run_app()
-    }
-
-    /// Returns whether a selected check uses the run's own app container (crud.properties
-    /// starts app containers of its own).
-    pub fn needs_run_app(&self) -> bool {
         self.crud
-            || self.errors
-            || self.password_hash
-            || self.credentials
+            || self.properties
+            || self.isolation
+            || self.needs_run_app()
             || self.update_env
             || self.stale_env
             || self.alternating_users
@@ -135,20 +128,48 @@ impl Selection {
             || self.fault_checks.contains(&true)
     }
 
-    /// Returns the durability settings the run's Postgres needs: durable when a selected check
-    /// crashes, restarts or faults Postgres or the app to verify what survives (the restart,
-    /// chaos and rotation checks), and test-only otherwise.
-    pub fn durability(&self) -> Durability {
-        let durability_under_test = self.update_env
-            || self.stale_env
-            || self.alternating_users
-            || self.expiry
-            || self.fault_checks.contains(&true);
-        if durability_under_test {
-            Durability::Durable
-        } else {
-            Durability::TestOnly
+    /// Returns whether a selected check uses the main lane's app container. The other lanes
+    /// start their own, and crud.properties starts app containers of its own.
+    pub fn needs_run_app(&self) -> bool {
+        self.crud || self.errors || self.password_hash || self.credentials
+    }
+
+    /// Returns whether the check `name` is selected. An unknown name is not.
+    pub fn contains(&self, name: &str) -> bool {
+        if let Some(index) = scenarios::FAULT_CHECKS
+            .iter()
+            .position(|check| *check == name)
+        {
+            return self.fault_checks[index];
         }
+        match name {
+            migrations_replay::NAME => self.replay,
+            migrations_stepwise::NAME => self.stepwise,
+            migrations_tamper::NAME => self.tamper,
+            migrations_lint::NAME => self.lint,
+            migrations_roundtrip::NAME => self.roundtrip,
+            crud_smoke::NAME => self.crud,
+            crud_properties::NAME => self.properties,
+            errors_sanitized::NAME => self.errors,
+            leaks_password_hash::NAME => self.password_hash,
+            leaks_credentials::NAME => self.credentials,
+            access_least_privilege::NAME => self.least_privilege,
+            access_isolation::NAME => self.isolation,
+            rotation::update_env::NAME => self.update_env,
+            rotation::stale_env::NAME => self.stale_env,
+            rotation::alternating_users::NAME => self.alternating_users,
+            rotation::expiry::NAME => self.expiry,
+            _ => false,
+        }
+    }
+
+    /// Returns the selected checks among `checks`, in their order.
+    pub fn selected_of(&self, checks: &[&'static str]) -> Vec<&'static str> {
+        checks
+            .iter()
+            .copied()
+            .filter(|name| self.contains(name))
+            .collect()
     }
 }
 
@@ -309,48 +330,25 @@ mod tests {
     }
 
     #[test]
-    fn every_check_needs_durable_postgres() {
-        assert_eq!(ALL.durability(), Durability::Durable);
-    }
-
-    #[test]
-    fn durability_checks_need_durable_postgres() {
-        let mut names: Vec<&str> = scenarios::FAULT_CHECKS.to_vec();
-        names.extend([
-            rotation::update_env::NAME,
-            rotation::stale_env::NAME,
-            rotation::alternating_users::NAME,
-            rotation::expiry::NAME,
-        ]);
-        for name in names {
-            let selection = parse(&[name]).expect("a check name should parse");
-            assert_eq!(
-                selection.durability(),
-                Durability::Durable,
-                "--only {name} should run Postgres with durable settings"
-            );
-            let with_smoke = parse(&["crud.smoke", name]).expect("two check names should parse");
-            assert_eq!(
-                with_smoke.durability(),
-                Durability::Durable,
-                "--only crud.smoke,{name} should run Postgres with durable settings"
-            );
-        }
-    }
-
-    #[test]
-    fn ordinary_checks_get_test_only_settings() {
+    fn contains_matches_parse() {
         for name in scenarios::CHECKS {
             let selection = parse(&[name]).expect("a check name should parse");
-            let fault = scenarios::FAULT_CHECKS.contains(name) || name.starts_with("rotation.");
-            if fault {
-                continue;
+            for other in scenarios::CHECKS {
+                assert_eq!(
+                    selection.contains(other),
+                    other == name,
+                    "--only {name}: contains({other})"
+                );
             }
-            assert_eq!(
-                selection.durability(),
-                Durability::TestOnly,
-                "--only {name} should run Postgres with test-only settings"
-            );
         }
+    }
+
+    #[test]
+    fn selected_of_keeps_order() {
+        let selection = parse(&["chaos.pause", "restarts.app_crash"]).expect("names should parse");
+
+        let selected = selection.selected_of(&scenarios::FAULT_CHECKS);
+
+        assert_eq!(selected, ["restarts.app_crash", "chaos.pause"]);
     }
 }

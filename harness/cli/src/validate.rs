@@ -1,6 +1,7 @@
 //! `harness validate`: one run with the selected checks, a results table and report.json.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -16,17 +17,24 @@ use harness::labels::{self, RunId};
 use harness::owner::Owner;
 use harness::report::{self, AppImage, Report, render_table};
 use harness::repro::RunInputs;
-use harness::run::{BUILD_WAIT_TIMEOUT, Run, RunOptions};
-use harness::scan::Scanner;
+use harness::run::{BUILD_WAIT_TIMEOUT, MAIN_LANE, Run};
+use harness::scan::{Scanner, credential_formats};
 use harness::signals;
 use scenarios::crud_properties::{self, Regressions, ReplayCommand};
+use scenarios::lane_evidence::LaneEvidence;
 use scenarios::snapshot::{SCHEMA_SNAPSHOT, snapshot_path};
 use scenarios::{
-    access_isolation, access_least_privilege, crud_smoke, errors_sanitized, leaks_credentials,
-    leaks_password_hash, migrations_lint, migrations_replay, migrations_roundtrip,
-    migrations_stepwise, migrations_tamper, rotation,
+    access_least_privilege, crud_smoke, errors_sanitized, leaks_credentials, leaks_password_hash,
+    migrations_lint, migrations_replay, migrations_roundtrip, migrations_stepwise,
+    migrations_tamper,
 };
+use testcontainers::bollard::Docker;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
+use crate::lanes::{
+    self, CHAOS_LANE, CRASHES_LANE, EVIDENCE_TIMEOUT, LaneContext, LaneOutcome, ROTATION_LANE,
+};
 use crate::preflight::check_inputs;
 use crate::repro::{self, RunEnd};
 use crate::selection::Selection;
@@ -201,13 +209,14 @@ pub async fn validate(
     let ChecksOutcome {
         checks,
         output_scanner,
-        run_end,
+        run_ends,
+        lane_times,
         app_image: report_image,
     } = match outcome {
         Ok(outcome) => outcome,
-        Err(error) => {
+        Err(message) => {
             harness::progress::terminal::finish();
-            print_error(&error.to_string());
+            print_error(&message);
             return EXIT_ENVIRONMENT;
         }
     };
@@ -225,6 +234,7 @@ pub async fn validate(
     }
     harness::progress::terminal::finish();
     println!("\nrun {run_id}\n{}", render_table(&report.checks));
+    println!("{}", render_lane_times(&lane_times));
     match report.write(&report_dir) {
         Ok(path) => println!(
             "report written to {} (with junit.xml and summary.md beside it)",
@@ -235,7 +245,9 @@ pub async fn validate(
             return EXIT_ENVIRONMENT;
         }
     }
-    repro::print_run_end(&run_end);
+    for run_end in &run_ends {
+        repro::print_run_end(run_end);
+    }
     tracing::info!(run_id = %run_id, duration_ms = report.duration_ms, "validate finished");
 
     if report.all_passed() {
@@ -243,6 +255,15 @@ pub async fn validate(
     } else {
         EXIT_FAIL
     }
+}
+
+/// Renders the wall time of each lane, such as `lanes: main 31.2 s, rotation 20.4 s`.
+fn render_lane_times(lane_times: &[(&str, Duration)]) -> String {
+    let times: Vec<String> = lane_times
+        .iter()
+        .map(|(lane, elapsed)| format!("{lane} {:.1} s", elapsed.as_secs_f64()))
+        .collect();
+    format!("lanes: {}", times.join(", "))
 }
 
 /// Scans the table and report.json as they will be printed and written for the run's role
@@ -327,35 +348,130 @@ pub(crate) async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
 }
 
 /// Prepares the images, reaps dead runs, prunes old app images when HARNESS_KEEP_APP_IMAGES is
-/// set, starts the run and runs the selected checks. An error means that the environment did not
-/// come up, and no check ran. With `leaks.credentials` selected, it also returns a scanner for the
-/// run's passwords, which the final output is scanned with after the run's containers are gone.
+/// set, and runs the selected checks in concurrent lanes (see [`crate::lanes`]). An error means
+/// that the environment did not come up and no check ran, because an image is missing or no
+/// lane started. With `leaks.credentials` selected, it also returns a scanner for the role passwords
+/// of every lane, which the final output is scanned with after the containers are gone.
 async fn run_checks(
     config: Config,
     run_id: RunId,
     selection: &Selection,
     properties: &crud_properties::Options,
     end: RunEndOptions<'_>,
-) -> Result<ChecksOutcome, Error> {
-    let docker = harness::docker::connect().await?;
+) -> Result<ChecksOutcome, String> {
+    let docker = harness::docker::connect()
+        .await
+        .map_err(|error| error.to_string())?;
+    let prepared = prepare_images(&docker, &config, &run_id, selection).await;
+    let (app_image, report_image) = prepared.map_err(|error| error.to_string())?;
 
+    let context = Arc::new(LaneContext {
+        config,
+        run_id: run_id.clone(),
+        app_image,
+        report_dir: end.report_dir.to_owned(),
+        inputs: end.inputs.clone(),
+        keep: end.keep,
+    });
+    let outcomes = run_lanes(&context, selection, properties).await;
+
+    // Every lane that was needed failed to start: the environment did not come up.
+    if outcomes.iter().all(|outcome| outcome.run_end.is_none()) {
+        let errors: Vec<String> = outcomes
+            .iter()
+            .filter_map(|outcome| outcome.start_error.clone())
+            .collect();
+        sweep_run(&docker, &run_id).await.ok();
+        return Err(errors.join("\n"));
+    }
+
+    let mut checks = Vec::new();
+    let mut canaries = Vec::new();
+    let mut run_ends = Vec::new();
+    let mut cleanup_errors = Vec::new();
+    let lane_times = outcomes
+        .iter()
+        .map(|outcome| (outcome.lane, outcome.elapsed))
+        .collect();
+    for mut outcome in outcomes {
+        checks.append(&mut outcome.checks);
+        canaries.append(&mut outcome.canaries);
+        if let Some(mut run_end) = outcome.run_end {
+            if let Some(error) = run_end.shutdown_error.take() {
+                cleanup_errors.push(format!("lane {}: {error}", outcome.lane));
+            }
+            run_ends.push(run_end);
+        }
+    }
+    // The lanes removed only what carries their lane label. The container that pins the app
+    // image and unfinished images carry the run id alone, so they are removed here, unless a
+    // lane was kept for inspection.
+    if run_ends.iter().all(|run_end| run_end.kept.is_none())
+        && let Err(error) = sweep_run(&docker, &run_id).await
+    {
+        cleanup_errors.push(error.to_string());
+    }
+    checks.sort_by_key(|check| canonical_position(&check.name));
+    if !cleanup_errors.is_empty() {
+        // The verdicts stand, and the leftovers are reported and make the exit status 1.
+        let message = cleanup_errors.join("; ");
+        print_error(&message);
+        checks.push(CheckResult::error(
+            "harness.cleanup",
+            Duration::ZERO,
+            format!("removing the run's containers and networks failed: {message}"),
+        ));
+    }
+
+    let output_scanner = if selection.credentials {
+        match Scanner::new(canaries, credential_formats()) {
+            Ok(scanner) => Some(scanner),
+            Err(error) => {
+                print_error(&format!("building the scanner failed: {error}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Ok(ChecksOutcome {
+        checks,
+        output_scanner,
+        run_ends,
+        lane_times,
+        app_image: report_image,
+    })
+}
+
+/// Checks the images, builds the app image if a selected check needs it, reaps dead runs and
+/// prunes old app images. Returns the app image and its report entry.
+async fn prepare_images(
+    docker: &Docker,
+    config: &Config,
+    run_id: &RunId,
+    selection: &Selection,
+) -> Result<(Option<ImageRef>, Option<AppImage>), Error> {
     // Every image first, so that a missing one stops the run before any container starts.
-    images::ensure_base_image(&docker, &config, BaseImage::Postgres).await?;
+    images::ensure_base_image(docker, config, BaseImage::Postgres).await?;
     let app_image = if selection.needs_app() {
-        let labels = labels::run_labels(&run_id, &Owner::current());
-        Some(app_image::ensure_app_image(&docker, &config, &[], &labels).await?)
+        // Containers inherit their image's labels, and an app image built by a lane of an
+        // earlier run carries that lane's label. The empty lane label overrides it on the
+        // container that pins the image, which belongs to the whole run and to no lane.
+        let mut labels = labels::run_labels(run_id, &Owner::current());
+        labels.insert(labels::LANE.to_owned(), String::new());
+        Some(app_image::ensure_app_image(docker, config, &[], &labels).await?)
     } else {
         None
     };
 
-    let reaped = collect_garbage(&docker, GcMode::DeadRuns).await?;
+    let reaped = collect_garbage(docker, GcMode::DeadRuns).await?;
     for removed in &reaped.removed {
         tracing::info!("reaped {removed} (its process has exited)");
     }
     // Pruning only on request: on a shared Docker engine, another user's image built seconds
     // ago may be older than the newest few and not yet used by a container.
     if let Some(keep) = config.keep_app_images {
-        let pruned = prune_app_images(&docker, keep).await?;
+        let pruned = prune_app_images(docker, keep).await?;
         for removed in &pruned.removed {
             tracing::info!("removed {removed} (older than the newest {keep} app images)");
         }
@@ -364,65 +480,151 @@ async fn run_checks(
     let report_image = match &app_image {
         Some(image) => Some(AppImage {
             reference: image.to_string(),
-            id: images::image_id(&docker, image).await?,
+            id: images::image_id(docker, image).await?,
         }),
         None => None,
     };
-    let isolation_config = config.clone();
-    let isolation_image = app_image.clone();
-    let mut run = Run::start_with_config(
-        config,
-        RunOptions {
-            run_id: Some(run_id),
-            app_image,
-            keep: end.keep,
-            durability: selection.durability(),
-            ..RunOptions::default()
-        },
-    )
-    .await?;
+    Ok((app_image, report_image))
+}
 
-    let mut checks = run_selected(&mut run, selection, properties).await;
-    // access.isolation needs Postgres without a published port, so it gets a production-like
-    // run of its own.
-    if selection.isolation {
-        checks.push(access_isolation::run_production_like(isolation_config, isolation_image).await);
+/// Removes whatever carries the run id, logging each removal.
+async fn sweep_run(docker: &Docker, run_id: &RunId) -> Result<(), Error> {
+    let removed = cleanup::remove_run(docker, run_id, CLEANUP_TIMEOUT).await?;
+    for entry in removed {
+        tracing::info!(run_id = %run_id, "removed {entry}");
     }
-    let output_scanner = if selection.credentials {
-        match leaks_credentials::scanner(run.deployment()) {
-            Ok(scanner) => Some(scanner),
-            Err(message) => {
-                print_error(&message);
-                None
-            }
+    Ok(())
+}
+
+/// Returns the position of check `name` in [`scenarios::CHECKS`], or the end for a name outside
+/// it (`harness.cleanup`).
+fn canonical_position(name: &str) -> usize {
+    scenarios::CHECKS
+        .iter()
+        .position(|check| *check == name)
+        .unwrap_or(scenarios::CHECKS.len())
+}
+
+/// Starts a task for every lane with a selected check and waits for all of them. A lane that
+/// panicked turns its checks into errors, and the other lanes' results stand. Dropping this
+/// future (Ctrl-C) aborts the tasks, which drops their runs and so removes their containers.
+async fn run_lanes(
+    context: &Arc<LaneContext>,
+    selection: &Selection,
+    properties: &crud_properties::Options,
+) -> Vec<LaneOutcome> {
+    let mut tasks = LaneTasks::default();
+
+    let rotation_checks = selection.selected_of(lanes::lane(ROTATION_LANE).checks);
+    let leak_checks_selected = selection.password_hash || selection.credentials;
+    let (evidence_sender, evidence_receiver) =
+        if !rotation_checks.is_empty() && leak_checks_selected {
+            let (sender, receiver) = oneshot::channel();
+            (Some(sender), Some(receiver))
+        } else {
+            (None, None)
+        };
+
+    if !rotation_checks.is_empty() {
+        let lane_context = Arc::clone(context);
+        let selected = rotation_checks.clone();
+        tasks.spawn(ROTATION_LANE, rotation_checks, async move {
+            lanes::run_rotation(lane_context, selected, evidence_sender).await
+        });
+    }
+    for name in [CRASHES_LANE, CHAOS_LANE] {
+        let lane = lanes::lane(name);
+        let selected = selection.selected_of(lane.checks);
+        if selected.is_empty() {
+            continue;
         }
-    } else {
-        None
-    };
-    let mut run_end = repro::end_run(run, &checks, end.report_dir, end.inputs, end.keep).await;
-    if let Some(error) = run_end.shutdown_error.take() {
-        // The verdicts stand, and the leftovers are reported and make the exit status 1.
-        print_error(&error.to_string());
-        checks.push(CheckResult::error(
-            "harness.cleanup",
-            Duration::ZERO,
-            format!("removing the run's containers and network failed: {error}"),
-        ));
+        let lane_context = Arc::clone(context);
+        let checks = selected.clone();
+        tasks.spawn(name, selected, async move {
+            lanes::run_faults(lane_context, lane, checks).await
+        });
     }
-    Ok(ChecksOutcome {
-        checks,
-        output_scanner,
-        run_end,
-        app_image: report_image,
-    })
+    // The main and isolation lanes run in this task, because their futures are not `Send`:
+    // testcontainers 0.28's exec result is not `Sync`, and the compiler cannot prove a sqlx
+    // `Acquire` bound `Send` for every lifetime. Both mostly wait on Docker, Postgres and the
+    // app, so they share the task without delaying each other much.
+    let main = async {
+        if selection
+            .selected_of(lanes::lane(MAIN_LANE).checks)
+            .is_empty()
+        {
+            return None;
+        }
+        let lane_context = Arc::clone(context);
+        Some(run_main(lane_context, *selection, properties, evidence_receiver).await)
+    };
+    let isolation = async {
+        match selection.isolation {
+            true => Some(lanes::run_isolation(Arc::clone(context)).await),
+            false => None,
+        }
+    };
+    let (main, mut spawned, isolation) = tokio::join!(main, tasks.join(), isolation);
+    let mut outcomes: Vec<LaneOutcome> = main.into_iter().collect();
+    outcomes.append(&mut spawned);
+    outcomes.extend(isolation);
+    outcomes
+}
+
+/// The spawned lane tasks, aborted when dropped.
+#[derive(Default)]
+struct LaneTasks {
+    tasks: Vec<(&'static str, Vec<&'static str>, JoinHandle<LaneOutcome>)>,
+}
+
+impl LaneTasks {
+    fn spawn(
+        &mut self,
+        lane: &'static str,
+        checks: Vec<&'static str>,
+        task: impl Future<Output = LaneOutcome> + Send + 'static,
+    ) {
+        self.tasks.push((lane, checks, tokio::spawn(task)));
+    }
+
+    /// Waits for every task, in the order they were spawned.
+    async fn join(mut self) -> Vec<LaneOutcome> {
+        let started = Instant::now();
+        let mut outcomes = Vec::new();
+        for (lane, checks, task) in &mut self.tasks {
+            let outcome = match task.await {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    let message = format!("lane {lane} ended without a result: {error}");
+                    print_error(&message);
+                    LaneOutcome::failed(lane, checks, &message, started)
+                }
+            };
+            outcomes.push(outcome);
+        }
+        self.tasks.clear();
+        outcomes
+    }
+}
+
+impl Drop for LaneTasks {
+    fn drop(&mut self) {
+        for (_, _, task) in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 /// Outcome of [`run_checks`] once the checks ran.
 struct ChecksOutcome {
+    /// Results in the order of [`scenarios::CHECKS`], then `harness.cleanup` if it failed.
     checks: Vec<CheckResult>,
-    /// Scanner for the run's passwords, with `leaks.credentials` selected.
+    /// Scanner for the role passwords of every lane, with `leaks.credentials` selected.
     output_scanner: Option<Scanner>,
-    run_end: RunEnd,
+    /// End of each lane that ran, in [`lanes::LANES`] order.
+    run_ends: Vec<RunEnd>,
+    /// Wall time of each lane, from its start to the end of its shutdown.
+    lane_times: Vec<(&'static str, Duration)>,
     /// The app image the checks ran, for the report.
     app_image: Option<AppImage>,
 }
@@ -435,12 +637,35 @@ struct RunEndOptions<'a> {
     keep: bool,
 }
 
-/// Runs the selected checks on a started run. `migrations.replay` migrates the fresh database
-/// itself. Without it, the harness applies the migrations before the app starts.
+/// Runs the selected checks of the main lane on test-only Postgres. The leak checks wait for
+/// `evidence`, the rotation lane's logs and passwords, when the rotation drills run.
+async fn run_main(
+    context: Arc<LaneContext>,
+    selection: Selection,
+    properties: &crud_properties::Options,
+    evidence: Option<oneshot::Receiver<Result<LaneEvidence, String>>>,
+) -> LaneOutcome {
+    let started = Instant::now();
+    let lane = lanes::lane(MAIN_LANE);
+    let mut run = match lanes::start_run(&context, lane).await {
+        Ok(run) => run,
+        Err(message) => {
+            let selected = selection.selected_of(lane.checks);
+            return LaneOutcome::failed(lane.name, &selected, &message, started);
+        }
+    };
+    let checks = run_selected(&mut run, &selection, properties, evidence).await;
+    lanes::finish(&context, lane.name, run, checks, started).await
+}
+
+/// Runs the selected checks of the main lane on its started run. `migrations.replay` migrates
+/// the fresh database itself. Without it, the harness applies the migrations before the app
+/// starts.
 async fn run_selected(
     run: &mut Run,
     selection: &Selection,
     properties: &crud_properties::Options,
+    evidence: Option<oneshot::Receiver<Result<LaneEvidence, String>>>,
 ) -> Vec<CheckResult> {
     let mut checks = Vec::new();
 
@@ -520,8 +745,7 @@ async fn run_selected(
         checks.push(crud_properties::run_on_clone(run, properties).await.result);
     }
 
-    // The catalogs and the app role's own logins are enough: no app container is needed. It
-    // runs before the rotation drills, which move the app to another role.
+    // The catalogs and the app role's own logins are enough: no app container is needed.
     if selection.least_privilege {
         let result = match &migration_error {
             None => access_least_privilege::run(run.deployment()).await,
@@ -534,8 +758,9 @@ async fn run_selected(
         checks.push(result);
     }
 
-    // After the other checks, so that their error responses are judged too. It restarts the
-    // app and Postgres, so it runs after crud.properties, whose clones live on that Postgres.
+    // After the other checks of the lane, so that their error responses are judged too. It
+    // restarts the app and Postgres, so it runs after crud.properties, whose clones live on
+    // that Postgres.
     if selection.errors {
         let result = match not_started(errors_sanitized::NAME) {
             Some(result) => result,
@@ -543,66 +768,143 @@ async fn run_selected(
         };
         checks.push(result);
     }
-    // The rotation drills restart the app and change its credentials. They run before the leak
-    // checks, which then scan their logs and know the retired passwords.
-    if selection.update_env {
-        let result = match not_started(rotation::update_env::NAME) {
-            Some(result) => result,
-            None => rotation::update_env::run(run).await,
-        };
-        checks.push(result);
-    }
-    if selection.stale_env {
-        let result = match not_started(rotation::stale_env::NAME) {
-            Some(result) => result,
-            None => rotation::stale_env::run(run).await,
-        };
-        checks.push(result);
-    }
-    if selection.alternating_users {
-        let result = match not_started(rotation::alternating_users::NAME) {
-            Some(result) => result,
-            None => rotation::alternating_users::run(run).await,
-        };
-        checks.push(result);
-    }
-    if selection.expiry {
-        let result = match not_started(rotation::expiry::NAME) {
-            Some(result) => result,
-            None => rotation::expiry::run(run).await,
-        };
-        checks.push(result);
-    }
-
-    // Last, so that they scan every response and log of the run.
+    // Last, so that they scan every response and log of the lane, and, once the rotation lane
+    // hands them over, its logs, responses and passwords.
+    let leak_checks_selected = selection.password_hash || selection.credentials;
+    let (lanes_evidence, missing_evidence) = match evidence {
+        Some(receiver) if leak_checks_selected => receive_evidence(receiver).await,
+        _ => (Vec::new(), None),
+    };
+    let note_missing = |mut result: CheckResult| {
+        if let Some(reason) = &missing_evidence {
+            result.message = format!(
+                "{} (NOTE: the rotation lane was not scanned: {reason})",
+                result.message
+            );
+        }
+        result
+    };
     if selection.password_hash {
         let result = match not_started(leaks_password_hash::NAME) {
             Some(result) => result,
-            None => leaks_password_hash::run(run).await,
+            None => leaks_password_hash::run_with_lanes(run, &lanes_evidence).await,
         };
-        checks.push(result);
+        checks.push(note_missing(result));
     }
     if selection.credentials {
         let result = match not_started(leaks_credentials::NAME) {
             Some(result) => result,
-            None => leaks_credentials::run(run).await,
+            None => leaks_credentials::run_with_lanes(run, &lanes_evidence).await,
         };
-        checks.push(result);
-    }
-
-    // Restarts and chaos last: see `scenarios::FAULT_CHECKS`. Each one judges its own error
-    // responses with the errors.sanitized rules, since the leak checks above do not see them.
-    for (name, selected) in scenarios::FAULT_CHECKS.iter().zip(selection.fault_checks) {
-        if !selected {
-            continue;
-        }
-        let result = match not_started(name) {
-            Some(result) => result,
-            None => scenarios::run_fault_check(run, name)
-                .await
-                .expect("every FAULT_CHECKS name has a check"),
-        };
-        checks.push(result);
+        checks.push(note_missing(result));
     }
     checks
+}
+
+/// Waits for the rotation lane's evidence, at most [`EVIDENCE_TIMEOUT`]. Returns it, or no
+/// evidence and the reason.
+async fn receive_evidence(
+    receiver: oneshot::Receiver<Result<LaneEvidence, String>>,
+) -> (Vec<LaneEvidence>, Option<String>) {
+    match tokio::time::timeout(EVIDENCE_TIMEOUT, receiver).await {
+        Ok(Ok(Ok(evidence))) => (vec![evidence], None),
+        Ok(Ok(Err(reason))) => (Vec::new(), Some(reason)),
+        Ok(Err(_)) => (
+            Vec::new(),
+            Some("the lane ended without handing over its logs".to_owned()),
+        ),
+        Err(_) => (
+            Vec::new(),
+            Some(format!(
+                "the lane did not hand over its logs within {EVIDENCE_TIMEOUT:?}"
+            )),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use harness::check::Status;
+
+    use super::*;
+
+    fn passed(lane: &'static str, check: &str) -> LaneOutcome {
+        let started = Instant::now();
+        let mut outcome = LaneOutcome::failed(lane, &[check], "unused", started);
+        outcome.checks = vec![CheckResult::from_findings(
+            check,
+            Duration::ZERO,
+            "passed",
+            Vec::new(),
+        )];
+        outcome.start_error = None;
+        outcome
+    }
+
+    #[tokio::test]
+    async fn panicked_lane_keeps_others_results() {
+        let mut tasks = LaneTasks::default();
+        tasks.spawn(CRASHES_LANE, vec!["restarts.app_crash"], async {
+            panic!("a lane panicked on purpose")
+        });
+        tasks.spawn(CHAOS_LANE, vec!["chaos.pause"], async {
+            passed(CHAOS_LANE, "chaos.pause")
+        });
+
+        let outcomes = tasks.join().await;
+
+        let lanes: Vec<&str> = outcomes.iter().map(|outcome| outcome.lane).collect();
+        assert_eq!(lanes, [CRASHES_LANE, CHAOS_LANE]);
+        let crashed = &outcomes[0].checks;
+        assert_eq!(crashed.len(), 1, "{crashed:?}");
+        assert_eq!(crashed[0].name, "restarts.app_crash");
+        assert_eq!(crashed[0].status, Status::Error);
+        assert!(
+            crashed[0]
+                .message
+                .contains("lane crashes ended without a result"),
+            "{}",
+            crashed[0].message
+        );
+        let chaos = &outcomes[1].checks;
+        assert_eq!(chaos.len(), 1, "{chaos:?}");
+        assert_eq!(chaos[0].status, Status::Pass, "{chaos:?}");
+    }
+
+    #[test]
+    fn canonical_position_follows_checks() {
+        let mut names = vec![
+            "harness.cleanup",
+            "access.isolation",
+            "chaos.pause",
+            "leaks.credentials",
+            "migrations.replay",
+        ];
+
+        names.sort_by_key(|name| canonical_position(name));
+
+        assert_eq!(
+            names,
+            [
+                "migrations.replay",
+                "leaks.credentials",
+                "chaos.pause",
+                "access.isolation",
+                "harness.cleanup",
+            ]
+        );
+    }
+
+    #[test]
+    fn lane_times_render_in_seconds() {
+        let times = [
+            (MAIN_LANE, Duration::from_millis(31_240)),
+            (ROTATION_LANE, Duration::from_millis(20_400)),
+        ];
+
+        assert_eq!(
+            render_lane_times(&times),
+            "lanes: main 31.2 s, rotation 20.4 s"
+        );
+    }
 }

@@ -28,8 +28,10 @@ pub enum ProgressEvent {
 pub struct ProgressState {
     /// Current step outside the checks, until a check starts.
     pub phase: Option<String>,
-    /// Check running now.
+    /// Check shown: the one that started last among those running now.
     pub check: Option<String>,
+    /// Checks running now, oldest first. `harness validate` runs several at once, one per lane.
+    pub running: Vec<String>,
     /// Cases of the running check, when it reports them: (started, planned).
     pub cases: Option<(u32, u32)>,
     /// Checks that have ended.
@@ -45,6 +47,7 @@ impl ProgressState {
             ProgressEvent::Phase(phase) => self.phase = Some(phase),
             ProgressEvent::CheckStarted(check) => {
                 self.phase = None;
+                self.running.push(check.clone());
                 self.check = Some(check);
                 self.cases = None;
             }
@@ -54,8 +57,13 @@ impl ProgressState {
                 if failed {
                     self.checks_failed += 1;
                 }
+                if let Some(position) = self.running.iter().position(|name| *name == check) {
+                    self.running.remove(position);
+                }
+                // The cases belong to the check shown, so another running check is shown
+                // without them until it reports its own.
                 if self.check.as_deref() == Some(check.as_str()) {
-                    self.check = None;
+                    self.check = self.running.last().cloned();
                     self.cases = None;
                 }
             }
@@ -103,6 +111,22 @@ mod tests {
         state.apply(ProgressEvent::CheckStarted("errors.sanitized".to_owned()));
 
         assert_eq!(state.cases, None);
+    }
+
+    #[test]
+    fn concurrent_check_shown_after_end() {
+        let mut state = ProgressState::default();
+        state.apply(ProgressEvent::CheckStarted("chaos.pause".to_owned()));
+        state.apply(ProgressEvent::CheckStarted("crud.smoke".to_owned()));
+
+        state.apply(ProgressEvent::CheckFinished {
+            check: "crud.smoke".to_owned(),
+            failed: false,
+        });
+
+        assert_eq!(state.check.as_deref(), Some("chaos.pause"));
+        assert_eq!(state.running, ["chaos.pause"]);
+        assert_eq!(state.checks_done, 1);
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Login<'_> {
 
 /// Creates a network of the run, named `lv-net-<run id>-<suffix>`, with the run's labels.
 pub async fn create_network(run: &Run, suffix: &str) -> Result<String, String> {
-    let name = format!("{}-{suffix}", network::network_name(run.id()));
+    let name = format!("{}-{suffix}", network::network_name(run.names_id()));
     let request = NetworkCreateRequest {
         name: name.clone(),
         driver: Some("bridge".to_owned()),
@@ -110,7 +110,7 @@ impl Outsider {
     /// image, with the run's labels and no published port.
     pub async fn start(run: &Run, suffix: &str, network: &str) -> Result<Self, String> {
         let image = &run.config().postgres_image;
-        let name = format!("lv-outsider-{}-{suffix}", run.id());
+        let name = format!("lv-outsider-{}-{suffix}", run.names_id());
         let container = GenericImage::new(image.name.clone(), image.tag.clone())
             .with_cmd(["sleep", SLEEP_SECONDS])
             .with_container_name(&name)

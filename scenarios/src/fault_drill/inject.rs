@@ -79,7 +79,7 @@ pub async fn inject_and_heal(
             exit_code = Some(code);
         }
         Fault::Partition => {
-            let network = network::network_name(run.id());
+            let network = network::network_name(run.names_id());
             fault::disconnect(&docker, &network, &postgres)
                 .await
                 .map_err(|error| failed("disconnecting Postgres", error))?;
@@ -133,7 +133,7 @@ pub async fn inject_and_heal(
             timeline.record("Postgres ready".to_owned());
         }
         Fault::Partition => {
-            let network = network::network_name(run.id());
+            let network = network::network_name(run.names_id());
             fault::connect(&docker, &network, &postgres)
                 .await
                 .map_err(|error| failed("reconnecting Postgres", error))?;

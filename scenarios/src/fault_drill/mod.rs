@@ -356,7 +356,7 @@ async fn heal_after_error(run: &Run, fault: Fault) {
     let healed = match fault {
         Fault::Pause | Fault::Stutter => harness::fault::unpause(docker, postgres.name()).await,
         Fault::Partition => {
-            let network = harness::network::network_name(run.id());
+            let network = harness::network::network_name(run.names_id());
             harness::fault::connect(docker, &network, postgres.name()).await
         }
         Fault::AppSignal(_) | Fault::PostgresSignal(_) => Ok(()),
