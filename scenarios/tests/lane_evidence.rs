@@ -66,7 +66,7 @@ async fn other_lane_leak_fails_credentials() {
     let lane_options = RunOptions {
         run_id: Some(run_id.clone()),
         lane: Some(LANE.to_owned()),
-        ..faulty_app("startup.log_connection_string=return")
+        ..faulty_app(Durability::TestOnly, "startup.log_connection_string=return")
     };
     let (main, lane) = tokio::join!(Run::start(main_options), Run::start(lane_options));
     let mut main = step(main, "starting the main lane");
