@@ -4,6 +4,8 @@
 //! the image's stop signal instead, which is SIGINT for the localizevideos image but SIGTERM
 //! (smart shutdown) for others, so the check sends SIGINT itself.
 
+use std::time::Duration;
+
 use harness::check::CheckResult;
 use harness::run::Run;
 
@@ -26,4 +28,9 @@ pub fn drill() -> Drill {
 /// Runs the check. Postgres restarts; the run's deployment has its new published port.
 pub async fn run(run: &mut Run) -> CheckResult {
     fault_drill::run(run, &drill()).await
+}
+
+/// Runs the check with recovery bound `bound` (see [`fault_drill::run_with_bound`]).
+pub async fn run_with_bound(run: &mut Run, bound: Duration) -> CheckResult {
+    fault_drill::run_with_bound(run, &drill(), bound).await
 }

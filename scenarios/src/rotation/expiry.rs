@@ -24,8 +24,8 @@ use sqlx::postgres::PgConnection;
 use sqlx::{ConnectOptions, Connection};
 
 use super::{
-    INVALID_PASSWORD, READY_TIMEOUT, SteadyLoad, crud_round_trip, login, password_findings,
-    readiness, wait_until_ready,
+    Deadlines, INVALID_PASSWORD, SteadyLoad, crud_round_trip, login, password_findings, readiness,
+    wait_until_ready,
 };
 use crate::leak_scan::app_containers;
 use crate::redact::redact;
@@ -35,8 +35,6 @@ pub const NAME: &str = "rotation.expiry";
 
 /// Seconds from setting VALID UNTIL to its passing: long enough for the statement to return.
 const EXPIRES_IN_SECONDS: u32 = 2;
-/// Deadline for the expiry to pass.
-const EXPIRY_TIMEOUT: Duration = Duration::from_secs(15);
 /// Server message for a rejected password, which the app's log must contain once it cannot log
 /// in. PostgreSQL 15 sends the same message to a client whose role has expired.
 const LOGIN_FAILED_TEXT: &str = "password authentication failed";
@@ -50,17 +48,18 @@ pub enum Expiry {
     NotSet,
 }
 
-/// Runs the drill on a run whose app is started. The role has no expiry afterwards.
+/// Runs the drill on a run whose app is started, with the default deadlines. The role has no
+/// expiry afterwards.
 pub async fn run(run: &mut Run) -> CheckResult {
-    run_with(run, Expiry::Passes).await
+    run_with(run, Expiry::Passes, Deadlines::default()).await
 }
 
-/// Runs the drill with or without the expiry.
-pub async fn run_with(run: &mut Run, expiry: Expiry) -> CheckResult {
+/// Runs the drill with or without the expiry, waiting at most `deadlines` at each step.
+pub async fn run_with(run: &mut Run, expiry: Expiry, deadlines: Deadlines) -> CheckResult {
     let started = Instant::now();
-    tracing::info!(check = NAME, ?expiry, "check started");
+    tracing::info!(check = NAME, ?expiry, ?deadlines, "check started");
 
-    let result = match check(run, expiry).await {
+    let result = match check(run, expiry, deadlines).await {
         Ok((findings, passed)) => {
             CheckResult::from_findings(NAME, started.elapsed(), passed, findings)
         }
@@ -71,10 +70,14 @@ pub async fn run_with(run: &mut Run, expiry: Expiry) -> CheckResult {
     result
 }
 
-async fn check(run: &mut Run, expiry: Expiry) -> Result<(Vec<String>, String), String> {
+async fn check(
+    run: &mut Run,
+    expiry: Expiry,
+    deadlines: Deadlines,
+) -> Result<(Vec<String>, String), String> {
     let steady = SteadyLoad::start(run.deployment(), NAME).await?;
     let mut findings = Vec::new();
-    let outcome = drill(run, &steady, expiry, &mut findings).await;
+    let outcome = drill(run, &steady, expiry, deadlines, &mut findings).await;
     let verification = steady.finish(run.deployment(), NAME).await;
     let recovered_after = outcome?;
     let verification = verification?;
@@ -103,6 +106,7 @@ async fn drill(
     run: &mut Run,
     steady: &SteadyLoad,
     expiry: Expiry,
+    deadlines: Deadlines,
     findings: &mut Vec<String>,
 ) -> Result<Duration, String> {
     let deployment = run.deployment().clone();
@@ -128,7 +132,7 @@ async fn drill(
             .await
             .map_err(|error| error.to_string())?;
     }
-    wait_for_expiry(&deployment, &app.role, findings).await?;
+    wait_for_expiry(&deployment, &app.role, deadlines.expiry, findings).await?;
     let expired_at = steady.elapsed();
 
     // Existing connections go on working.
@@ -171,19 +175,15 @@ async fn drill(
     rotation::end_sessions(&deployment, &app.role)
         .await
         .map_err(|error| error.to_string())?;
-    report_not_ready(run, findings).await?;
+    report_not_ready(run, deadlines.ready, findings).await?;
 
     // Remove the expiry: the app's pool logs in again without a restart.
     rotation::never_expire(&deployment, &app.role)
         .await
         .map_err(|error| error.to_string())?;
-    let recovered_after = wait_until_ready(&deployment.app_url)
+    let recovered_after = wait_until_ready(run, deadlines.ready)
         .await
-        .map_err(|last| {
-            format!(
-                "with the expiry removed, the app was not ready within {READY_TIMEOUT:?}: {last}"
-            )
-        })?;
+        .map_err(|reason| format!("with the expiry removed, the app {reason}"))?;
     if let Some(finding) = crud_round_trip(&deployment, NAME).await? {
         findings.push(finding);
     }
@@ -197,6 +197,7 @@ async fn drill(
 async fn wait_for_expiry(
     deployment: &harness::deployment::Deployment,
     role: &str,
+    timeout: Duration,
     findings: &mut Vec<String>,
 ) -> Result<(), String> {
     let started = Instant::now();
@@ -204,10 +205,10 @@ async fn wait_for_expiry(
         .await
         .map_err(|error| error.to_string())?
     {
-        if started.elapsed() >= EXPIRY_TIMEOUT {
+        if started.elapsed() >= timeout {
             findings.push(format!(
-                "role {role} could still log in {EXPIRY_TIMEOUT:?} after its VALID UNTIL was \
-                 set {EXPIRES_IN_SECONDS} s ahead"
+                "role {role} could still log in {timeout:?} after its VALID UNTIL was set \
+                 {EXPIRES_IN_SECONDS} s ahead"
             ));
             return Ok(());
         }
@@ -217,8 +218,12 @@ async fn wait_for_expiry(
 }
 
 /// Polls `/readyz` until it returns 503 `database_unreachable`, then polls the app's log until
-/// a line names the failed login.
-async fn report_not_ready(run: &Run, findings: &mut Vec<String>) -> Result<(), String> {
+/// a line names the failed login, each for at most `timeout`.
+async fn report_not_ready(
+    run: &Run,
+    timeout: Duration,
+    findings: &mut Vec<String>,
+) -> Result<(), String> {
     let app_url = &run.deployment().app_url;
     let started = Instant::now();
     let mut last = String::new();
@@ -232,7 +237,7 @@ async fn report_not_ready(run: &Run, findings: &mut Vec<String>) -> Result<(), S
             Ok((status, body)) => last = format!("{status} {body}"),
             Err(error) => last = error,
         }
-        if started.elapsed() >= READY_TIMEOUT {
+        if started.elapsed() >= timeout {
             break false;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -240,7 +245,7 @@ async fn report_not_ready(run: &Run, findings: &mut Vec<String>) -> Result<(), S
     if !reported {
         findings.push(format!(
             "after the role expired and its sessions ended, GET /readyz did not return 503 \
-             database_unreachable within {READY_TIMEOUT:?}; the last response was {last}"
+             database_unreachable within {timeout:?}; the last response was {last}"
         ));
         return Ok(());
     }
@@ -260,10 +265,10 @@ async fn report_not_ready(run: &Run, findings: &mut Vec<String>) -> Result<(), S
         if named {
             break;
         }
-        if started.elapsed() >= READY_TIMEOUT {
+        if started.elapsed() >= timeout {
             findings.push(format!(
                 "the log of {} has no line that names the failed login ({LOGIN_FAILED_TEXT:?}) \
-                 within {READY_TIMEOUT:?} after the role expired",
+                 within {timeout:?} after the role expired",
                 app.name()
             ));
             break;

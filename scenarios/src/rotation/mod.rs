@@ -4,6 +4,7 @@
 //! round trip, login attempts and the scan for passwords in the logs.
 
 pub mod alternating_users;
+pub mod deadlines;
 pub mod expiry;
 pub mod stale_env;
 pub mod update_env;
@@ -25,15 +26,14 @@ use crate::leak_scan::{scan_container_logs, summarize};
 use crate::leaks_credentials;
 use crate::redact::redact;
 
+pub use deadlines::Deadlines;
+
 /// Acknowledged writes the load must have before and after each step, so that the drill runs
 /// under load and the load survives the step.
 const ACKNOWLEDGED_PER_PHASE: usize = 10;
 /// Deadline for [`ACKNOWLEDGED_PER_PHASE`] writes. A healthy load acknowledges tens of writes a
 /// second (165 in 3.7 s in one drill on a 2-core machine), so only a stuck load reaches it.
 const PHASE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Deadline for the app to report ready after a restart. A restart with the right credentials
-/// is ready within a few seconds; a wrong one never is.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Interval between readiness probes.
 const READY_PROBE_INTERVAL: Duration = Duration::from_millis(100);
 /// Deadline of one readiness request.
@@ -141,9 +141,12 @@ pub async fn readiness(app_url: &str) -> Result<(StatusCode, String), String> {
     Ok((status, body.trim().to_owned()))
 }
 
-/// Polls `GET /readyz` until it returns 200, at most [`READY_TIMEOUT`]. Returns the time it
-/// took, or the last response when the deadline passed.
-pub async fn wait_until_ready(app_url: &str) -> Result<Duration, String> {
+/// Polls `GET /readyz` of the run's app until it returns 200, at most `timeout`, and returns the
+/// time it took. A stopped app container cannot become ready, so the wait ends as soon as the
+/// container has stopped. The error is a clause that follows "the app", such as "was not ready
+/// within 30s (...)" or "container lv-app-... exited with code 137 ...".
+pub async fn wait_until_ready(run: &Run, timeout: Duration) -> Result<Duration, String> {
+    let app_url = &run.deployment().app_url;
     let started = Instant::now();
     loop {
         let last = match readiness(app_url).await {
@@ -151,10 +154,36 @@ pub async fn wait_until_ready(app_url: &str) -> Result<Duration, String> {
             Ok((status, body)) => format!("{status} {body}"),
             Err(error) => error,
         };
-        if started.elapsed() >= READY_TIMEOUT {
-            return Err(format!("the last GET /readyz returned {last}"));
+        if let Some(stopped) = stopped_reason(run, &last).await {
+            return Err(stopped);
+        }
+        if started.elapsed() >= timeout {
+            return Err(format!(
+                "was not ready within {timeout:?} (the last GET /readyz returned {last})"
+            ));
         }
         tokio::time::sleep(READY_PROBE_INTERVAL).await;
+    }
+}
+
+/// Describes how the run's app container stopped, or returns `None` while it runs.
+async fn stopped_reason(run: &Run, last: &str) -> Option<String> {
+    let app = run.app()?;
+    let last_error = format!("the last GET /readyz returned {last}");
+    let stopped =
+        harness::docker::stopped_before_ready(run.docker(), app.name(), app.id(), last_error)
+            .await?;
+    match stopped {
+        harness::error::Error::StoppedBeforeReady {
+            container,
+            id,
+            reason,
+            last_error,
+            ..
+        } => Some(format!(
+            "container {container} ({id}) {reason} before it became ready; {last_error}"
+        )),
+        other => Some(redact(run.deployment(), &other.to_string())),
     }
 }
 

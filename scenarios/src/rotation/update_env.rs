@@ -21,7 +21,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use super::{
-    INVALID_PASSWORD, READY_TIMEOUT, SteadyLoad, crud_round_trip, login, password_findings,
+    Deadlines, INVALID_PASSWORD, SteadyLoad, crud_round_trip, login, password_findings,
     wait_until_ready,
 };
 use crate::leak_scan::app_containers;
@@ -48,18 +48,20 @@ pub enum Procedure {
     EnvFileInPlace,
 }
 
-/// Runs the documented procedure on a run whose app is started. The app runs with the new
-/// password afterwards, and the deployment's app credentials are the new ones.
+/// Runs the documented procedure on a run whose app is started, with the default deadlines.
+/// The app runs with the new password afterwards, and the deployment's app credentials are the
+/// new ones.
 pub async fn run(run: &mut Run) -> CheckResult {
-    run_with(run, Procedure::Documented).await
+    run_with(run, Procedure::Documented, Deadlines::default()).await
 }
 
-/// Runs the drill with the given procedure.
-pub async fn run_with(run: &mut Run, procedure: Procedure) -> CheckResult {
+/// Runs the drill with the given procedure, waiting at most `deadlines.ready` for the restarted
+/// app to become ready.
+pub async fn run_with(run: &mut Run, procedure: Procedure, deadlines: Deadlines) -> CheckResult {
     let started = Instant::now();
-    tracing::info!(check = NAME, ?procedure, "check started");
+    tracing::info!(check = NAME, ?procedure, ?deadlines, "check started");
 
-    let result = match check(run, procedure).await {
+    let result = match check(run, procedure, deadlines).await {
         Ok((findings, passed)) => {
             CheckResult::from_findings(NAME, started.elapsed(), passed, findings)
         }
@@ -70,7 +72,11 @@ pub async fn run_with(run: &mut Run, procedure: Procedure) -> CheckResult {
     result
 }
 
-async fn check(run: &mut Run, procedure: Procedure) -> Result<(Vec<String>, String), String> {
+async fn check(
+    run: &mut Run,
+    procedure: Procedure,
+    deadlines: Deadlines,
+) -> Result<(Vec<String>, String), String> {
     if procedure == Procedure::EnvFileInPlace {
         let contents = env_file(&run.deployment().app.password);
         run.start_app_with_env_file(&contents)
@@ -79,7 +85,7 @@ async fn check(run: &mut Run, procedure: Procedure) -> Result<(Vec<String>, Stri
     }
     let steady = SteadyLoad::start(run.deployment(), NAME).await?;
     let mut findings = Vec::new();
-    let outcome = drill(run, &steady, procedure, &mut findings).await;
+    let outcome = drill(run, &steady, procedure, deadlines, &mut findings).await;
     let verification = steady.finish(run.deployment(), NAME).await;
     let ready_after = outcome?;
     let verification = verification?;
@@ -107,6 +113,7 @@ async fn drill(
     run: &mut Run,
     steady: &SteadyLoad,
     procedure: Procedure,
+    deadlines: Deadlines,
     findings: &mut Vec<String>,
 ) -> Result<std::time::Duration, String> {
     let old = run.deployment().app.clone();
@@ -151,13 +158,12 @@ async fn drill(
     restarted.map_err(|error| format!("restarting the app failed: {error}"))?;
     steady.point_at(&run.deployment().app_url);
 
-    let ready_after = match wait_until_ready(&run.deployment().app_url).await {
+    let ready_after = match wait_until_ready(run, deadlines.ready).await {
         Ok(elapsed) => elapsed,
-        Err(last) => {
+        Err(reason) => {
             findings.push(format!(
-                "after the rotation, the restarted app was not ready within {READY_TIMEOUT:?} \
-                 ({last}); restart it with the updated environment, in a new container whose \
-                 DB_PASSWORD is the new password"
+                "after the rotation, the restarted app {reason}; restart it with the updated \
+                 environment, in a new container whose DB_PASSWORD is the new password"
             ));
             // Heal with the documented restart, so that the writes can be read back.
             let environment = run.app_env().to_vec();
@@ -165,7 +171,7 @@ async fn drill(
                 format!("healing with a restart with the new password failed: {error}")
             })?;
             steady.point_at(&run.deployment().app_url);
-            READY_TIMEOUT
+            deadlines.ready
         }
     };
     if let Some(finding) = crud_round_trip(run.deployment(), NAME).await? {
