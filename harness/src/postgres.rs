@@ -69,6 +69,10 @@ pub struct PostgresOptions {
     /// initialized at image build time unless this is set, so the benchmark sets it to measure
     /// a first start that runs initdb, as the official image's does.
     pub initdb_args: Option<String>,
+    /// POSTGRES_DB, or `None` for the maintenance database `postgres`. Another name makes the
+    /// entrypoint start a temporary server at first start to create it, as the official
+    /// image's entrypoint does on every first start, so the benchmark sets it to time that way.
+    pub first_start_database: Option<String>,
 }
 
 impl PostgresImage {
@@ -76,7 +80,13 @@ impl PostgresImage {
     pub fn new(image: ImageRef, superuser_password: Secret, options: &PostgresOptions) -> Self {
         let mut env = vec![
             ("POSTGRES_USER", SUPERUSER.to_owned()),
-            ("POSTGRES_DB", MAINTENANCE_DATABASE.to_owned()),
+            (
+                "POSTGRES_DB",
+                options
+                    .first_start_database
+                    .clone()
+                    .unwrap_or_else(|| MAINTENANCE_DATABASE.to_owned()),
+            ),
         ];
         if let Some(args) = &options.initdb_args {
             env.push(("POSTGRES_INITDB_ARGS", args.clone()));

@@ -237,7 +237,7 @@ impl Run {
             &PostgresOptions {
                 publish: self.options.topology.publishes_postgres(),
                 durability: self.options.durability,
-                initdb_args: None,
+                ..PostgresOptions::default()
             },
         )
         .await?;
