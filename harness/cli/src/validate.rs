@@ -821,7 +821,7 @@ async fn run_selected(
 struct UnscannedLane {
     /// Lane name.
     lane: &'static str,
-    /// Why its evidence is missing.
+    /// Reason its evidence is missing.
     reason: String,
 }
 
@@ -865,7 +865,7 @@ fn mark_unscanned(mut result: CheckResult, unscanned: &[UnscannedLane]) -> Check
     let reasons = reasons.join("; ");
     if result.status == Status::Pass {
         result.status = Status::Error;
-        result.message = format!("{reasons} (scanned without it: {})", result.message);
+        result.message = format!("{reasons} (what was scanned: {})", result.message);
     } else {
         result.message = format!("{} ({reasons})", result.message);
     }
