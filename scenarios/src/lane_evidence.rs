@@ -1,9 +1,10 @@
-//! Evidence from another lane of the run, for the leak checks. `harness validate` runs the rotation
-//! drills in a lane with its own Postgres and app, because they change role passwords on the
-//! server. The leak checks run in the main lane, so the rotation lane hands them its logs,
-//! responses, role passwords and stored rows before it shuts down.
+//! Evidence from another lane of the run, for the leak checks. `harness validate` runs the
+//! rotation, restart, chaos and isolation checks in lanes with their own Postgres and app. The
+//! leak checks run in the main lane, so each of those lanes hands them its logs, responses,
+//! role passwords and stored rows before it shuts down.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use harness::http::RecordedResponse;
 use harness::logs::ContainerLogs;
@@ -14,6 +15,11 @@ use uuid::Uuid;
 
 use crate::leaks_credentials;
 use crate::redact::redact;
+
+/// Deadline for reading the lane's stored hashes and `audit_log` rows, so that a Postgres that
+/// a fault left frozen does not hold the leak checks up. The pool's own acquire timeout covers
+/// only the connection, not the queries.
+const DATABASE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Logs, responses, secrets and stored rows of one lane, read before the lane shut down.
 #[derive(Clone, Debug)]
@@ -53,21 +59,29 @@ impl LaneEvidence {
                 redact(deployment, &error.to_string())
             )
         };
-        let pool = deployment
-            .pool(&deployment.auditor)
+        let read = async {
+            let pool = deployment.pool(&deployment.auditor).await?;
+            let stored: Result<Vec<(Uuid, String)>, _> =
+                sqlx::query_as("SELECT id, password_hash FROM users")
+                    .fetch_all(&pool)
+                    .await;
+            let audit_rows: Result<Vec<(i64, serde_json::Value)>, _> =
+                sqlx::query_as("SELECT id, to_jsonb(audit_log) FROM audit_log ORDER BY id")
+                    .fetch_all(&pool)
+                    .await;
+            pool.close().await;
+            Ok::<_, sqlx::Error>((stored?, audit_rows?))
+        };
+        let (stored, audit_rows) = tokio::time::timeout(DATABASE_TIMEOUT, read)
             .await
+            .map_err(|_| {
+                format!(
+                    "reading the database of lane {lane} as the auditor role timed out after \
+                     {DATABASE_TIMEOUT:?}"
+                )
+            })?
             .map_err(database_error)?;
-        let stored: Result<Vec<(Uuid, String)>, _> =
-            sqlx::query_as("SELECT id, password_hash FROM users")
-                .fetch_all(&pool)
-                .await;
-        let audit_rows: Result<Vec<(i64, serde_json::Value)>, _> =
-            sqlx::query_as("SELECT id, to_jsonb(audit_log) FROM audit_log ORDER BY id")
-                .fetch_all(&pool)
-                .await;
-        pool.close().await;
         let password_hashes = stored
-            .map_err(database_error)?
             .into_iter()
             .filter(|(_, hash)| hash.len() >= harness::scan::MIN_CANARY_LEN)
             .map(|(id, hash)| {
@@ -77,7 +91,6 @@ impl LaneEvidence {
                 )
             })
             .collect();
-        let audit_rows = audit_rows.map_err(database_error)?;
 
         Ok(Self {
             app_logs,

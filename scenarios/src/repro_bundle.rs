@@ -63,7 +63,7 @@ pub async fn write_bundles(
 }
 
 /// Reads the logs of every app container of the run and of Postgres, as bundle files. A log
-/// that cannot be read becomes a note.
+/// that cannot be read, and a container that wrote nothing, become notes.
 async fn gather_logs(run: &Run, notes: &mut Vec<String>) -> Vec<LogFile> {
     let mut all = Vec::new();
     match run.app_logs().await {
@@ -82,6 +82,18 @@ async fn gather_logs(run: &Run, notes: &mut Vec<String>) -> Vec<LogFile> {
         stderr,
     } in all
     {
+        // A container that wrote nothing, such as an app that exited at once, still gets a
+        // file, so that the bundle shows its log was read.
+        if stdout.is_empty() && stderr.is_empty() {
+            notes.push(format!(
+                "container {container} wrote nothing to stdout or stderr"
+            ));
+            files.push(LogFile {
+                name: format!("{container}.stdout.log"),
+                bytes: Vec::new(),
+            });
+            continue;
+        }
         for (stream, bytes) in [("stdout", stdout), ("stderr", stderr)] {
             if bytes.is_empty() {
                 continue;

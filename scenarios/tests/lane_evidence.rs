@@ -1,6 +1,7 @@
-//! The leak checks of `harness validate`'s main lane see another lane's logs and retired
-//! passwords. The other lane runs the app built with the fail point that logs the connection
-//! string at startup, as the rotation lane would if a candidate build leaked there.
+//! The leak checks of `harness validate`'s main lane see another lane's logs and passwords,
+//! retired ones included. The other lane runs the app built with the fail point that logs the
+//! connection string at startup, as the rotation or crashes lane would if a candidate build
+//! leaked there.
 
 mod common;
 
@@ -17,9 +18,6 @@ use harness::secret::Secret;
 use scenarios::lane_evidence::LaneEvidence;
 use scenarios::leaks_credentials;
 use testcontainers::bollard::query_parameters::ListContainersOptions;
-
-/// Lane of the faulty app, named as `harness validate` names the rotation drills' lane.
-const LANE: &str = "rotation";
 
 /// Lists the names of the Postgres containers labelled with `run_id`.
 async fn postgres_containers(run_id: &RunId) -> Vec<String> {
@@ -54,7 +52,21 @@ async fn prepare(run: &mut Run, what: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn other_lane_leak_fails_credentials() {
+async fn rotation_lane_leak_fails_credentials() {
+    // Retire the password the faulty app logged, as a rotation drill does after changing it.
+    other_lane_leak_fails_credentials("rotation", true, "retired password of role lv_app").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_lane_leak_fails_credentials() {
+    other_lane_leak_fails_credentials("crashes", false, "password of role lv_app").await;
+}
+
+/// Runs a main lane and a faulty lane named `lane`, and checks that `leaks.credentials` passes
+/// on the main lane alone and fails with the lane's evidence, with a finding labelled
+/// `expected_label` in the faulty lane's app log. With `retire`, the lane's app password is
+/// replaced before its evidence is collected.
+async fn other_lane_leak_fails_credentials(lane: &str, retire: bool, expected_label: &str) {
     harness::logging::init(false);
     let run_id = RunId::generate();
     let main_options = RunOptions {
@@ -65,22 +77,23 @@ async fn other_lane_leak_fails_credentials() {
     };
     let lane_options = RunOptions {
         run_id: Some(run_id.clone()),
-        lane: Some(LANE.to_owned()),
+        lane: Some(lane.to_owned()),
         ..faulty_app(Durability::TestOnly, "startup.log_connection_string=return")
     };
-    let (main, lane) = tokio::join!(Run::start(main_options), Run::start(lane_options));
+    let (main, faulty) = tokio::join!(Run::start(main_options), Run::start(lane_options));
     let mut main = step(main, "starting the main lane");
-    let mut lane = step(lane, "starting the faulty lane");
+    let mut faulty = step(faulty, "starting the faulty lane");
     prepare(&mut main, "the main lane").await;
-    prepare(&mut lane, "the faulty lane").await;
+    prepare(&mut faulty, "the faulty lane").await;
     let postgres = postgres_containers(&run_id).await;
 
-    // Retire the password the faulty app logged, as a rotation drill does after changing it.
-    lane.set_app_credentials(Credentials {
-        role: APP_ROLE.to_owned(),
-        password: Secret::generate(),
-    });
-    let evidence = LaneEvidence::collect(&lane).await;
+    if retire {
+        faulty.set_app_credentials(Credentials {
+            role: APP_ROLE.to_owned(),
+            password: Secret::generate(),
+        });
+    }
+    let evidence = LaneEvidence::collect(&faulty).await;
     let alone = leaks_credentials::run(&main).await;
     let with_lane = match &evidence {
         Ok(evidence) => {
@@ -89,7 +102,7 @@ async fn other_lane_leak_fails_credentials() {
         Err(_) => None,
     };
 
-    let lane_shutdown = lane.shutdown().await;
+    let lane_shutdown = faulty.shutdown().await;
     let main_shutdown = main.shutdown().await;
     let docker = harness::docker::connect()
         .await
@@ -102,7 +115,7 @@ async fn other_lane_leak_fails_credentials() {
     assert!(main_shutdown.is_ok(), "the main lane should shut down");
     assert_eq!(
         postgres,
-        [format!("lv-pg-{run_id}"), format!("lv-pg-{run_id}-{LANE}")],
+        [format!("lv-pg-{run_id}"), format!("lv-pg-{run_id}-{lane}")],
         "each lane should have a Postgres container of its own"
     );
     if let Err(message) = &evidence {
@@ -111,14 +124,14 @@ async fn other_lane_leak_fails_credentials() {
     assert_eq!(alone.status, Status::Pass, "{}", describe(&alone));
     let with_lane = with_lane.expect("the check should have run with the lane's evidence");
     assert_eq!(with_lane.status, Status::Fail, "{}", describe(&with_lane));
-    let app_container = format!("container lv-app-{run_id}-{LANE} stdout, line ");
+    let app_container = format!("container lv-app-{run_id}-{lane} stdout, line ");
     let finding = with_lane
         .findings
         .iter()
-        .find(|finding| finding.contains("retired password of role lv_app"))
+        .find(|finding| finding.contains(expected_label))
         .unwrap_or_else(|| {
             panic!(
-                "a finding should name the retired password: {}",
+                "a finding should name the {expected_label}: {}",
                 describe(&with_lane)
             )
         });

@@ -5,10 +5,14 @@
 //! - `main`: the migration, CRUD, errors, least-privilege and leak checks, on test-only
 //!   Postgres, because none of them tests durability;
 //! - `rotation`: the rotation drills, which change role passwords on the server, on durable
-//!   Postgres. The leak checks in `main` wait for its [`LaneEvidence`];
+//!   Postgres;
 //! - `crashes` and `chaos`: the restart and chaos checks on durable Postgres, split in two
 //!   because their deliberate outage windows add up to more than the rest of the run;
 //! - `isolation`: `access.isolation`, whose Postgres has no published port.
+//!
+//! Every lane other than `main` runs app containers, so, when a leak check is selected, each
+//! hands its [`LaneEvidence`] to the leak checks in `main` before it shuts down, and they wait
+//! for all of it.
 //!
 //! Every lane's containers and network carry the run id, so `harness gc --run`, Ctrl-C and
 //! `--keep` treat them as one run, and each lane's shutdown removes only its own resources.
@@ -40,10 +44,16 @@ pub const CHAOS_LANE: &str = "chaos";
 /// Lane of `access.isolation`.
 pub const ISOLATION_LANE: &str = "isolation";
 
-/// Deadline for the rotation lane's evidence, counted from the start of the leak checks' wait.
-/// Every step of that lane has a deadline of its own (start, readiness, each drill's phases),
-/// so this only bounds a lane that hangs in a step without one.
+/// Deadline for the evidence of every lane, counted from the start of the leak checks' wait.
+/// Every step of a lane has a deadline of its own (start, readiness, each check's phases), so
+/// this only bounds a lane that hangs in a step without one.
 pub const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Sending half of a lane's handover to the leak checks: its evidence, or why there is none.
+pub type EvidenceSender = oneshot::Sender<Result<LaneEvidence, String>>;
+
+/// Receiving half of a lane's handover to the leak checks.
+pub type EvidenceReceiver = oneshot::Receiver<Result<LaneEvidence, String>>;
 
 /// One lane: its name, the checks it runs, and its Postgres settings.
 #[derive(Clone, Copy, Debug)]
@@ -153,20 +163,17 @@ pub struct LaneOutcome {
     pub canaries: Vec<Canary>,
     /// Its bundles, kept run and shutdown error, or `None` when its run did not start.
     pub run_end: Option<RunEnd>,
-    /// Reason its run did not start or was not prepared, if so.
+    /// Reason its run did not start, if so.
     pub start_error: Option<String>,
     /// Time from the lane's start to the end of its shutdown.
     pub elapsed: Duration,
 }
 
 impl LaneOutcome {
-    /// Builds the outcome of a lane whose run did not start, was not prepared or whose task
-    /// ended without a result: each of its `selected` checks is an error with `message`.
+    /// Builds the outcome of a lane whose run did not start or whose task ended without a
+    /// result: each of its `selected` checks is an error with `message`.
     pub fn failed(lane: &'static str, selected: &[&str], message: &str, started: Instant) -> Self {
-        let checks = selected
-            .iter()
-            .map(|name| CheckResult::error(name, started.elapsed(), message.to_owned()))
-            .collect();
+        let checks = errors(selected, message, started);
         Self {
             lane,
             checks,
@@ -194,36 +201,79 @@ pub async fn start_run(context: &LaneContext, lane: &Lane) -> Result<Run, String
         .map_err(|error| format!("lane {} did not start: {error}", lane.name))
 }
 
-/// Starts the run of `lane`, applies the migrations and, with `start_app`, starts the app.
-/// A run that started is shut down when a later step fails.
-pub async fn start(context: &LaneContext, lane: &Lane, start_app: bool) -> Result<Run, String> {
-    let mut run = start_run(context, lane).await?;
-    let prepared = async {
-        run.apply_migrations().await?;
-        if start_app {
-            run.start_app().await?;
-        }
-        Ok::<(), harness::error::Error>(())
-    };
-    if let Err(error) = prepared.await {
-        let message = format!("preparing lane {} failed: {error}", lane.name);
-        if let Err(shutdown) = run.shutdown().await {
-            tracing::error!(lane = lane.name, error = %shutdown, "shutting down the lane failed");
-        }
-        return Err(harness::redact::redact(&message));
-    }
-    Ok(run)
+/// Returns an error result with `message` for each of the `selected` checks, and logs each as
+/// finished, as a check that ran does, so that the progress line counts it.
+fn errors(selected: &[&str], message: &str, started: Instant) -> Vec<CheckResult> {
+    selected
+        .iter()
+        .map(|name| {
+            let result = CheckResult::error(name, started.elapsed(), message.to_owned());
+            tracing::info!(
+                check = *name,
+                status = ?result.status,
+                message = %result.message,
+                "check finished"
+            );
+            result
+        })
+        .collect()
 }
 
-/// Ends a lane that ran: reads its role passwords, writes the bundles of its failed checks,
-/// and keeps or shuts down its run.
+/// Starts the run of `lane`, applies the migrations and starts the app. Returns the run and
+/// whether preparing it worked, or the reason the run itself did not start (Docker, the
+/// network, Postgres or the bootstrap). A run whose migrations or app failed is returned, so
+/// that its checks become errors and its bundles hold the app log.
+pub async fn start(
+    context: &LaneContext,
+    lane: &Lane,
+) -> Result<(Run, Result<(), String>), String> {
+    let mut run = start_run(context, lane).await?;
+    let prepared = prepare(&mut run).await.map_err(|message| {
+        let message = harness::redact::redact(&message);
+        tracing::error!(lane = lane.name, error = %message, "preparing the lane failed");
+        message
+    });
+    Ok((run, prepared))
+}
+
+async fn prepare(run: &mut Run) -> Result<(), String> {
+    run.apply_migrations()
+        .await
+        .map_err(|error| format!("applying the migrations failed: {error}"))?;
+    run.start_app()
+        .await
+        .map_err(|error| format!("the app did not start: {error}"))
+}
+
+/// Ends a lane whose run did not start: sends the reason to the leak checks, if they wait for
+/// the lane's evidence, and turns each of its `selected` checks into an error.
+fn not_started(
+    lane: &'static str,
+    selected: &[&str],
+    message: &str,
+    evidence: Option<EvidenceSender>,
+    started: Instant,
+) -> LaneOutcome {
+    if let Some(sender) = evidence {
+        sender.send(Err(message.to_owned())).ok();
+    }
+    LaneOutcome::failed(lane, selected, message, started)
+}
+
+/// Ends a lane that ran: sends its [`LaneEvidence`] to `evidence`, when the leak checks wait
+/// for it, reads its role passwords, writes the bundles of its failed checks, and keeps or
+/// shuts down its run.
 pub async fn finish(
     context: &LaneContext,
     lane: &'static str,
     run: Run,
     checks: Vec<CheckResult>,
+    evidence: Option<EvidenceSender>,
     started: Instant,
 ) -> LaneOutcome {
+    if let Some(sender) = evidence {
+        sender.send(LaneEvidence::collect(&run).await).ok();
+    }
     let canaries = leaks_credentials::canaries(run.deployment());
     let run_end = repro::end_run(
         run,
@@ -255,72 +305,88 @@ pub async fn finish(
 pub async fn run_rotation(
     context: Arc<LaneContext>,
     selected: Vec<&'static str>,
-    evidence: Option<oneshot::Sender<Result<LaneEvidence, String>>>,
+    evidence: Option<EvidenceSender>,
 ) -> LaneOutcome {
     let started = Instant::now();
     let lane = lane(ROTATION_LANE);
-    let mut run = match start(&context, lane, true).await {
-        Ok(run) => run,
-        Err(message) => {
-            if let Some(sender) = evidence {
-                sender.send(Err(message.clone())).ok();
-            }
-            return LaneOutcome::failed(lane.name, &selected, &message, started);
-        }
+    let (mut run, prepared) = match start(&context, lane).await {
+        Ok(started_run) => started_run,
+        Err(message) => return not_started(lane.name, &selected, &message, evidence, started),
     };
 
-    let mut checks = Vec::new();
-    for name in selected {
-        let result = match name {
-            rotation::update_env::NAME => rotation::update_env::run(&mut run).await,
-            rotation::stale_env::NAME => rotation::stale_env::run(&mut run).await,
-            rotation::alternating_users::NAME => rotation::alternating_users::run(&mut run).await,
-            rotation::expiry::NAME => rotation::expiry::run(&mut run).await,
-            _ => unreachable!("the rotation lane runs only rotation drills"),
-        };
-        checks.push(result);
-    }
-    if let Some(sender) = evidence {
-        sender.send(LaneEvidence::collect(&run).await).ok();
-    }
-    finish(&context, lane.name, run, checks, started).await
+    let checks = match prepared {
+        Ok(()) => {
+            let mut checks = Vec::new();
+            for name in selected {
+                let result = match name {
+                    rotation::update_env::NAME => rotation::update_env::run(&mut run).await,
+                    rotation::stale_env::NAME => rotation::stale_env::run(&mut run).await,
+                    rotation::alternating_users::NAME => {
+                        rotation::alternating_users::run(&mut run).await
+                    }
+                    rotation::expiry::NAME => rotation::expiry::run(&mut run).await,
+                    _ => unreachable!("the rotation lane runs only rotation drills"),
+                };
+                checks.push(result);
+            }
+            checks
+        }
+        Err(message) => errors(&selected, &message, started),
+    };
+    finish(&context, lane.name, run, checks, evidence, started).await
 }
 
-/// Runs the selected restart and chaos checks of `lane` (`selected`, in [`LANES`] order).
+/// Runs the selected restart and chaos checks of `lane` (`selected`, in [`LANES`] order), and
+/// sends the lane's [`LaneEvidence`] to `evidence` as [`run_rotation`] does.
 pub async fn run_faults(
     context: Arc<LaneContext>,
     lane: &'static Lane,
     selected: Vec<&'static str>,
+    evidence: Option<EvidenceSender>,
 ) -> LaneOutcome {
     let started = Instant::now();
-    let mut run = match start(&context, lane, true).await {
-        Ok(run) => run,
-        Err(message) => return LaneOutcome::failed(lane.name, &selected, &message, started),
+    let (mut run, prepared) = match start(&context, lane).await {
+        Ok(started_run) => started_run,
+        Err(message) => return not_started(lane.name, &selected, &message, evidence, started),
     };
-    // Each check judges its own error responses with the errors.sanitized rules, because the
-    // leak checks do not see this lane.
-    let mut checks = Vec::new();
-    for name in selected {
-        let result = scenarios::run_fault_check(&mut run, name)
-            .await
-            .expect("the fault lanes run only FAULT_CHECKS");
-        checks.push(result);
-    }
-    finish(&context, lane.name, run, checks, started).await
+
+    // Each check judges its own error responses with the errors.sanitized rules, because
+    // errors.sanitized runs in the main lane and does not see this one.
+    let checks = match prepared {
+        Ok(()) => {
+            let mut checks = Vec::new();
+            for name in selected {
+                let result = scenarios::run_fault_check(&mut run, name)
+                    .await
+                    .expect("the fault lanes run only FAULT_CHECKS");
+                checks.push(result);
+            }
+            checks
+        }
+        Err(message) => errors(&selected, &message, started),
+    };
+    finish(&context, lane.name, run, checks, evidence, started).await
 }
 
-/// Runs `access.isolation` in the isolation lane, whose Postgres has no published port.
-pub async fn run_isolation(context: Arc<LaneContext>) -> LaneOutcome {
+/// Runs `access.isolation` in the isolation lane, whose Postgres has no published port, and
+/// sends the lane's [`LaneEvidence`] to `evidence` as [`run_rotation`] does.
+pub async fn run_isolation(
+    context: Arc<LaneContext>,
+    evidence: Option<EvidenceSender>,
+) -> LaneOutcome {
     let started = Instant::now();
     let lane = lane(ISOLATION_LANE);
-    let run = match start(&context, lane, true).await {
-        Ok(run) => run,
-        Err(message) => {
-            return LaneOutcome::failed(lane.name, &[access_isolation::NAME], &message, started);
-        }
+    let selected = [access_isolation::NAME];
+    let (run, prepared) = match start(&context, lane).await {
+        Ok(started_run) => started_run,
+        Err(message) => return not_started(lane.name, &selected, &message, evidence, started),
     };
-    let result = access_isolation::run(&run).await;
-    finish(&context, lane.name, run, vec![result], started).await
+
+    let checks = match prepared {
+        Ok(()) => vec![access_isolation::run(&run).await],
+        Err(message) => errors(&selected, &message, started),
+    };
+    finish(&context, lane.name, run, checks, evidence, started).await
 }
 
 #[cfg(test)]

@@ -33,7 +33,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::lanes::{
-    self, CHAOS_LANE, CRASHES_LANE, EVIDENCE_TIMEOUT, LaneContext, LaneOutcome, ROTATION_LANE,
+    self, CHAOS_LANE, CRASHES_LANE, EVIDENCE_TIMEOUT, EvidenceReceiver, EvidenceSender,
+    ISOLATION_LANE, LaneContext, LaneOutcome, ROTATION_LANE,
 };
 use crate::preflight::check_inputs;
 use crate::repro::{self, RunEnd};
@@ -505,6 +506,21 @@ fn canonical_position(name: &str) -> usize {
         .unwrap_or(scenarios::CHECKS.len())
 }
 
+/// Returns the lanes, other than `main`, that hand their evidence to the leak checks: with a
+/// leak check selected, every other lane with a selected check, because each runs app
+/// containers.
+fn handover_lanes(selection: &Selection) -> Vec<&'static str> {
+    if !(selection.password_hash || selection.credentials) {
+        return Vec::new();
+    }
+    lanes::LANES
+        .iter()
+        .filter(|lane| lane.name != MAIN_LANE)
+        .filter(|lane| !selection.selected_of(lane.checks).is_empty())
+        .map(|lane| lane.name)
+        .collect()
+}
+
 /// Starts a task for every lane with a selected check and waits for all of them. A lane that
 /// panicked turns its checks into errors, and the other lanes' results stand. Dropping this
 /// future (Ctrl-C) aborts the tasks, which drops their runs and so removes their containers.
@@ -515,21 +531,26 @@ async fn run_lanes(
 ) -> Vec<LaneOutcome> {
     let mut tasks = LaneTasks::default();
 
-    let rotation_checks = selection.selected_of(lanes::lane(ROTATION_LANE).checks);
-    let leak_checks_selected = selection.password_hash || selection.credentials;
-    let (evidence_sender, evidence_receiver) =
-        if !rotation_checks.is_empty() && leak_checks_selected {
-            let (sender, receiver) = oneshot::channel();
-            (Some(sender), Some(receiver))
-        } else {
-            (None, None)
-        };
+    // One handover per lane whose evidence the leak checks in main wait for, in LANES order.
+    let mut receivers = Vec::new();
+    let mut senders: Vec<(&'static str, EvidenceSender)> = Vec::new();
+    for lane in handover_lanes(selection) {
+        let (sender, receiver) = oneshot::channel();
+        senders.push((lane, sender));
+        receivers.push((lane, receiver));
+    }
+    let mut sender_of = |lane: &str| {
+        let position = senders.iter().position(|(name, _)| *name == lane)?;
+        Some(senders.remove(position).1)
+    };
 
+    let rotation_checks = selection.selected_of(lanes::lane(ROTATION_LANE).checks);
     if !rotation_checks.is_empty() {
         let lane_context = Arc::clone(context);
         let selected = rotation_checks.clone();
+        let evidence = sender_of(ROTATION_LANE);
         tasks.spawn(ROTATION_LANE, rotation_checks, async move {
-            lanes::run_rotation(lane_context, selected, evidence_sender).await
+            lanes::run_rotation(lane_context, selected, evidence).await
         });
     }
     for name in [CRASHES_LANE, CHAOS_LANE] {
@@ -540,10 +561,12 @@ async fn run_lanes(
         }
         let lane_context = Arc::clone(context);
         let checks = selected.clone();
+        let evidence = sender_of(name);
         tasks.spawn(name, selected, async move {
-            lanes::run_faults(lane_context, lane, checks).await
+            lanes::run_faults(lane_context, lane, checks, evidence).await
         });
     }
+    let isolation_evidence = sender_of(ISOLATION_LANE);
     // The main and isolation lanes run in this task, because their futures are not `Send`:
     // testcontainers 0.28's exec result is not `Sync`, and the compiler cannot prove a sqlx
     // `Acquire` bound `Send` for every lifetime. Both mostly wait on Docker, Postgres and the
@@ -556,11 +579,11 @@ async fn run_lanes(
             return None;
         }
         let lane_context = Arc::clone(context);
-        Some(run_main(lane_context, *selection, properties, evidence_receiver).await)
+        Some(run_main(lane_context, *selection, properties, receivers).await)
     };
     let isolation = async {
         match selection.isolation {
-            true => Some(lanes::run_isolation(Arc::clone(context)).await),
+            true => Some(lanes::run_isolation(Arc::clone(context), isolation_evidence).await),
             false => None,
         }
     };
@@ -638,12 +661,12 @@ struct RunEndOptions<'a> {
 }
 
 /// Runs the selected checks of the main lane on test-only Postgres. The leak checks wait for
-/// `evidence`, the rotation lane's logs and passwords, when the rotation drills run.
+/// `evidence`, the logs, responses, passwords and stored rows of the other lanes.
 async fn run_main(
     context: Arc<LaneContext>,
     selection: Selection,
     properties: &crud_properties::Options,
-    evidence: Option<oneshot::Receiver<Result<LaneEvidence, String>>>,
+    evidence: Vec<(&'static str, EvidenceReceiver)>,
 ) -> LaneOutcome {
     let started = Instant::now();
     let lane = lanes::lane(MAIN_LANE);
@@ -655,7 +678,7 @@ async fn run_main(
         }
     };
     let checks = run_selected(&mut run, &selection, properties, evidence).await;
-    lanes::finish(&context, lane.name, run, checks, started).await
+    lanes::finish(&context, lane.name, run, checks, None, started).await
 }
 
 /// Runs the selected checks of the main lane on its started run. `migrations.replay` migrates
@@ -665,7 +688,7 @@ async fn run_selected(
     run: &mut Run,
     selection: &Selection,
     properties: &crud_properties::Options,
-    evidence: Option<oneshot::Receiver<Result<LaneEvidence, String>>>,
+    evidence: Vec<(&'static str, EvidenceReceiver)>,
 ) -> Vec<CheckResult> {
     let mut checks = Vec::new();
 
@@ -768,58 +791,85 @@ async fn run_selected(
         };
         checks.push(result);
     }
-    // Last, so that they scan every response and log of the lane, and, once the rotation lane
-    // hands them over, its logs, responses and passwords.
+    // Last, so that they scan every response and log of the lane, and, once the other lanes
+    // hand them over, their logs, responses, passwords and stored rows. Without the app, the
+    // leak checks are errors already, so they do not wait.
     let leak_checks_selected = selection.password_hash || selection.credentials;
-    let (lanes_evidence, missing_evidence) = match evidence {
-        Some(receiver) if leak_checks_selected => receive_evidence(receiver).await,
-        _ => (Vec::new(), None),
-    };
-    let note_missing = |mut result: CheckResult| {
-        if let Some(reason) = &missing_evidence {
-            result.message = format!(
-                "{} (NOTE: the rotation lane was not scanned: {reason})",
-                result.message
-            );
-        }
-        result
+    let (lanes_evidence, unscanned) = if leak_checks_selected && app_started.is_ok() {
+        receive_evidence(evidence).await
+    } else {
+        (Vec::new(), Vec::new())
     };
     if selection.password_hash {
         let result = match not_started(leaks_password_hash::NAME) {
             Some(result) => result,
             None => leaks_password_hash::run_with_lanes(run, &lanes_evidence).await,
         };
-        checks.push(note_missing(result));
+        checks.push(mark_unscanned(result, &unscanned));
     }
     if selection.credentials {
         let result = match not_started(leaks_credentials::NAME) {
             Some(result) => result,
             None => leaks_credentials::run_with_lanes(run, &lanes_evidence).await,
         };
-        checks.push(note_missing(result));
+        checks.push(mark_unscanned(result, &unscanned));
     }
     checks
 }
 
-/// Waits for the rotation lane's evidence, at most [`EVIDENCE_TIMEOUT`]. Returns it, or no
-/// evidence and the reason.
+/// A lane whose evidence the leak checks did not receive.
+struct UnscannedLane {
+    /// Lane name.
+    lane: &'static str,
+    /// Reason its evidence is missing.
+    reason: String,
+}
+
+/// Waits for the evidence of every lane in `receivers`, all within one [`EVIDENCE_TIMEOUT`].
+/// Returns the evidence received and the lanes whose evidence is missing, with the reason.
 async fn receive_evidence(
-    receiver: oneshot::Receiver<Result<LaneEvidence, String>>,
-) -> (Vec<LaneEvidence>, Option<String>) {
-    match tokio::time::timeout(EVIDENCE_TIMEOUT, receiver).await {
-        Ok(Ok(Ok(evidence))) => (vec![evidence], None),
-        Ok(Ok(Err(reason))) => (Vec::new(), Some(reason)),
-        Ok(Err(_)) => (
-            Vec::new(),
-            Some("the lane ended without handing over its logs".to_owned()),
-        ),
-        Err(_) => (
-            Vec::new(),
-            Some(format!(
-                "the lane did not hand over its logs within {EVIDENCE_TIMEOUT:?}"
-            )),
-        ),
+    receivers: Vec<(&'static str, EvidenceReceiver)>,
+) -> (Vec<LaneEvidence>, Vec<UnscannedLane>) {
+    let deadline = tokio::time::Instant::now() + EVIDENCE_TIMEOUT;
+    let mut received = Vec::new();
+    let mut unscanned = Vec::new();
+    for (lane, receiver) in receivers {
+        let reason = match tokio::time::timeout_at(deadline, receiver).await {
+            Ok(Ok(Ok(evidence))) => {
+                received.push(evidence);
+                continue;
+            }
+            Ok(Ok(Err(reason))) => reason,
+            Ok(Err(_)) => "the lane ended without handing over its logs".to_owned(),
+            Err(_) => format!(
+                "the lane did not hand over its logs within {EVIDENCE_TIMEOUT:?} of the leak \
+                 checks' start"
+            ),
+        };
+        tracing::error!(lane, %reason, "the leak checks did not receive the lane's evidence");
+        unscanned.push(UnscannedLane { lane, reason });
     }
+    (received, unscanned)
+}
+
+/// Turns a leak check's pass into an error when a lane it was meant to scan was not scanned,
+/// and adds the lanes and reasons to the message of any other result.
+fn mark_unscanned(mut result: CheckResult, unscanned: &[UnscannedLane]) -> CheckResult {
+    if unscanned.is_empty() {
+        return result;
+    }
+    let reasons: Vec<String> = unscanned
+        .iter()
+        .map(|lane| format!("lane {} was not scanned: {}", lane.lane, lane.reason))
+        .collect();
+    let reasons = reasons.join("; ");
+    if result.status == Status::Pass {
+        result.status = Status::Error;
+        result.message = format!("{reasons} (what was scanned: {})", result.message);
+    } else {
+        result.message = format!("{} ({reasons})", result.message);
+    }
+    result
 }
 
 #[cfg(test)]
@@ -869,6 +919,127 @@ mod tests {
         let chaos = &outcomes[1].checks;
         assert_eq!(chaos.len(), 1, "{chaos:?}");
         assert_eq!(chaos[0].status, Status::Pass, "{chaos:?}");
+    }
+
+    fn selection(only: &[&str]) -> Selection {
+        let only: Vec<String> = only.iter().map(|name| (*name).to_owned()).collect();
+        Selection::parse(&only).expect("the check names should be valid")
+    }
+
+    #[test]
+    fn handover_lanes_cover_app_lanes() {
+        let cases: [(&[&str], &[&str]); 4] = [
+            (
+                &[
+                    "leaks.credentials",
+                    "restarts.app_crash",
+                    "access.isolation",
+                ],
+                &[CRASHES_LANE, ISOLATION_LANE],
+            ),
+            (
+                &["leaks.password_hash", "rotation.expiry", "chaos.pause"],
+                &[ROTATION_LANE, CHAOS_LANE],
+            ),
+            (&["restarts.app_crash", "chaos.pause", "crud.smoke"], &[]),
+            (&["leaks.credentials", "crud.smoke"], &[]),
+        ];
+        for (only, expected) in cases {
+            assert_eq!(
+                handover_lanes(&selection(only)),
+                expected,
+                "lanes that hand over evidence for --only {only:?}"
+            );
+        }
+    }
+
+    fn unscanned(lane: &'static str, reason: &str) -> UnscannedLane {
+        UnscannedLane {
+            lane,
+            reason: reason.to_owned(),
+        }
+    }
+
+    #[test]
+    fn unscanned_lane_turns_pass_into_error() {
+        let passed =
+            CheckResult::from_findings("leaks.credentials", Duration::ZERO, "clean", vec![]);
+
+        let result = mark_unscanned(passed, &[unscanned(CRASHES_LANE, "Postgres was frozen")]);
+
+        assert_eq!(result.status, Status::Error);
+        assert!(
+            result
+                .message
+                .starts_with("lane crashes was not scanned: Postgres was frozen"),
+            "{}",
+            result.message
+        );
+    }
+
+    #[test]
+    fn unscanned_lane_keeps_failure() {
+        let findings =
+            vec!["container lv-app-x stdout, line 1: password of role lv_app".to_owned()];
+        let failed =
+            CheckResult::from_findings("leaks.credentials", Duration::ZERO, "clean", findings);
+
+        let result = mark_unscanned(failed, &[unscanned(CHAOS_LANE, "timed out")]);
+
+        assert_eq!(result.status, Status::Fail);
+        assert!(
+            result
+                .message
+                .ends_with("(lane chaos was not scanned: timed out)"),
+            "{}",
+            result.message
+        );
+    }
+
+    #[test]
+    fn scanned_lanes_leave_result_alone() {
+        let passed =
+            CheckResult::from_findings("leaks.password_hash", Duration::ZERO, "clean", vec![]);
+
+        let result = mark_unscanned(passed, &[]);
+
+        assert_eq!(result.status, Status::Pass);
+        assert_eq!(result.message, "clean");
+    }
+
+    #[tokio::test]
+    async fn dropped_handover_is_unscanned() {
+        let (sender, receiver) = oneshot::channel();
+        drop(sender);
+
+        let (received, unscanned) = receive_evidence(vec![(CHAOS_LANE, receiver)]).await;
+
+        assert!(received.is_empty());
+        assert_eq!(unscanned.len(), 1);
+        assert_eq!(unscanned[0].lane, CHAOS_LANE);
+        assert!(
+            unscanned[0].reason.contains("ended without handing over"),
+            "{}",
+            unscanned[0].reason
+        );
+    }
+
+    #[tokio::test]
+    async fn lane_start_failure_is_unscanned() {
+        let (sender, receiver) = oneshot::channel();
+        sender
+            .send(Err("lane crashes did not start: no network".to_owned()))
+            .expect("the receiver should be open");
+
+        let (received, unscanned) = receive_evidence(vec![(CRASHES_LANE, receiver)]).await;
+
+        assert!(received.is_empty());
+        assert_eq!(unscanned.len(), 1);
+        assert_eq!(unscanned[0].lane, CRASHES_LANE);
+        assert_eq!(
+            unscanned[0].reason,
+            "lane crashes did not start: no network"
+        );
     }
 
     #[test]

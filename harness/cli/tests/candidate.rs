@@ -132,3 +132,62 @@ async fn candidate_image_is_validated() {
     );
     removed.expect("the candidate tag should be removable");
 }
+
+/// An image whose command exits at once: the runtime base image, whose command is `/bin/bash`,
+/// which ends when it reads no input.
+const EXITING_IMAGE: &str = "localizevideos/runtime:bookworm";
+
+#[test]
+fn exiting_candidate_is_check_error() {
+    let report_dir = std::env::temp_dir().join(format!("exiting-candidate-{}", RunId::generate()));
+    let report_arg = report_dir
+        .to_str()
+        .expect("the temporary folder should be UTF-8");
+
+    let output = validate(&[
+        "--only",
+        "restarts.app_crash",
+        "--app-image",
+        EXITING_IMAGE,
+        "--report",
+        report_arg,
+    ]);
+
+    let (stdout, stderr) = text(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "an app that does not become ready should be exit 1\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let report = std::fs::read_to_string(report_dir.join("report.json")).unwrap_or_else(|error| {
+        panic!("report.json should be written: {error}\nstderr:\n{stderr}")
+    });
+    let report: serde_json::Value =
+        serde_json::from_str(&report).expect("report.json should be JSON");
+    let check = report["checks"]
+        .as_array()
+        .expect("report.json should list the checks")
+        .iter()
+        .find(|check| check["name"] == "restarts.app_crash")
+        .unwrap_or_else(|| panic!("report.json should have restarts.app_crash: {report}"));
+    assert_eq!(check["status"], "error", "{check}");
+    let message = check["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("the app did not start"),
+        "the message should give the app's failure: {message}"
+    );
+    let logs = report_dir
+        .join("repro")
+        .join("restarts.app_crash")
+        .join("logs");
+    let names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap_or_else(|error| panic!("the bundle should have {}: {error}", logs.display()))
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|name| name.starts_with("lv-app-")),
+        "the bundle should hold the app log: {names:?}"
+    );
+    std::fs::remove_dir_all(&report_dir).ok();
+}
