@@ -79,12 +79,37 @@ pub fn readiness_during_outage(
     if !not_ready {
         findings.push(format!(
             "/readyz never returned 503 not_ready to a poll sent while {description} (from +{} ms to \
-             +{} ms)",
+             +{} ms); {}",
             outage.start.as_millis(),
-            outage.end.as_millis()
+            outage.end.as_millis(),
+            describe_polls(samples, outage)
         ));
     }
     findings
+}
+
+/// Describes the responses to the polls sent during `outage`, with a count of each, so that a
+/// missing 503 shows what came instead.
+fn describe_polls(samples: &[Sample], outage: Outage) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for sample in samples
+        .iter()
+        .filter(|sample| sample.sent >= outage.start && sample.sent <= outage.end)
+    {
+        let response = sample.state.to_string();
+        match counts.iter_mut().find(|(seen, _)| *seen == response) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((response, 1)),
+        }
+    }
+    if counts.is_empty() {
+        return "no poll was sent in that window".to_owned();
+    }
+    let responses: Vec<String> = counts
+        .iter()
+        .map(|(response, count)| format!("{response} ({count})"))
+        .collect();
+    format!("the polls sent in that window got {}", responses.join(", "))
 }
 
 /// Returns a finding for each `/readyz` poll before `fault_start` that returned anything but
@@ -288,6 +313,26 @@ mod tests {
             findings[0].contains("never returned 503"),
             "finding: {}",
             findings[0]
+        );
+    }
+
+    #[test]
+    fn readiness_never_not_ready_lists_responses() {
+        let samples = [
+            sample(1100, 1110, ReadyState::Ready),
+            sample(1300, 1310, ReadyState::Unexpected(408)),
+            sample(1500, 1510, ReadyState::Unexpected(408)),
+        ];
+
+        let findings = readiness_during_outage(&samples, OUTAGE, "Postgres was down");
+
+        let missing = findings
+            .iter()
+            .find(|finding| finding.contains("never returned 503"))
+            .expect("a finding should say that no poll returned 503");
+        assert!(
+            missing.contains("got 200 ready (1), status 408 (2)"),
+            "finding: {missing}"
         );
     }
 
