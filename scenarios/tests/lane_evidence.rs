@@ -43,11 +43,14 @@ async fn postgres_containers(run_id: &RunId) -> Vec<String> {
     names
 }
 
-async fn prepare(run: &mut Run, what: &str) {
-    step(run.apply_migrations().await, &format!("migrating {what}"));
+async fn prepare(run: &mut Run, lane_description: &str) {
+    step(
+        run.apply_migrations().await,
+        &format!("migrating {lane_description}"),
+    );
     step(
         run.start_app().await,
-        &format!("starting the app of {what}"),
+        &format!("starting the app of {lane_description}"),
     );
 }
 
