@@ -25,8 +25,10 @@ pub const ENV_FILE: &str = "/tmp/localizevideos.env";
 
 /// Port the app listens on inside the container (LV_LISTEN default).
 pub const PORT: u16 = 8080;
-/// Interval between readiness probes.
-const PROBE_INTERVAL: Duration = Duration::from_millis(200);
+/// Interval between readiness probes. The app is ready about 0.2 s after its container starts,
+/// and a failed probe costs one refused connection and one container inspection, so probing
+/// often saves most of an interval per app start.
+const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 /// Deadline of one readiness request.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 

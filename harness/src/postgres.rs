@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 use testcontainers::bollard::Docker;
-use testcontainers::bollard::models::{HostConfig, Mount, MountType};
+use testcontainers::bollard::models::{HostConfig, Mount, MountTmpfsOptions, MountType};
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, Image, ImageExt};
@@ -30,10 +30,8 @@ pub const MAINTENANCE_DATABASE: &str = "postgres";
 /// Port Postgres listens on inside the container.
 pub const PORT: u16 = 5432;
 /// Data folder (PGDATA) of the official image and of ours, where the harness mounts an
-/// anonymous volume. The container's own layer is on the storage driver, which is
-/// fuse-overlayfs on some hosts and makes every fsync slow, but a volume is on the host's file
-/// system. The volume survives a stop and start, unlike a tmpfs mount. Docker removes it with
-/// the container (`docker rm -v`, which the harness's cleanup uses).
+/// anonymous volume or a tmpfs (see [`DataFolder`]). The container's own layer is on the
+/// storage driver, which is fuse-overlayfs on some hosts and makes every fsync slow.
 ///
 /// NOTE: tested with the harness's PostgreSQL 15 image only. Official images of PostgreSQL 18
 /// and later moved PGDATA below /var/lib/postgresql and may reject a mount at this path.
@@ -43,6 +41,37 @@ pub const DATA_DIR: &str = "/var/lib/postgresql/data";
 const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 /// Deadline of one readiness probe (connect and `SELECT 1`).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the Postgres data folder ([`DATA_DIR`]) lives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DataFolder {
+    /// An anonymous volume on the host's file system. It survives a stop and start of the
+    /// container, and Docker removes it with the container (`docker rm -v`, which the
+    /// harness's cleanup uses).
+    #[default]
+    Volume,
+    /// A tmpfs mount, in memory. Creating files there costs no disk: the first start extracts
+    /// the cluster in about half the time, and a template clone, which creates some 300 files,
+    /// takes a steady few milliseconds where the volume gave 16 to 150 ms on the same machine
+    /// (docs/benchmarks.md). The data is gone when the container stops, so it suits only runs
+    /// that never stop, kill or crash Postgres, with test-only durability settings.
+    Memory,
+}
+
+impl DataFolder {
+    /// Name in logs and benchmark output.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataFolder::Volume => "volume",
+            DataFolder::Memory => "memory",
+        }
+    }
+
+    /// Whether the data stays when the container stops and starts again.
+    pub fn survives_stop(self) -> bool {
+        self == DataFolder::Volume
+    }
+}
 
 /// A testcontainers image for a Postgres image that honours the official image's contract.
 ///
@@ -73,6 +102,8 @@ pub struct PostgresOptions {
     /// entrypoint start a temporary server at first start to create it, as the official
     /// image's entrypoint does on every first start, so the benchmark sets it to time that way.
     pub first_start_database: Option<String>,
+    /// Where the data folder lives: a volume (the default) or memory.
+    pub data_folder: DataFolder,
 }
 
 impl PostgresImage {
@@ -138,6 +169,7 @@ impl Image for PostgresImage {
 pub struct PostgresContainer {
     container: ContainerAsync<PostgresImage>,
     name: String,
+    data_folder: DataFolder,
 }
 
 /// Returns the Postgres container name of a run. The app reaches Postgres by this name.
@@ -164,7 +196,7 @@ pub async fn start(
         .with_container_name(&name)
         .with_network(network)
         .with_labels(labels.clone())
-        .with_host_config_modifier(host_config(options.publish, bind_ip))
+        .with_host_config_modifier(host_config(options.publish, bind_ip, options.data_folder))
         .start()
         .await
         .map_err(|source| Error::ContainerStart {
@@ -178,10 +210,15 @@ pub async fn start(
         id = %short_id(container.id()),
         %image,
         durability = options.durability.name(),
+        data_folder = options.data_folder.name(),
         elapsed = ?started.elapsed(),
         "Postgres container started"
     );
-    Ok(PostgresContainer { container, name })
+    Ok(PostgresContainer {
+        container,
+        name,
+        data_folder: options.data_folder,
+    })
 }
 
 impl PostgresContainer {
@@ -200,9 +237,29 @@ impl PostgresContainer {
         &self.container
     }
 
+    /// Where the container's data folder lives.
+    pub fn data_folder(&self) -> DataFolder {
+        self.data_folder
+    }
+
+    /// Returns a usage error for `step` (stopping, killing or starting again) when the data
+    /// folder is in memory, which a stop discards.
+    pub fn check_survives_stop(&self, step: &str) -> Result<()> {
+        if self.data_folder.survives_stop() {
+            return Ok(());
+        }
+        Err(Error::Usage(format!(
+            "{step} the Postgres container {} would discard its data: its data folder is in \
+             memory (tmpfs), which a stop empties. Start the run with \
+             `RunOptions::postgres_data` set to `DataFolder::Volume` to stop and start Postgres",
+            self.name
+        )))
+    }
+
     /// Stops the container. Its data folder stays, and [`PostgresContainer::start_stopped`]
-    /// starts it again.
+    /// starts it again. A usage error for a data folder in memory, before anything stops.
     pub async fn stop(&self) -> Result<()> {
+        self.check_survives_stop("stopping")?;
         self.container
             .stop()
             .await
@@ -216,6 +273,7 @@ impl PostgresContainer {
     /// Starts the stopped container on its existing data folder. Query
     /// [`PostgresContainer::host_port`] again afterwards, because the port can change.
     pub async fn start_stopped(&self) -> Result<()> {
+        self.check_survives_stop("starting again")?;
         self.container
             .start()
             .await
@@ -321,10 +379,11 @@ impl PostgresContainer {
 }
 
 /// Publishes 5432 on `bind_ip` when `publish` is true and no port otherwise, and mounts an
-/// anonymous volume on [`DATA_DIR`].
+/// anonymous volume or a tmpfs on [`DATA_DIR`].
 fn host_config(
     publish: bool,
     bind_ip: Ipv4Addr,
+    data_folder: DataFolder,
 ) -> impl Fn(&mut HostConfig) + Send + Sync + 'static {
     let published = publish_on(PORT, bind_ip);
     let no_ports = publish_no_ports();
@@ -334,10 +393,23 @@ fn host_config(
         } else {
             no_ports(host_config);
         }
-        let data = Mount {
-            target: Some(DATA_DIR.to_owned()),
-            typ: Some(MountType::VOLUME),
-            ..Default::default()
+        let data = match data_folder {
+            DataFolder::Volume => Mount {
+                target: Some(DATA_DIR.to_owned()),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            },
+            // Without a size, tmpfs may grow to half of the host's memory; a run's cluster
+            // and its clones take tens of MiB.
+            DataFolder::Memory => Mount {
+                target: Some(DATA_DIR.to_owned()),
+                typ: Some(MountType::TMPFS),
+                tmpfs_options: Some(MountTmpfsOptions {
+                    mode: Some(0o700),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
         };
         host_config.mounts.get_or_insert_with(Vec::new).push(data);
     }

@@ -31,7 +31,7 @@ use crate::migrate;
 use crate::network::{self, RunNetwork};
 use crate::owner::Owner;
 use crate::pg_hba;
-use crate::postgres::{self, PostgresContainer, PostgresOptions};
+use crate::postgres::{self, DataFolder, PostgresContainer, PostgresOptions};
 use crate::redact;
 use crate::secret::Secret;
 use crate::signals;
@@ -66,6 +66,10 @@ pub struct RunOptions {
     /// Durability settings of the run's Postgres. The default, durable, is what the restart,
     /// chaos and rotation checks need. Choose test-only only for runs without them.
     pub durability: Durability,
+    /// Where Postgres keeps its data folder. The default, a volume, survives the stops and
+    /// starts of the restart, crash and error checks. Memory is faster, for runs that never
+    /// stop Postgres (see [`DataFolder`]); stopping such a run's Postgres is a usage error.
+    pub postgres_data: DataFolder,
     /// Lane of the run, or `None` for a run that is alone with its run id. Runs that share a
     /// run id each need a different lane. It becomes their [`labels::LANE`] label, so that a
     /// lane's shutdown removes only its own resources. Except for [`MAIN_LANE`], it is also a
@@ -237,6 +241,7 @@ impl Run {
             &PostgresOptions {
                 publish: self.options.topology.publishes_postgres(),
                 durability: self.options.durability,
+                data_folder: self.options.postgres_data,
                 ..PostgresOptions::default()
             },
         )
@@ -652,6 +657,7 @@ impl Run {
     /// data folder stays, and [`Run::start_postgres`] starts it again.
     pub async fn stop_postgres(&mut self) -> Result<()> {
         let postgres = self.started_postgres("stop_postgres")?;
+        postgres.check_survives_stop("stopping")?;
         postgres
             .container()
             .stop()
@@ -665,6 +671,7 @@ impl Run {
     /// and waits until it is ready.
     pub async fn start_postgres(&mut self) -> Result<()> {
         let postgres = self.started_postgres("start_postgres")?;
+        postgres.check_survives_stop("starting again")?;
         postgres
             .container()
             .start()
@@ -758,6 +765,11 @@ impl Run {
         self.options.durability
     }
 
+    /// Returns where the run's Postgres keeps its data folder.
+    pub fn postgres_data(&self) -> DataFolder {
+        self.options.postgres_data
+    }
+
     /// Returns the settings the run uses.
     pub fn config(&self) -> &Config {
         &self.config
@@ -829,25 +841,30 @@ impl Run {
     }
 
     async fn shutdown_in_place(&mut self) -> Result<()> {
-        let mut first_error = None;
-        if let Some(app) = self.previous_app.take() {
+        // The containers go at the same time: each removal waits on Docker for a tenth of a
+        // second or more, and the network can go only after all of them.
+        let previous_app = self.previous_app.take().map(|app| {
             let name = app.name().to_owned();
-            if let Err(error) = remove_container(name, app.into_container()).await {
-                first_error.get_or_insert(error);
-            }
-        }
-        if let Some(app) = self.app.take() {
+            remove_container(name, app.into_container())
+        });
+        let app = self.app.take().map(|app| {
             let name = app.name().to_owned();
-            if let Err(error) = remove_container(name, app.into_container()).await {
-                first_error.get_or_insert(error);
-            }
-        }
-        if let Some(postgres) = self.postgres.take() {
+            remove_container(name, app.into_container())
+        });
+        let postgres = self.postgres.take().map(|postgres| {
             let name = postgres.name().to_owned();
-            if let Err(error) = remove_container(name, postgres.into_container()).await {
-                first_error.get_or_insert(error);
-            }
-        }
+            remove_container(name, postgres.into_container())
+        });
+        let removals = futures::future::join3(
+            futures::future::OptionFuture::from(previous_app),
+            futures::future::OptionFuture::from(app),
+            futures::future::OptionFuture::from(postgres),
+        )
+        .await;
+        let mut first_error = [removals.0, removals.1, removals.2]
+            .into_iter()
+            .flatten()
+            .find_map(Result::err);
         if let Some(network) = self.network.take()
             && let Err(error) = network::remove(&self.docker, &network).await
         {

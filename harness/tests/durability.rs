@@ -1,12 +1,14 @@
 //! The durability setting of a run against a real Postgres: a durable run, which the restart,
 //! chaos and rotation checks use, keeps fsync, synchronous_commit and full_page_writes on, and
 //! a test-only run turns all three off. Each run also survives a stop and start of Postgres
-//! with its settings, because they belong to the container.
+//! with its settings, because they belong to the container. A run whose data folder is in
+//! memory refuses to stop Postgres.
 //!
 //! These tests start the Postgres image (built by images/build.sh if missing).
 
 use harness::deployment::DATABASE;
 use harness::durability::{Durability, SETTINGS};
+use harness::postgres::{DATA_DIR, DataFolder};
 use harness::run::{Run, RunOptions, with_run};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
@@ -86,4 +88,48 @@ async fn default_run_is_durable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_only_run_skips_syncs() {
     assert_settings(Durability::TestOnly).await;
+}
+
+/// A data folder in memory is a tmpfs mount, and the run refuses to stop such a Postgres,
+/// which would empty it, before anything stops: Postgres still answers afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_data_folder_is_tmpfs_and_refuses_a_stop() {
+    harness::logging::init(false);
+    let options = RunOptions {
+        durability: Durability::TestOnly,
+        postgres_data: DataFolder::Memory,
+        ..RunOptions::default()
+    };
+    with_run(options, async |run| {
+        assert_eq!(run.postgres_data(), DataFolder::Memory);
+        let postgres = run.postgres().expect("the run should have Postgres").name();
+        let inspected = run
+            .docker()
+            .inspect_container(postgres, None)
+            .await
+            .expect("the Postgres container should be inspectable");
+        let mounts = inspected.mounts.unwrap_or_default();
+        let data = mounts
+            .iter()
+            .find(|mount| mount.destination.as_deref() == Some(DATA_DIR))
+            .unwrap_or_else(|| panic!("no mount at {DATA_DIR} among {mounts:?}"));
+        assert_eq!(
+            data.typ.as_deref(),
+            Some("tmpfs"),
+            "the data folder should be a tmpfs mount: {data:?}"
+        );
+
+        let error = run
+            .stop_postgres()
+            .await
+            .expect_err("stopping Postgres with its data in memory should be refused");
+        let message = error.to_string();
+        assert!(
+            message.contains("in memory") && message.contains("DataFolder::Volume"),
+            "the refusal should name the cause and the fix: {message}"
+        );
+        show_settings(run).await;
+    })
+    .await
+    .expect("the run should start and shut down");
 }

@@ -24,6 +24,7 @@ use harness::check::CheckResult;
 use harness::config::{Config, ImageRef};
 use harness::durability::Durability;
 use harness::network;
+use harness::postgres::DataFolder;
 use harness::run::Run;
 use harness::run::RunOptions;
 use harness::secret::Secret;
@@ -66,11 +67,13 @@ pub async fn run(run: &Run) -> CheckResult {
 pub async fn run_production_like(config: Config, app_image: Option<ImageRef>) -> CheckResult {
     let started = Instant::now();
     // The check tests network reachability and pg_hba.conf rules, never what survives a crash,
-    // so its Postgres skips the syncs to disk.
+    // and it never stops Postgres, so its Postgres skips the syncs to disk and keeps its data
+    // in memory.
     let options = RunOptions {
         app_image,
         topology: Topology::ProductionLike,
         durability: Durability::TestOnly,
+        postgres_data: DataFolder::Memory,
         ..RunOptions::default()
     };
     let mut run = match Run::start_with_config(config, options).await {

@@ -70,6 +70,14 @@ pub const CHECKS: &[&str] = &[
     access_isolation::NAME,
 ];
 
+/// Names of the checks that stop or kill Postgres and start it again. Their run needs a data
+/// folder that survives a stop, [`harness::postgres::DataFolder::Volume`].
+pub const STOPS_POSTGRES: [&str; 3] = [
+    restarts_postgres_fast::NAME,
+    chaos_postgres_crash::NAME,
+    errors_sanitized::NAME,
+];
+
 /// Names of the restart and chaos checks, in the order `harness validate` runs them: last,
 /// because each one stops, freezes or cuts off a container, and a fault that did not heal would
 /// turn every later check into an error.

@@ -6,14 +6,16 @@ mod common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use common::{describe, faulty_app, in_run, step, test_only};
+use common::{describe, faulty_app, in_run, step, test_only_stoppable};
 use harness::check::Status;
 use harness::durability::Durability;
+use harness::postgres::DataFolder;
+use harness::run::RunOptions;
 use scenarios::errors_sanitized;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_sanitized_passes() {
-    let result = in_run(test_only(), async |run| {
+    let result = in_run(test_only_stoppable(), async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(run.start_app().await, "starting the app");
         errors_sanitized::run(run).await
@@ -27,7 +29,7 @@ async fn errors_sanitized_passes() {
 /// with `INSTA_UPDATE=always`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_shapes() {
-    let observations = in_run(test_only(), async |run| {
+    let observations = in_run(test_only_stoppable(), async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(run.start_app().await, "starting the app");
         errors_sanitized::observe(run).await
@@ -60,7 +62,11 @@ async fn error_shapes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_sanitized_flags_database_message() {
-    let options = faulty_app(Durability::TestOnly, "error.database_message=return");
+    // The catalogue stops Postgres, so the data folder must survive a stop.
+    let options = RunOptions {
+        postgres_data: DataFolder::Volume,
+        ..faulty_app(Durability::TestOnly, "error.database_message=return")
+    };
     let result = in_run(options, async |run| {
         step(run.apply_migrations().await, "applying the migrations");
         step(

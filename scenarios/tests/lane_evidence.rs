@@ -13,6 +13,7 @@ use harness::cleanup::{self, CLEANUP_TIMEOUT};
 use harness::deployment::{APP_ROLE, Credentials};
 use harness::durability::Durability;
 use harness::labels::{self, RunId};
+use harness::postgres::DataFolder;
 use harness::run::{MAIN_LANE, Run, RunOptions};
 use harness::secret::Secret;
 use scenarios::lane_evidence::LaneEvidence;
@@ -76,6 +77,7 @@ async fn other_lane_leak_fails_credentials(lane: &str, retire: bool, expected_la
         run_id: Some(run_id.clone()),
         lane: Some(MAIN_LANE.to_owned()),
         durability: Durability::TestOnly,
+        postgres_data: DataFolder::Memory,
         ..RunOptions::default()
     };
     let lane_options = RunOptions {

@@ -7,16 +7,18 @@
 //! Needs Docker and the Postgres image (images/build.sh builds it).
 
 use harness::durability::Durability;
+use harness::postgres::DataFolder;
 use harness::run::{RunOptions, with_run};
 use scenarios::migrations_replay::describe_schema;
 use scenarios::snapshot::SCHEMA_SNAPSHOT;
 use sqlx::Executor as _;
 
-/// Returns run options with test-only durability, because no test here crashes or restarts
-/// Postgres.
+/// Returns run options with test-only durability and the data folder in memory, because no
+/// test here crashes, stops or restarts Postgres.
 fn test_only() -> RunOptions {
     RunOptions {
         durability: Durability::TestOnly,
+        postgres_data: DataFolder::Memory,
         ..RunOptions::default()
     }
 }

@@ -23,6 +23,7 @@ use harness::config::Config;
 use harness::db_error::error_text;
 use harness::durability::Durability;
 use harness::labels::RunId;
+use harness::postgres::DataFolder;
 use harness::run::{Run, RunOptions};
 use harness::secret::Secret;
 use harness::signals;
@@ -276,11 +277,12 @@ async fn reference_schema(
     migrations_dir: &Path,
 ) -> Result<String, String> {
     // The reference database is thrown away after one read, so its durability is not under
-    // test and Postgres may skip its syncs to disk.
+    // test: Postgres may skip its syncs to disk and keep its data in memory.
     let options = RunOptions {
         run_id: Some(run_id),
         migrations_dir: Some(migrations_dir.to_owned()),
         durability: Durability::TestOnly,
+        postgres_data: DataFolder::Memory,
         ..RunOptions::default()
     };
     let run = Run::start_with_config(config, options)

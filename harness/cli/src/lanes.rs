@@ -25,6 +25,7 @@ use harness::check::CheckResult;
 use harness::config::{Config, ImageRef};
 use harness::durability::Durability;
 use harness::labels::RunId;
+use harness::postgres::DataFolder;
 use harness::repro::RunInputs;
 use harness::run::{MAIN_LANE, Run, RunOptions};
 use harness::scan::Canary;
@@ -64,6 +65,9 @@ pub struct Lane {
     pub checks: &'static [&'static str],
     /// Durability settings of its Postgres.
     pub durability: Durability,
+    /// Where its Postgres keeps the data folder: a volume for a lane with a check that stops
+    /// Postgres, memory otherwise.
+    pub postgres_data: DataFolder,
     /// Network layout of its run.
     pub topology: Topology,
 }
@@ -86,6 +90,7 @@ pub const LANES: [Lane; 5] = [
             scenarios::leaks_credentials::NAME,
         ],
         durability: Durability::TestOnly,
+        postgres_data: DataFolder::Volume,
         topology: Topology::PublishedPort,
     },
     Lane {
@@ -97,6 +102,7 @@ pub const LANES: [Lane; 5] = [
             rotation::expiry::NAME,
         ],
         durability: Durability::Durable,
+        postgres_data: DataFolder::Volume,
         topology: Topology::PublishedPort,
     },
     Lane {
@@ -108,6 +114,7 @@ pub const LANES: [Lane; 5] = [
             scenarios::chaos_postgres_crash::NAME,
         ],
         durability: Durability::Durable,
+        postgres_data: DataFolder::Volume,
         topology: Topology::PublishedPort,
     },
     Lane {
@@ -118,12 +125,14 @@ pub const LANES: [Lane; 5] = [
             scenarios::chaos_latency::NAME,
         ],
         durability: Durability::Durable,
+        postgres_data: DataFolder::Volume,
         topology: Topology::PublishedPort,
     },
     Lane {
         name: ISOLATION_LANE,
         checks: &[access_isolation::NAME],
         durability: Durability::TestOnly,
+        postgres_data: DataFolder::Memory,
         topology: Topology::ProductionLike,
     },
 ];
@@ -192,6 +201,7 @@ pub async fn start_run(context: &LaneContext, lane: &Lane) -> Result<Run, String
         app_image: context.app_image.clone(),
         keep: context.keep,
         durability: lane.durability,
+        postgres_data: lane.postgres_data,
         topology: lane.topology,
         lane: Some(lane.name.to_owned()),
         ..RunOptions::default()
@@ -432,6 +442,27 @@ mod tests {
                     lane.name
                 );
             }
+        }
+    }
+
+    #[test]
+    fn only_lanes_that_keep_postgres_running_hold_data_in_memory() {
+        for lane in LANES {
+            let stops = lane
+                .checks
+                .iter()
+                .find(|name| scenarios::STOPS_POSTGRES.contains(name));
+            // Durability under test means data on disk; a stop would empty memory.
+            let expected = match (lane.durability, stops) {
+                (Durability::TestOnly, None) => DataFolder::Memory,
+                _ => DataFolder::Volume,
+            };
+            assert_eq!(
+                lane.postgres_data, expected,
+                "lane {} ({:?} durability, stopping check {stops:?}) should keep its data in \
+                 {expected:?}",
+                lane.name, lane.durability
+            );
         }
     }
 

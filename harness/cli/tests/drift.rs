@@ -14,16 +14,18 @@ use std::path::Path;
 
 use harness::deployment::{DATABASE, Deployment};
 use harness::durability::Durability;
+use harness::postgres::DataFolder;
 use harness::run::{RunOptions, with_run};
 use scenarios::fixtures::migrations_dir;
 use scenarios::migration_files::read_migration_files;
 use sqlx::{Connection, PgConnection};
 
-/// Returns run options for the live database with test-only durability, because no drift test
-/// crashes or restarts Postgres.
+/// Returns run options for the live database with test-only durability and the data folder in
+/// memory, because no drift test crashes, stops or restarts Postgres.
 fn test_only() -> RunOptions {
     RunOptions {
         durability: Durability::TestOnly,
+        postgres_data: DataFolder::Memory,
         ..RunOptions::default()
     }
 }

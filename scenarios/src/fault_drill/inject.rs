@@ -68,6 +68,11 @@ pub async fn inject_and_heal(
             exit_code = Some(code);
         }
         Fault::PostgresSignal(signal) => {
+            // A data folder in memory would be empty after the container exits.
+            run.postgres()
+                .ok_or("the run has no Postgres container")?
+                .check_survives_stop("signalling")
+                .map_err(|error| error.to_string())?;
             timeline.record(format!("{signal} sent to Postgres container {postgres}"));
             fault::send_signal(&docker, &postgres, signal)
                 .await

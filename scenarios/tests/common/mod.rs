@@ -6,6 +6,7 @@
 
 use harness::check::CheckResult;
 use harness::durability::Durability;
+use harness::postgres::DataFolder;
 use harness::run::{Run, RunOptions, with_run};
 
 /// Describes a result for an assertion message: status, message and every finding.
@@ -33,23 +34,39 @@ pub fn step<T>(result: harness::error::Result<T>, step: &str) -> T {
 }
 
 /// Returns run options with test-only durability: Postgres runs with fsync, synchronous_commit
-/// and full_page_writes off. Only for checks that never crash or restart Postgres, so the
-/// restart, chaos and rotation tests keep the durable default.
+/// and full_page_writes off, with its data folder in memory. Only for checks that never crash,
+/// stop or restart Postgres, so the restart, chaos and rotation tests keep the durable default.
 pub fn test_only() -> RunOptions {
     RunOptions {
         durability: Durability::TestOnly,
+        postgres_data: DataFolder::Memory,
         ..RunOptions::default()
+    }
+}
+
+/// Returns [`test_only`] options with the data folder on a volume, for a check that stops
+/// Postgres and starts it again (one of [`scenarios::STOPS_POSTGRES`]).
+pub fn test_only_stoppable() -> RunOptions {
+    RunOptions {
+        postgres_data: DataFolder::Volume,
+        ..test_only()
     }
 }
 
 /// Returns run options for an app built with the `failpoints` feature and started with
 /// `FAILPOINTS` set to `failpoints`, such as `video.update.ignore_title=return`, on a Postgres
-/// with the given durability.
+/// with the given durability. Test-only durability keeps the data folder in memory, as
+/// [`test_only`] does.
 pub fn faulty_app(durability: Durability, failpoints: &str) -> RunOptions {
+    let postgres_data = match durability {
+        Durability::TestOnly => DataFolder::Memory,
+        Durability::Durable => DataFolder::Volume,
+    };
     RunOptions {
         app_features: vec!["failpoints".to_owned()],
         app_env: vec![("FAILPOINTS".to_owned(), failpoints.to_owned())],
         durability,
+        postgres_data,
         ..RunOptions::default()
     }
 }

@@ -1,12 +1,14 @@
 //! `harness bench db`: side by side in one run, the ways a test can get a database.
 //!
-//! - Postgres from container start to ready, three ways: a new container whose entrypoint runs
-//!   initdb, as the official image's does; a new container that extracts the cluster
-//!   initialized at image build time; a restart on an initialized data folder. Optionally a
-//!   fourth: a new container of another image, such as an older build of the harness's image.
+//! - Postgres from container start to ready: a new container whose entrypoint runs initdb, as
+//!   the official image's does; a new container that extracts the cluster initialized at image
+//!   build time, onto a volume with durable settings and into memory with the test-only ones;
+//!   a restart on an initialized data folder. Optionally a new container of another image,
+//!   such as an older build of the harness's image.
 //! - A clone of the template database against creating a database and running every migration
 //!   (what `#[sqlx::test]` does), on the workspace's migrations and on a generated history of
-//!   hundreds of migrations, under durable and under test-only Postgres settings.
+//!   hundreds of migrations, under durable settings on a volume and under test-only settings in
+//!   memory, as the suite's runs use them.
 //! - Taking a clone from a [`ClonePool`] that has kept up with the tests.
 
 use std::path::Path;
@@ -21,7 +23,7 @@ use harness::error::{Error, Result};
 use harness::images;
 use harness::labels::RunId;
 use harness::network;
-use harness::postgres::{self, PostgresContainer, PostgresOptions};
+use harness::postgres::{self, DataFolder, PostgresContainer, PostgresOptions};
 use harness::redact;
 use harness::run::{Run, RunOptions, with_run};
 use harness::secret::Secret;
@@ -82,12 +84,20 @@ pub async fn db(args: DbBenchArgs) -> u8 {
     };
     println!("load average at start: {}", load_average());
 
-    for durability in [Durability::Durable, Durability::TestOnly] {
+    for (durability, postgres_data) in [
+        (Durability::Durable, DataFolder::Volume),
+        (Durability::TestOnly, DataFolder::Memory),
+    ] {
         let options = RunOptions {
             durability,
+            postgres_data,
             ..RunOptions::default()
         };
-        println!("== Postgres settings: {}", durability.name());
+        println!(
+            "== Postgres settings: {}, data folder: {}",
+            durability.name(),
+            postgres_data.name()
+        );
         let outcome = with_run(options, async |run| {
             measure(run, &args, compare_image.as_ref()).await
         })
@@ -126,11 +136,13 @@ async fn measure(
     measure_pool_take(&deployment, ours, args).await
 }
 
-/// Times Postgres from container start to a successful `SELECT 1`, in alternating rounds of
-/// three starts. The first is a new container that runs initdb, and the second a new container
-/// that extracts the cluster initialized at image build time. The third stops and starts the
-/// second on its initialized data folder. With `compare_image`, each round ends with a new
-/// container of that image, started as the second is.
+/// Times Postgres from container start to a successful `SELECT 1`, in alternating rounds. A
+/// round starts new containers: as the official image starts (initdb and a temporary server),
+/// with initdb alone, extracting the cluster initialized at image build time onto a volume, and
+/// extracting it into memory with test-only settings, as the suite's test-only runs start.
+/// Then it stops and starts the volume one on its initialized data folder. With
+/// `compare_image`, each round ends with a new container of that image, started as the volume
+/// one is.
 async fn measure_postgres_start(
     run: &Run,
     starts: usize,
@@ -147,6 +159,7 @@ async fn measure_postgres_start(
     let mut official_starts = Vec::with_capacity(starts);
     let mut initdb_starts = Vec::with_capacity(starts);
     let mut copied_starts = Vec::with_capacity(starts);
+    let mut memory_starts = Vec::with_capacity(starts);
     let mut restarts = Vec::with_capacity(starts);
     let mut compared_starts = Vec::with_capacity(starts);
 
@@ -188,6 +201,17 @@ async fn measure_postgres_start(
 
         container.remove().await?;
 
+        let options = PostgresOptions {
+            publish: true,
+            durability: Durability::TestOnly,
+            data_folder: DataFolder::Memory,
+            ..PostgresOptions::default()
+        };
+        let (elapsed, container) =
+            time_new_container(run, &format!("memory{index}"), &options).await?;
+        memory_starts.push(elapsed);
+        container.remove().await?;
+
         if let Some(image) = compare_image {
             let options = PostgresOptions {
                 publish: true,
@@ -203,6 +227,7 @@ async fn measure_postgres_start(
     let official = Summary::of(&official_starts);
     let initdb = Summary::of(&initdb_starts);
     let copied = Summary::of(&copied_starts);
+    let memory = Summary::of(&memory_starts);
     let restart = Summary::of(&restarts);
     print_summary(
         "Postgres start to ready, new container as the official image starts: initdb, a \
@@ -218,6 +243,11 @@ async fn measure_postgres_start(
         &copied,
     );
     print_summary(
+        "Postgres start to ready, new container extracting the image's initialized cluster \
+         into memory, test-only settings",
+        &memory,
+    );
+    print_summary(
         "Postgres start to ready, restart on the initialized data folder",
         &restart,
     );
@@ -227,6 +257,16 @@ async fn measure_postgres_start(
         &official,
     );
     print_ratio("extracted cluster / initdb", &copied, &initdb);
+    print_ratio(
+        "extracted cluster in memory, test-only / official image's way",
+        &memory,
+        &official,
+    );
+    print_ratio(
+        "extracted cluster in memory, test-only / initdb",
+        &memory,
+        &initdb,
+    );
     print_ratio("restart / official image's way", &restart, &official);
     print_ratio("restart / initdb", &restart, &initdb);
     if let Some(image) = compare_image {
