@@ -9,9 +9,11 @@ static RECEIVED: OnceLock<&'static str> = OnceLock::new();
 
 /// Completes when the process receives SIGINT or SIGTERM, and returns the signal's name.
 ///
-/// Once called, the signals no longer end the process by default: the caller owns the cleanup
-/// and the exit. If the handlers cannot be installed, the future never completes (the process
-/// keeps the default behaviour of ending on the signal) and the failure is logged.
+/// Once called, the first signal no longer ends the process: the caller owns the cleanup and
+/// the exit. A second SIGINT or SIGTERM ends the process at once, as the default action does,
+/// even while a run's `Drop` is removing containers, and `harness gc` or the next run's reaper
+/// removes what is left. If the handlers cannot be installed, the future never completes (the
+/// process keeps the default behaviour of ending on the signal) and the failure is logged.
 pub async fn interrupted() -> &'static str {
     let (mut interrupt, mut terminate) = match (
         signal(SignalKind::interrupt()),
@@ -28,7 +30,22 @@ pub async fn interrupted() -> &'static str {
         _ = terminate.recv() => "SIGTERM",
     };
     let _ = RECEIVED.set(name);
+    restore_default_actions();
     name
+}
+
+/// Gives SIGINT and SIGTERM their default action back, which ends the process, so that the
+/// next signal ends it even while the cleanup blocks a thread. tokio does not put its handler
+/// back, because it installs the handler once per signal, for the first listener.
+fn restore_default_actions() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: SIG_DFL is a valid action for both signals, and no Rust code relies on the
+        // replaced handler running again.
+        let previous = unsafe { libc::signal(signal, libc::SIG_DFL) };
+        if previous == libc::SIG_ERR {
+            tracing::warn!(signal, "restoring the default action of a signal failed");
+        }
+    }
 }
 
 /// Returns the first signal that [`interrupted`] returned, or `None` if none arrived. A run

@@ -199,7 +199,8 @@ pub async fn validate(
             harness::progress::terminal::finish();
             eprintln!(
                 "interrupted by {signal}: removing the containers, network and unfinished \
-                 images of run {run_id}"
+                 images of run {run_id}. Interrupt again to exit at once; `harness gc` then \
+                 removes what is left"
             );
             drop(run);
             return interrupted(signal, &run_id).await;
@@ -313,7 +314,8 @@ fn scan_final_output(scanner: &Scanner, report: &mut Report) {
 /// By the time this runs, the cancelled run future has been dropped, and a started [`Run`]
 /// removed its resources in `Drop`. An app image build keeps running until it ends, so that it
 /// leaves a tagged image instead of an unfinished one. Then a sweep catches what a run still
-/// starting had created. A second SIGINT or SIGTERM stops waiting.
+/// starting had created. A second SIGINT or SIGTERM ends the process at once (see
+/// [`signals::interrupted`]).
 pub(crate) async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
     let status = signals::exit_status(signal);
     let cleanup = async {
@@ -327,14 +329,7 @@ pub(crate) async fn interrupted(signal: &'static str, run_id: &RunId) -> u8 {
         let docker = harness::docker::connect().await?;
         cleanup::remove_run(&docker, run_id, CLEANUP_TIMEOUT).await
     };
-    let result = tokio::select! {
-        result = cleanup => result,
-        second = signals::interrupted() => {
-            eprintln!("{second} again: stopped cleaning up. Run `harness gc` to remove what is left");
-            return status;
-        }
-    };
-    match result {
+    match cleanup.await {
         Ok(removed) => {
             for entry in removed {
                 tracing::info!(run_id = %run_id, "removed {entry}");
