@@ -16,6 +16,10 @@ const EXIT_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Sends `signal` (such as `SIGKILL`, `SIGTERM` or `SIGINT`) to the main process of container
 /// `name`.
+///
+/// NOTE: it takes a container name and checks nothing about it. A signal that ends a Postgres
+/// whose data folder is in memory loses the data, so call
+/// [`crate::postgres::PostgresContainer::check_survives_stop`] first.
 pub async fn send_signal(docker: &Docker, name: &str, signal: &str) -> Result<()> {
     let options = KillContainerOptions {
         signal: signal.to_owned(),

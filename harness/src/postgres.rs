@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 use testcontainers::bollard::Docker;
-use testcontainers::bollard::models::{HostConfig, Mount, MountTmpfsOptions, MountType};
+use testcontainers::bollard::models::{
+    HostConfig, Mount, MountTmpfsOptions, MountType, MountVolumeOptions,
+};
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, Image, ImageExt};
@@ -196,7 +198,12 @@ pub async fn start(
         .with_container_name(&name)
         .with_network(network)
         .with_labels(labels.clone())
-        .with_host_config_modifier(host_config(options.publish, bind_ip, options.data_folder))
+        .with_host_config_modifier(host_config(
+            options.publish,
+            bind_ip,
+            options.data_folder,
+            labels.clone(),
+        ))
         .start()
         .await
         .map_err(|source| Error::ContainerStart {
@@ -232,8 +239,9 @@ impl PostgresContainer {
         self.container.id()
     }
 
-    /// Returns the testcontainers handle, for stop, start and log access.
-    pub fn container(&self) -> &ContainerAsync<PostgresImage> {
+    /// Returns the testcontainers handle, for stop, start and log access. Crate-private: a stop
+    /// through it would skip [`PostgresContainer::check_survives_stop`].
+    pub(crate) fn container(&self) -> &ContainerAsync<PostgresImage> {
         &self.container
     }
 
@@ -242,16 +250,23 @@ impl PostgresContainer {
         self.data_folder
     }
 
-    /// Returns a usage error for `step` (stopping, killing or starting again) when the data
+    /// Returns a usage error for `step` (stopping, signalling or starting again) when the data
     /// folder is in memory, which a stop discards.
     pub fn check_survives_stop(&self, step: &str) -> Result<()> {
         if self.data_folder.survives_stop() {
             return Ok(());
         }
+        let consequence = match step {
+            // The container already stopped, so the tmpfs is already empty.
+            "starting again" => {
+                "would start an empty cluster, because its data was lost when it stopped"
+            }
+            _ => "would discard its data",
+        };
         Err(Error::Usage(format!(
-            "{step} the Postgres container {} would discard its data: its data folder is in \
-             memory (tmpfs), which a stop empties. Start the run with \
-             `RunOptions::postgres_data` set to `DataFolder::Volume` to stop and start Postgres",
+            "{step} the Postgres container {} {consequence}: its data folder is in memory \
+             (tmpfs), which a stop empties. Start the run with `RunOptions::postgres_data` set to \
+             `DataFolder::Volume` to stop and start Postgres",
             self.name
         )))
     }
@@ -379,11 +394,12 @@ impl PostgresContainer {
 }
 
 /// Publishes 5432 on `bind_ip` when `publish` is true and no port otherwise, and mounts an
-/// anonymous volume or a tmpfs on [`DATA_DIR`].
+/// anonymous volume with `labels`, or a tmpfs, on [`DATA_DIR`].
 fn host_config(
     publish: bool,
     bind_ip: Ipv4Addr,
     data_folder: DataFolder,
+    labels: HashMap<String, String>,
 ) -> impl Fn(&mut HostConfig) + Send + Sync + 'static {
     let published = publish_on(PORT, bind_ip);
     let no_ports = publish_no_ports();
@@ -397,6 +413,10 @@ fn host_config(
             DataFolder::Volume => Mount {
                 target: Some(DATA_DIR.to_owned()),
                 typ: Some(MountType::VOLUME),
+                volume_options: Some(MountVolumeOptions {
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
             // Without a size, tmpfs may grow to half of the host's memory; a run's cluster

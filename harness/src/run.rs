@@ -152,6 +152,15 @@ impl Run {
 
     /// Starts a run with the given settings (see [`Run::start`]).
     pub async fn start_with_config(config: Config, options: RunOptions) -> Result<Self> {
+        if options.durability == Durability::Durable && options.postgres_data == DataFolder::Memory
+        {
+            return Err(Error::Usage(
+                "durable Postgres settings with the data folder in memory: durable runs crash \
+                 and restart Postgres, which empties a tmpfs. Use `DataFolder::Volume`, or \
+                 `Durability::TestOnly` for a run that never stops Postgres"
+                    .to_owned(),
+            ));
+        }
         let id = options.run_id.clone().unwrap_or_else(RunId::generate);
         let docker = docker::connect().await?;
         images::ensure_base_image(&docker, &config, BaseImage::Postgres).await?;

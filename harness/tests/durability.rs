@@ -8,6 +8,7 @@
 
 use harness::deployment::DATABASE;
 use harness::durability::{Durability, SETTINGS};
+use harness::labels;
 use harness::postgres::{DATA_DIR, DataFolder};
 use harness::run::{Run, RunOptions, with_run};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
@@ -49,6 +50,7 @@ async fn assert_settings(durability: Durability) {
             "the run should report its durability"
         );
         let expected = durability.expected_value();
+        assert_volume_labelled(run).await;
 
         for (setting, value) in show_settings(run).await {
             assert_eq!(
@@ -132,4 +134,58 @@ async fn memory_data_folder_is_tmpfs_and_refuses_a_stop() {
     })
     .await
     .expect("the run should start and shut down");
+}
+
+/// Asserts that the run's Postgres keeps its data on a volume that carries the run-id label, so
+/// that a search by label finds it.
+async fn assert_volume_labelled(run: &Run) {
+    let postgres = run.postgres().expect("the run should have Postgres").name();
+    let inspected = run
+        .docker()
+        .inspect_container(postgres, None)
+        .await
+        .expect("the Postgres container should be inspectable");
+    let mounts = inspected.mounts.unwrap_or_default();
+    let volume = mounts
+        .iter()
+        .find(|mount| mount.destination.as_deref() == Some(DATA_DIR))
+        .and_then(|mount| mount.name.clone())
+        .unwrap_or_else(|| panic!("no volume at {DATA_DIR} among {mounts:?}"));
+    let labels = run
+        .docker()
+        .inspect_volume(&volume)
+        .await
+        .expect("the data volume should be inspectable")
+        .labels;
+    assert_eq!(
+        labels.get(labels::RUN_ID).map(String::as_str),
+        Some(run.id().to_string().as_str()),
+        "the data volume {volume} should carry the run-id label: {labels:?}"
+    );
+}
+
+/// Durable settings with the data folder in memory are rejected before any container starts,
+/// because the durable checks crash Postgres and the crash would empty the tmpfs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_run_in_memory_is_usage_error() {
+    let options = RunOptions {
+        durability: Durability::Durable,
+        postgres_data: DataFolder::Memory,
+        ..RunOptions::default()
+    };
+    let error = match Run::start(options).await {
+        Ok(run) => {
+            let _ = run.shutdown().await;
+            panic!("a durable run with its data in memory should be rejected");
+        }
+        Err(error) => error,
+    };
+    assert!(
+        matches!(error, harness::error::Error::Usage(_)),
+        "the rejection should be a usage error: {error}"
+    );
+    assert!(
+        error.to_string().contains("DataFolder::Volume"),
+        "the rejection should name the fix: {error}"
+    );
 }

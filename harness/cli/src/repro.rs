@@ -85,12 +85,13 @@ pub fn render_kept(kept: &KeptRun) -> String {
     );
     // The password stays a placeholder: `PGPASSWORD="$(...)"` would read as a password
     // key-value pair to the secret scanner, and the value itself must never be printed.
+    // `docker inspect` reads the environment of a stopped container too, and an app that failed
+    // to start is a common reason to keep a run.
     let password_source = match (&kept.app_container, &kept.postgres_container) {
-        (Some(app), _) => Some((APP_ROLE, format!("docker exec {app} printenv DB_PASSWORD"))),
-        (None, Some(postgres)) => Some((
-            SUPERUSER,
-            format!("docker exec {postgres} printenv POSTGRES_PASSWORD"),
-        )),
+        (Some(app), _) => Some((APP_ROLE, environment_value(app, "DB_PASSWORD"))),
+        (None, Some(postgres)) => {
+            Some((SUPERUSER, environment_value(postgres, "POSTGRES_PASSWORD")))
+        }
         (None, None) => None,
     };
     let host = &kept.postgres_host;
@@ -114,6 +115,15 @@ pub fn render_kept(kept: &KeptRun) -> String {
         "  remove:   cargo run -p harness-cli -- gc --run {run_id}\n"
     ));
     text
+}
+
+/// Returns a shell command that prints the value of `variable` in the environment of
+/// `container`, running or stopped.
+fn environment_value(container: &str, variable: &str) -> String {
+    format!(
+        "docker inspect --format '{{{{range .Config.Env}}}}{{{{println .}}}}{{{{end}}}}' {container} \
+         | grep '^{variable}' | cut -d= -f2-"
+    )
 }
 
 #[cfg(test)]
@@ -145,7 +155,10 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("`docker exec lv-app-20260101-000000-abcdef printenv DB_PASSWORD`"),
+            text.contains(
+                "`docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' \
+                 lv-app-20260101-000000-abcdef | grep '^DB_PASSWORD' | cut -d= -f2-`"
+            ),
             "{text}"
         );
     }
@@ -176,7 +189,7 @@ mod tests {
         let text = render_kept(&kept(false));
 
         assert!(text.contains("-U postgres"), "{text}");
-        assert!(text.contains("printenv POSTGRES_PASSWORD"), "{text}");
+        assert!(text.contains("grep '^POSTGRES_PASSWORD'"), "{text}");
         assert!(!text.contains("app:"), "{text}");
     }
 }

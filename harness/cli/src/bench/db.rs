@@ -117,9 +117,12 @@ async fn measure(
     args: &DbBenchArgs,
     compare_image: Option<&ImageRef>,
 ) -> Result<()> {
-    // Container starts do not depend on the run's settings, so they are measured once.
+    // Container starts do not depend on the run's settings, so they are measured once. Each
+    // start is a new container with settings of its own, named in its line.
     if run.durability() == Durability::Durable {
+        println!("== Postgres container starts, each in a new container of its own");
         measure_postgres_start(run, args.starts, compare_image).await?;
+        println!("== template clones and migrations in the run's Postgres");
     }
 
     let deployment = run.deployment().clone();
