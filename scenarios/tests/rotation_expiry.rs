@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::{describe, in_run, step};
+use common::{describe, faulty_app, in_run, step};
 use harness::check::Status;
+use harness::durability::Durability;
 use harness::run::RunOptions;
 use scenarios::rotation::Deadlines;
 use scenarios::rotation::expiry::{self, Expiry};
@@ -51,6 +52,31 @@ async fn expiry_flags_missing_expiry() {
         result.findings.iter().any(|finding| finding
             == "a new login as lv_app after its VALID UNTIL passed still succeeded"),
         "a finding should say that a new login succeeded: {}",
+        describe(&result)
+    );
+}
+
+/// An app whose pool never logs in again after its sessions end fails the check with a
+/// finding, not an error: recovering without a restart is the rule under test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_flags_app_that_never_reconnects() {
+    let options = faulty_app(Durability::Durable, "database.never_reconnect=return");
+    let result = in_run(options, async |run| {
+        step(run.apply_migrations().await, "applying the migrations");
+        step(
+            run.start_app().await,
+            "starting the app built with failpoints",
+        );
+        expiry::run_with(run, Expiry::Passes, SELF_TEST_DEADLINES).await
+    })
+    .await;
+
+    assert_eq!(result.status, Status::Fail, "{}", describe(&result));
+    assert!(
+        result.findings.iter().any(|finding| finding
+            .starts_with("with the expiry removed, the app")
+            && finding.ends_with("its pool must log in again without a restart")),
+        "a finding should say that the app did not recover: {}",
         describe(&result)
     );
 }

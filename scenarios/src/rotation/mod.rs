@@ -112,6 +112,32 @@ impl SteadyLoad {
         }
     }
 
+    /// Stops the load and reads every write back from the database, then through the app. A
+    /// failed read through the app comes back as a finding, not an error, for a check where an
+    /// app that did not recover is already a finding: the database still gives the verdict.
+    pub async fn finish_database_first(
+        self,
+        deployment: &Deployment,
+        check: &str,
+    ) -> Result<(Verification, Option<String>), String> {
+        let ledger = self.load.stop().await;
+        let attempts = ledger.attempts();
+        let database = harness::ledger::read_database(deployment, self.owner)
+            .await
+            .map_err(|error| format!("reading the load's writes back failed: {error}"))?;
+        let mut verification = Verification::from_database(&attempts, &database);
+        match harness::ledger::read_api(deployment, check, self.owner).await {
+            Ok(api) => {
+                verification.api = Some(harness::ledger::compare(&attempts, &api));
+                Ok((verification, None))
+            }
+            Err(error) => Ok((
+                verification,
+                Some(format!("{error}; the app must serve reads again")),
+            )),
+        }
+    }
+
     /// Stops the load and reads every write back through the app and from the database.
     pub async fn finish(
         self,
@@ -135,7 +161,13 @@ pub async fn readiness(app_url: &str) -> Result<(StatusCode, String), String> {
         .get(format!("{app_url}/readyz"))
         .send()
         .await
-        .map_err(|error| format!("GET /readyz failed: {error}"))?;
+        .map_err(|error| {
+            // reqwest's own text hides the cause, such as a timeout or a refused connection.
+            format!(
+                "GET /readyz failed: {}",
+                harness::docker::error_chain(&error)
+            )
+        })?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     Ok((status, body.trim().to_owned()))
