@@ -44,7 +44,7 @@ const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 /// Deadline of one readiness probe (connect and `SELECT 1`).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where the Postgres data folder ([`DATA_DIR`]) lives.
+/// Location of the Postgres data folder ([`DATA_DIR`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DataFolder {
     /// An anonymous volume on the host's file system. It survives a stop and start of the
@@ -104,7 +104,7 @@ pub struct PostgresOptions {
     /// entrypoint start a temporary server at first start to create it, as the official
     /// image's entrypoint does on every first start, so the benchmark sets it to time that way.
     pub first_start_database: Option<String>,
-    /// Where the data folder lives: a volume (the default) or memory.
+    /// Location of the data folder: a volume (the default) or memory.
     pub data_folder: DataFolder,
 }
 
@@ -245,7 +245,7 @@ impl PostgresContainer {
         &self.container
     }
 
-    /// Where the container's data folder lives.
+    /// Returns the location of the container's data folder.
     pub fn data_folder(&self) -> DataFolder {
         self.data_folder
     }

@@ -66,7 +66,7 @@ pub struct RunOptions {
     /// Durability settings of the run's Postgres. The default, durable, is what the restart,
     /// chaos and rotation checks need. Choose test-only only for runs without them.
     pub durability: Durability,
-    /// Where Postgres keeps its data folder. The default, a volume, survives the stops and
+    /// Location of the Postgres data folder. The default, a volume, survives the stops and
     /// starts of the restart, crash and error checks. Memory is faster, for runs that never
     /// stop Postgres (see [`DataFolder`]); stopping such a run's Postgres is a usage error.
     pub postgres_data: DataFolder,
@@ -774,7 +774,7 @@ impl Run {
         self.options.durability
     }
 
-    /// Returns where the run's Postgres keeps its data folder.
+    /// Returns the location of the run's Postgres data folder.
     pub fn postgres_data(&self) -> DataFolder {
         self.options.postgres_data
     }

@@ -12,6 +12,7 @@ use harness::labels;
 use harness::postgres::{DATA_DIR, DataFolder};
 use harness::run::{Run, RunOptions, with_run};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use testcontainers::bollard::models::MountPoint;
 
 /// Reads `SHOW <setting>` for each of [`SETTINGS`] as the auditor role.
 async fn show_settings(run: &Run) -> Vec<(&'static str, String)> {
@@ -104,17 +105,7 @@ async fn memory_data_folder_is_tmpfs_and_refuses_a_stop() {
     };
     with_run(options, async |run| {
         assert_eq!(run.postgres_data(), DataFolder::Memory);
-        let postgres = run.postgres().expect("the run should have Postgres").name();
-        let inspected = run
-            .docker()
-            .inspect_container(postgres, None)
-            .await
-            .expect("the Postgres container should be inspectable");
-        let mounts = inspected.mounts.unwrap_or_default();
-        let data = mounts
-            .iter()
-            .find(|mount| mount.destination.as_deref() == Some(DATA_DIR))
-            .unwrap_or_else(|| panic!("no mount at {DATA_DIR} among {mounts:?}"));
+        let data = data_mount(run).await;
         assert_eq!(
             data.typ.as_deref(),
             Some("tmpfs"),
@@ -139,18 +130,11 @@ async fn memory_data_folder_is_tmpfs_and_refuses_a_stop() {
 /// Asserts that the run's Postgres keeps its data on a volume that carries the run-id label, so
 /// that a search by label finds it.
 async fn assert_volume_labelled(run: &Run) {
-    let postgres = run.postgres().expect("the run should have Postgres").name();
-    let inspected = run
-        .docker()
-        .inspect_container(postgres, None)
-        .await
-        .expect("the Postgres container should be inspectable");
-    let mounts = inspected.mounts.unwrap_or_default();
-    let volume = mounts
-        .iter()
-        .find(|mount| mount.destination.as_deref() == Some(DATA_DIR))
-        .and_then(|mount| mount.name.clone())
-        .unwrap_or_else(|| panic!("no volume at {DATA_DIR} among {mounts:?}"));
+    let data = data_mount(run).await;
+    let volume = data
+        .name
+        .clone()
+        .unwrap_or_else(|| panic!("the mount at {DATA_DIR} is no named volume: {data:?}"));
     let labels = run
         .docker()
         .inspect_volume(&volume)
@@ -188,4 +172,20 @@ async fn durable_run_in_memory_is_usage_error() {
         error.to_string().contains("DataFolder::Volume"),
         "the rejection should name the fix: {error}"
     );
+}
+
+/// Returns the mount on the data folder of the run's Postgres container.
+async fn data_mount(run: &Run) -> MountPoint {
+    let postgres = run.postgres().expect("the run should have Postgres").name();
+    let inspected = run
+        .docker()
+        .inspect_container(postgres, None)
+        .await
+        .expect("the Postgres container should be inspectable");
+    let mounts = inspected.mounts.unwrap_or_default();
+    mounts
+        .iter()
+        .find(|mount| mount.destination.as_deref() == Some(DATA_DIR))
+        .cloned()
+        .unwrap_or_else(|| panic!("no mount at {DATA_DIR} among {mounts:?}"))
 }

@@ -65,8 +65,8 @@ pub struct Lane {
     pub checks: &'static [&'static str],
     /// Durability settings of its Postgres.
     pub durability: Durability,
-    /// Where its Postgres keeps the data folder: a volume for a lane with a check that stops
-    /// Postgres, memory otherwise.
+    /// Location of its Postgres data folder: a volume for a lane with a check that stops
+    /// Postgres or with durable settings, memory otherwise.
     pub postgres_data: DataFolder,
     /// Network layout of its run.
     pub topology: Topology,
