@@ -66,10 +66,13 @@ const RESET_STRATEGY: ResetStrategy = ResetStrategy::DeleteAll;
 /// Command that replays a failing case, shown in the report.
 #[derive(Clone, Debug)]
 pub enum ReplayCommand {
-    /// `harness validate --only crud.properties [--app-image IMAGE] --replay <seed>`.
+    /// `harness validate --only crud.properties [--config FILE] [--app-image IMAGE] --replay
+    /// <seed>`.
     Validate {
         /// App image the run validated, which the replay must validate too.
         app_image: Option<String>,
+        /// Configuration file the run read, which the replay must read too.
+        config_file: Option<String>,
     },
     /// A nextest test that honours [`REPLAY_VAR`].
     Test {
@@ -84,13 +87,20 @@ impl ReplayCommand {
     /// Renders the command for the case seed `case_seed`.
     pub fn render(&self, case_seed: &str) -> String {
         match self {
-            ReplayCommand::Validate { app_image } => {
+            ReplayCommand::Validate {
+                app_image,
+                config_file,
+            } => {
+                let config = match config_file {
+                    Some(file) => format!(" --config {}", shell_quote(file)),
+                    None => String::new(),
+                };
                 let image = match app_image {
-                    Some(image) => format!(" --app-image '{}'", image.replace('\'', r"'\''")),
+                    Some(image) => format!(" --app-image {}", shell_quote(image)),
                     None => String::new(),
                 };
                 format!(
-                    "cargo run -p harness-cli -- validate --only {NAME}{image} --replay \
+                    "cargo run -p harness-cli -- validate --only {NAME}{config}{image} --replay \
                      '{case_seed}'"
                 )
             }
@@ -99,6 +109,11 @@ impl ReplayCommand {
             ),
         }
     }
+}
+
+/// Returns `text` in single quotes for a POSIX shell.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// Settings of one run of the check.
@@ -607,13 +622,21 @@ mod tests {
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| (*value).to_owned())
         };
-        Options::from_lookup(lookup, 64, ReplayCommand::Validate { app_image: None })
+        Options::from_lookup(
+            lookup,
+            64,
+            ReplayCommand::Validate {
+                app_image: None,
+                config_file: None,
+            },
+        )
     }
 
     #[test]
     fn validate_replay_names_app_image() {
         let command = ReplayCommand::Validate {
             app_image: Some("localizevideos/app:rc1".to_owned()),
+            config_file: None,
         };
 
         let rendered = command.render("cc 00ff");
@@ -626,8 +649,27 @@ mod tests {
     }
 
     #[test]
+    fn validate_replay_names_config_file() {
+        let command = ReplayCommand::Validate {
+            app_image: None,
+            config_file: Some("/cfg/fast bound's.toml".to_owned()),
+        };
+
+        let rendered = command.render("cc 00ff");
+
+        assert_eq!(
+            rendered,
+            "cargo run -p harness-cli -- validate --only crud.properties --config \
+             '/cfg/fast bound'\\''s.toml' --replay 'cc 00ff'"
+        );
+    }
+
+    #[test]
     fn validate_replay_without_image() {
-        let command = ReplayCommand::Validate { app_image: None };
+        let command = ReplayCommand::Validate {
+            app_image: None,
+            config_file: None,
+        };
 
         let rendered = command.render("cc 00ff");
 

@@ -47,7 +47,10 @@ async fn failed_properties_bundle_is_complete() {
         max_calls: DEFAULT_MAX_CALLS,
         // The fault is intended, so its failure is not a regression to keep.
         regressions: Regressions::Off,
-        replay_command: ReplayCommand::Validate { app_image: None },
+        replay_command: ReplayCommand::Validate {
+            app_image: None,
+            config_file: None,
+        },
         concurrency: false,
     };
     let run_options = faulty_app(

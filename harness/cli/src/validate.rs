@@ -88,7 +88,10 @@ impl PropertiesArgs {
     fn options(self) -> Result<crud_properties::Options, String> {
         let mut options = crud_properties::Options::from_env(
             DEFAULT_PROPERTY_CASES,
-            ReplayCommand::Validate { app_image: None },
+            ReplayCommand::Validate {
+                app_image: None,
+                config_file: None,
+            },
         )?;
         if let Some(cases) = self.cases {
             options.cases = cases;
@@ -155,14 +158,19 @@ pub async fn validate(
         config.app_image = Some(image);
     }
     // A candidate image's failures are not regressions of the workspace's app, so its failing
-    // seeds stay in the report and the repro bundle, out of the committed regressions file. The
-    // replay line must name the image, or it would validate the workspace's app.
-    if let Some(image) = &config.app_image {
+    // seeds stay in the report and the repro bundle, out of the committed regressions file.
+    if config.app_image.is_some() {
         properties_options.regressions = properties_options.regressions.read_only();
-        properties_options.replay_command = ReplayCommand::Validate {
-            app_image: Some(image.to_string()),
-        };
     }
+    // The replay line must name the image, or it would validate the workspace's app, and the
+    // configuration file, whose settings (the argon2 cost, say) the failing run had.
+    properties_options.replay_command = ReplayCommand::Validate {
+        app_image: config.app_image.as_ref().map(ToString::to_string),
+        config_file: inputs
+            .config_file
+            .as_ref()
+            .map(|file| file.display().to_string()),
+    };
     let run_id = RunId::generate();
     let report_dir = report_dir.unwrap_or_else(|| config.default_report_dir(&run_id));
     if let Err(error) = report::prepare_dir(&report_dir) {
