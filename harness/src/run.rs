@@ -68,7 +68,7 @@ pub struct RunOptions {
     pub durability: Durability,
     /// Location of the Postgres data folder. The default, a volume, survives the stops and
     /// starts of the restart, crash and error checks. Memory is faster, for runs that never
-    /// stop Postgres (see [`DataFolder`]); stopping such a run's Postgres is a usage error.
+    /// stop Postgres (see [`DataFolder`]), and stopping such a run's Postgres is a usage error.
     pub postgres_data: DataFolder,
     /// Lane of the run, or `None` for a run that is alone with its run id. Runs that share a
     /// run id each need a different lane. It becomes their [`labels::LANE`] label, so that a

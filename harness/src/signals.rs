@@ -43,7 +43,8 @@ fn restore_default_actions() {
         // replaced handler running again.
         let previous = unsafe { libc::signal(signal, libc::SIG_DFL) };
         if previous == libc::SIG_ERR {
-            tracing::warn!(signal, "restoring the default action of a signal failed");
+            let error = std::io::Error::last_os_error();
+            tracing::warn!(signal, %error, "restoring the default action of a signal failed");
         }
     }
 }

@@ -93,10 +93,10 @@ async fn test_only_run_skips_syncs() {
     assert_settings(Durability::TestOnly).await;
 }
 
-/// A data folder in memory is a tmpfs mount, and the run refuses to stop such a Postgres,
-/// which would empty it, before anything stops: Postgres still answers afterwards.
+/// A data folder in memory is a tmpfs mount. The run rejects a stop of such a Postgres, which
+/// would empty it, before anything stops, so Postgres still returns rows afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_data_folder_is_tmpfs_and_refuses_a_stop() {
+async fn memory_data_folder_rejects_stop() {
     harness::logging::init(false);
     let options = RunOptions {
         durability: Durability::TestOnly,

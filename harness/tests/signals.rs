@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// Set in the child process, which then plays the interrupted harness.
+/// Set in the child process, which then acts as the interrupted harness.
 const CHILD_VAR: &str = "HARNESS_SIGNALS_TEST_CHILD";
 /// Deadline for each step of the child: its start, each signal's effect.
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);

@@ -446,7 +446,7 @@ mod tests {
     }
 
     #[test]
-    fn only_lanes_that_keep_postgres_running_hold_data_in_memory() {
+    fn lane_data_folder_matches_checks() {
         for lane in LANES {
             let stops = lane
                 .checks

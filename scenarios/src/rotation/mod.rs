@@ -113,8 +113,9 @@ impl SteadyLoad {
     }
 
     /// Stops the load and reads every write back from the database, then through the app. A
-    /// failed read through the app comes back as a finding, not an error, for a check where an
-    /// app that did not recover is already a finding: the database still gives the verdict.
+    /// failed read through the app is returned as a finding, not an error, because the
+    /// database still gives the verdict. It suits a check where an app that did not recover is
+    /// already a finding.
     pub async fn finish_database_first(
         self,
         deployment: &Deployment,

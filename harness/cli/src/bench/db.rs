@@ -1,10 +1,10 @@
 //! `harness bench db`: side by side in one run, the ways a test can get a database.
 //!
-//! - Postgres from container start to ready: a new container whose entrypoint runs initdb, as
-//!   the official image's does; a new container that extracts the cluster initialized at image
-//!   build time, onto a volume with durable settings and into memory with the test-only ones;
-//!   a restart on an initialized data folder. Optionally a new container of another image,
-//!   such as an older build of the harness's image.
+//! - Postgres from container start to ready. New containers: one whose entrypoint runs
+//!   initdb, as the official image's does, and two that extract the cluster initialized at
+//!   image build time, onto a volume with durable settings and into memory with the test-only
+//!   ones. Then a restart on an initialized data folder. Optionally a new container of another
+//!   image, such as an older build of the harness's image.
 //! - A clone of the template database against creating a database and running every migration
 //!   (what `#[sqlx::test]` does), on the workspace's migrations and on a generated history of
 //!   hundreds of migrations, under durable settings on a volume and under test-only settings in
@@ -140,10 +140,11 @@ async fn measure(
 }
 
 /// Times Postgres from container start to a successful `SELECT 1`, in alternating rounds. A
-/// round starts new containers: as the official image starts (initdb and a temporary server),
-/// with initdb alone, extracting the cluster initialized at image build time onto a volume, and
-/// extracting it into memory with test-only settings, as the suite's test-only runs start.
-/// Then it stops and starts the volume one on its initialized data folder. With
+/// round starts four new containers. The first starts as the official image does (initdb and
+/// a temporary server), and the second runs initdb alone. The third extracts the cluster
+/// initialized at image build time onto a volume, and the round then stops and starts it on
+/// its initialized data folder. The fourth extracts the cluster into memory with test-only
+/// settings, as the suite's test-only runs start. With
 /// `compare_image`, each round ends with a new container of that image, started as the volume
 /// one is.
 async fn measure_postgres_start(
